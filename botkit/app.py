@@ -1,0 +1,182 @@
+"""The bot: builds a context for each incoming message, runs middleware, walks handlers by priority.
+
+Dispatch order: handlers are grouped by ``priority`` (lower runs first). In each group only the first
+handler whose match test accepts the message runs; if it ``block``s (the default) or calls
+``ctx.stop()``, no later group runs. Every exception from a handler ends here, in :meth:`Bot._on_error`:
+the user gets a short apology, the log gets the traceback with the conversation id, and the bot goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from itertools import groupby
+from typing import TYPE_CHECKING
+
+from botkit.context import Context, NoModelError
+from botkit.message import Incoming, Reply
+from botkit.plugin import Handler, Plugin, UsageError
+from botkit.stores.memory import MemoryStore
+from botkit.types import Adapter, Generator, Store
+
+if TYPE_CHECKING:
+    from botkit.config import Settings
+
+log = logging.getLogger("botkit")
+
+Next = Callable[[Context], Awaitable[None]]
+Middleware = Callable[[Context, Next], Awaitable[None]]
+
+APOLOGY = "Sorry, something went wrong while handling that. Please try again."
+NO_MODEL = "No dialogue model is configured for this bot, so I can only answer commands. Try /help."
+
+
+class Bot:
+    """Plugins, middleware, a store and a model, wired together.
+
+    Args:
+        plugins: plugin instances, in load order.
+        middleware: outermost first; each is ``async (ctx, call_next) -> None``.
+        store: conversation store (in-memory when omitted).
+        model: the dialogue model (None: commands only).
+        settings: the loaded configuration, for plugins that read it.
+    """
+
+    def __init__(
+        self,
+        plugins: Sequence[Plugin] = (),
+        *,
+        middleware: Sequence[Middleware] = (),
+        store: Store | None = None,
+        model: Generator | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.plugins: list[Plugin] = list(plugins)
+        self.middleware: list[Middleware] = list(middleware)
+        self.store: Store = store if store is not None else MemoryStore()
+        self.model = model
+        self.settings = settings
+        self.load_errors: dict[str, str] = {}
+        self._handlers: list[Handler] = []
+        self._started = False
+        self._reindex()
+
+    # -- life cycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Run each plugin's ``setup``; a plugin whose setup fails is reported and dropped."""
+        if self._started:
+            return
+        kept: list[Plugin] = []
+        for plugin in self.plugins:
+            try:
+                await plugin.setup(self)
+            except Exception as exc:
+                self.load_errors[plugin.name] = f"setup failed: {exc!r}"
+                log.exception("plugin %r failed in setup and was not loaded", plugin.name)
+            else:
+                kept.append(plugin)
+        self.plugins = kept
+        self._reindex()
+        self._started = True
+
+    async def stop(self) -> None:
+        """Run each plugin's ``teardown`` (errors are logged), then close the model and the store."""
+        for plugin in reversed(self.plugins):
+            try:
+                await plugin.teardown()
+            except Exception:
+                log.exception("plugin %r failed in teardown", plugin.name)
+        if self.model is not None:
+            await self.model.close()
+        await self.store.close()
+        self._started = False
+
+    def add_plugin(self, plugin: Plugin) -> None:
+        """Add a plugin before ``start``."""
+        self.plugins.append(plugin)
+        self._reindex()
+
+    def _reindex(self) -> None:
+        handlers = [h for plugin in self.plugins for h in plugin.handlers()]
+        # sorted() is stable: equal priorities keep plugin load order.
+        self._handlers = sorted(handlers, key=lambda h: h.spec.priority)
+
+    @property
+    def handlers(self) -> list[Handler]:
+        """All handlers in dispatch order."""
+        return list(self._handlers)
+
+    @property
+    def commands(self) -> dict[str, Handler]:
+        """Command name (and aliases) to handler."""
+        found: dict[str, Handler] = {}
+        for handler in self._handlers:
+            if handler.spec.kind == "command" and handler.spec.command:
+                for name in (handler.spec.command, *handler.spec.aliases):
+                    found.setdefault(name, handler)
+        return found
+
+    # -- dispatch ---------------------------------------------------------------------------------
+    async def handle(self, incoming: Incoming, adapter: Adapter) -> Context:
+        """Handle one message or event from ``adapter``; never raises for a handler's fault."""
+        if not self._started:
+            await self.start()
+        state = await self.store.get_state(incoming.conversation.key)
+        ctx = Context(self, adapter, incoming, state)
+        chain: Next = self._dispatch
+        for middleware in reversed(self.middleware):
+            chain = _wrap(middleware, chain)
+        try:
+            await chain(ctx)
+        except Exception as exc:
+            await self._on_error(ctx, exc)
+        try:
+            await self.store.set_state(incoming.conversation.key, ctx.state)
+        except Exception:
+            log.exception("could not save state of conversation %s", ctx.key)
+        return ctx
+
+    async def _dispatch(self, ctx: Context) -> None:
+        for _priority, group in groupby(self._handlers, key=lambda h: h.spec.priority):
+            for handler in group:
+                matched = handler.spec.match(ctx.incoming)
+                if not matched:
+                    continue
+                ctx.matched = matched
+                try:
+                    await handler.run(ctx, matched)
+                except UsageError as exc:
+                    await ctx.reply(f"Usage: {handler.usage} ({exc})")
+                    return
+                except NoModelError:
+                    await ctx.reply(NO_MODEL)
+                    return
+                if handler.spec.block or ctx.stopped:
+                    return
+                break  # one handler per priority group
+
+    async def _on_error(self, ctx: Context, exc: Exception) -> None:
+        error_id = uuid.uuid4().hex[:8]
+        log.error(
+            "handler error %s in conversation %s (%s)",
+            error_id,
+            ctx.key,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        try:
+            await ctx.adapter.send(ctx.incoming, _apology(error_id))
+        except Exception:
+            log.exception("could not send the apology for error %s to %s", error_id, ctx.key)
+
+
+def _apology(error_id: str) -> Reply:
+    return Reply(f"{APOLOGY} (error {error_id})")
+
+
+def _wrap(middleware: Middleware, call_next: Next) -> Next:
+    async def run(ctx: Context) -> None:
+        await middleware(ctx, call_next)
+
+    return run

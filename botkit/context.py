@@ -1,0 +1,112 @@
+"""The context a handler receives: the incoming message or event and everything it may answer with."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from botkit.message import Button, Event, Incoming, Message, Reply, StreamingReply
+from botkit.plugin import CommandCall, parse_command
+from botkit.types import ChatTurn, Generator, Store
+
+if TYPE_CHECKING:
+    from botkit.app import Bot
+    from botkit.types import Adapter
+
+
+class NoModelError(RuntimeError):
+    """A handler asked for the model but the bot has none configured."""
+
+
+class Context:
+    """One incoming message or event on its way through middleware and handlers.
+
+    Attributes:
+        incoming: the message or event.
+        bot: the bot handling it.
+        adapter: the adapter it came from (replies go back through it).
+        state: the conversation's state dict, loaded before dispatch and saved after it.
+        command: the parsed command, when the text is one.
+        matched: what the running handler's match test returned (a regex match, a command...).
+        replies: every reply sent while handling this context (handy in tests and middleware).
+    """
+
+    def __init__(self, bot: Bot, adapter: Adapter, incoming: Incoming, state: dict[str, Any]) -> None:
+        self.bot = bot
+        self.adapter = adapter
+        self.incoming = incoming
+        self.state = state
+        self.command: CommandCall | None = (
+            parse_command(incoming.text) if isinstance(incoming, Message) else None
+        )
+        self.matched: object = None
+        self.replies: list[Reply | StreamingReply] = []
+        self._stopped = False
+
+    @property
+    def message(self) -> Message | None:
+        """The incoming message, or None for an event."""
+        return self.incoming if isinstance(self.incoming, Message) else None
+
+    @property
+    def event(self) -> Event | None:
+        """The incoming event, or None for a message."""
+        return self.incoming if isinstance(self.incoming, Event) else None
+
+    @property
+    def text(self) -> str:
+        """The message text ('' for events)."""
+        return self.incoming.text if isinstance(self.incoming, Message) else ""
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        """The command's arguments, split like a shell would."""
+        return self.command.args if self.command else ()
+
+    @property
+    def key(self) -> str:
+        """The conversation's store key."""
+        return self.incoming.conversation.key
+
+    @property
+    def store(self) -> Store:
+        """The bot's conversation store."""
+        return self.bot.store
+
+    @property
+    def model(self) -> Generator:
+        """The dialogue model; raises :class:`NoModelError` when none is configured."""
+        if self.bot.model is None:
+            raise NoModelError("no dialogue model is configured")
+        return self.bot.model
+
+    async def history(self, limit: int | None = None) -> list[ChatTurn]:
+        """The conversation's history, oldest first."""
+        return await self.bot.store.history(self.key, limit)
+
+    def stop(self) -> None:
+        """Stop propagation: no later handler sees this message."""
+        self._stopped = True
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    async def reply(
+        self, text: str, *, buttons: Sequence[Sequence[Button]] = (), attachments: Sequence[Any] = ()
+    ) -> Reply:
+        """Send a whole reply to the conversation the message came from."""
+        reply = Reply(text, buttons, attachments)
+        self.replies.append(reply)
+        await self.adapter.send(self.incoming, reply)
+        return reply
+
+    async def stream(self, deltas: AsyncIterator[str], *, buttons: Sequence[Sequence[Button]] = ()) -> str:
+        """Send a reply that grows as ``deltas`` arrive; returns the final text."""
+        reply = StreamingReply(deltas, buttons)
+        self.replies.append(reply)
+        await self.adapter.send(self.incoming, reply)
+        if not reply.done:  # an adapter that ignored the stream must not leave it half read
+            async for _ in reply:
+                pass
+        return reply.text

@@ -1,0 +1,25 @@
+"""Errors that reach users: their messages are written to be shown in the chat as they are."""
+
+from __future__ import annotations
+
+
+class BotkitError(Exception):
+    """Base of botkit's own errors."""
+
+
+class GenerationFailed(BotkitError):
+    """The model could not produce this reply (too long a prompt, a crashed batch...)."""
+
+
+class ModelBusy(GenerationFailed):
+    """The model cannot be reached right now (broker down, queue full); trying again later may work."""
+
+    def __init__(self, message: str = "I'm busy right now, please try again in a moment.") -> None:
+        super().__init__(message)
+
+
+class GenerationTimeout(GenerationFailed):
+    """The reply took longer than the configured limit."""
+
+    def __init__(self, message: str = "That took me too long to answer; please try again.") -> None:
+        super().__init__(message)

@@ -1,0 +1,163 @@
+"""Load a local Hugging Face causal-LM directory, offline, with one clear error when it is unusable."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botkit.model.chat_format import CHAT_TEMPLATE
+
+if TYPE_CHECKING:
+    import torch
+
+log = logging.getLogger("botkit.model")
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "default-model"
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
+class ModelLoadError(RuntimeError):
+    """The model directory is missing, incomplete or unreadable. The message is one line for the user."""
+
+
+@dataclass
+class LoadedModel:
+    """A model and its tokenizer, ready to generate.
+
+    Attributes:
+        model: the ``PreTrainedModel`` in eval mode on ``device``.
+        tokenizer: its tokenizer, with a chat template.
+        device: where the weights live.
+        context_window: tokens the model attends to (prompt plus reply).
+        eos_ids: token ids that end a reply.
+        path: the directory it came from.
+    """
+
+    model: Any
+    tokenizer: Any
+    device: torch.device
+    context_window: int
+    eos_ids: frozenset[int]
+    path: Path
+
+
+def default_model_dir() -> Path | None:
+    """The model shipped with botkit, or None when this install has none."""
+    return DEFAULT_MODEL_DIR if (DEFAULT_MODEL_DIR / "config.json").is_file() else None
+
+
+def check_model_dir(path: str | Path) -> Path:
+    """Check that ``path`` looks like a loadable model directory, before importing torch.
+
+    Raises:
+        ModelLoadError: naming the path and what is missing.
+    """
+    where = Path(path).expanduser()
+    if not where.exists():
+        raise ModelLoadError(f"model directory {where} does not exist")
+    if not where.is_dir():
+        raise ModelLoadError(f"model path {where} is a file; name the directory that holds config.json")
+    missing = []
+    if not (where / "config.json").is_file():
+        missing.append("config.json")
+    if not any((where / name).is_file() for name in WEIGHT_FILES) and not any(where.glob("*.safetensors")):
+        missing.append("weights (model.safetensors)")
+    if not any((where / name).is_file() for name in TOKENIZER_FILES):
+        missing.append("tokenizer (tokenizer.json / tokenizer_config.json)")
+    if missing:
+        raise ModelLoadError(f"model directory {where} is missing {', '.join(missing)}")
+    return where
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``"auto"``: the first CUDA device when present, else the CPU."""
+    import torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        chosen = torch.device(device)
+    except RuntimeError as exc:
+        raise ModelLoadError(f"unknown device {device!r} (use auto, cpu, cuda or cuda:N)") from exc
+    if chosen.type == "cuda" and not torch.cuda.is_available():
+        raise ModelLoadError(f"device {device!r} was asked for but this torch build sees no CUDA device")
+    return chosen
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``"auto"``: bfloat16 on CUDA (when supported), float32 on the CPU."""
+    import torch
+
+    if dtype == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    value = getattr(torch, dtype, None)
+    if not isinstance(value, torch.dtype):
+        raise ModelLoadError(f"unknown dtype {dtype!r} (use auto, float32, bfloat16 or float16)")
+    return value
+
+
+def load_model(path: str | Path, *, device: str = "auto", dtype: str = "auto") -> LoadedModel:
+    """Load the model and tokenizer in ``path`` without touching the network.
+
+    Raises:
+        ModelLoadError: one line naming the path and the problem.
+    """
+    where = check_model_dir(path)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    transformers.utils.logging.disable_progress_bar()
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(where, local_files_only=True, dtype=torch_dtype)
+    except (OSError, ValueError, KeyError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"model directory {where} could not be loaded: {first_line}") from exc
+    model.to(torch_device)
+    model.eval()
+    if tokenizer.chat_template is None:
+        log.warning("%s has no chat template; using botkit's ChatML-style template", where)
+        tokenizer.chat_template = CHAT_TEMPLATE
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        device=torch_device,
+        context_window=_context_window(model.config, tokenizer),
+        eos_ids=_eos_ids(model, tokenizer),
+        path=where,
+    )
+
+
+def _context_window(config: Any, tokenizer: Any) -> int:
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    limit = getattr(tokenizer, "model_max_length", 0)
+    return int(limit) if 0 < limit < 1_000_000 else 2048
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> frozenset[int]:
+    ids: set[int] = set()
+    configured = getattr(model.generation_config, "eos_token_id", None)
+    if isinstance(configured, int):
+        ids.add(configured)
+    elif isinstance(configured, list):
+        ids.update(configured)
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    im_end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if isinstance(im_end, int) and im_end != tokenizer.unk_token_id:
+        ids.add(im_end)
+    return frozenset(ids)

@@ -1,0 +1,124 @@
+"""The in-process generator: the embedded default. Plugins await it; a thread batches the model."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from botkit.errors import GenerationFailed
+from botkit.model.decoding import GenerationJob, generate_batch
+from botkit.model.loader import LoadedModel, load_model
+from botkit.model.scheduler import BatchRunner, BatchScheduler
+from botkit.types import ChatTurn, Generation, SamplingParams
+
+_DONE = object()
+
+
+def encode_chat(lm: LoadedModel, messages: Sequence[ChatTurn]) -> list[int]:
+    """Token ids of ``messages`` rendered with the chat template, ending where the assistant speaks."""
+    return encode_chat_with(lm.tokenizer, messages)
+
+
+def encode_chat_with(tokenizer: Any, messages: Sequence[ChatTurn]) -> list[int]:
+    """:func:`encode_chat` for a bare tokenizer (the queue client counts tokens without the model)."""
+    ids = tokenizer.apply_chat_template(
+        [dict(m) for m in messages], add_generation_prompt=True, tokenize=True, return_dict=False
+    )
+    if isinstance(ids, dict) or hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding anyway
+        ids = ids["input_ids"]
+    return [int(i) for i in ids]
+
+
+class LocalGenerator:
+    """Runs the model in this process, batching concurrent requests.
+
+    Args:
+        lm: a loaded model.
+        max_batch: most requests generated together.
+        timeout_s: a reply still running after this long is cut off (``finish_reason="timeout"``).
+        runner: the batch function (benchmarks pass a trivial one to time the plumbing alone).
+    """
+
+    def __init__(
+        self,
+        lm: LoadedModel,
+        *,
+        max_batch: int = 32,
+        timeout_s: float = 120.0,
+        runner: BatchRunner = generate_batch,
+    ) -> None:
+        self.lm = lm
+        self.timeout_s = timeout_s
+        self.scheduler = BatchScheduler(lm, max_batch=max_batch, runner=runner)
+
+    @classmethod
+    def from_path(
+        cls,
+        path: str | Path,
+        *,
+        device: str = "auto",
+        dtype: str = "auto",
+        max_batch: int = 32,
+        timeout_s: float = 120.0,
+    ) -> LocalGenerator:
+        """Load the model directory at ``path`` (see :func:`botkit.model.loader.load_model`)."""
+        return cls(load_model(path, device=device, dtype=dtype), max_batch=max_batch, timeout_s=timeout_s)
+
+    @property
+    def context_window(self) -> int:
+        return self.lm.context_window
+
+    def count_tokens(self, messages: Sequence[ChatTurn]) -> int:
+        return len(encode_chat(self.lm, messages))
+
+    async def generate(
+        self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
+    ) -> Generation:
+        job = await self._run(messages, params, None)
+        return Generation(
+            text=job.text,
+            finish_reason=job.finish_reason or "stop",
+            prompt_tokens=len(job.prompt_ids),
+            completion_tokens=len(job.completion_ids),
+        )
+
+    async def stream(
+        self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
+    ) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        pieces: asyncio.Queue[object] = asyncio.Queue()
+
+        def on_delta(delta: str) -> None:
+            loop.call_soon_threadsafe(pieces.put_nowait, delta)
+
+        task = asyncio.ensure_future(self._run(messages, params, on_delta))
+        task.add_done_callback(lambda _t: loop.call_soon_threadsafe(pieces.put_nowait, _DONE))
+        try:
+            while (piece := await pieces.get()) is not _DONE:
+                assert isinstance(piece, str)
+                yield piece
+            await task  # re-raise a failure after the text that did arrive
+        finally:
+            task.cancel()
+
+    async def _run(
+        self, messages: Sequence[ChatTurn], params: SamplingParams, on_delta: object
+    ) -> GenerationJob:
+        ids = await asyncio.to_thread(encode_chat, self.lm, messages)
+        job = GenerationJob(
+            ids,
+            params,
+            on_delta=on_delta,  # type: ignore[arg-type]
+            deadline=time.monotonic() + self.timeout_s,
+        )
+        self.scheduler.submit(job)
+        await asyncio.to_thread(job.done.wait)
+        if job.error is not None:
+            raise GenerationFailed(str(job.error)) from job.error
+        return job
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.scheduler.close)

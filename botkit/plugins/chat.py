@@ -1,0 +1,122 @@
+"""The default fallback: anything that is not a command goes to the dialogue model.
+
+The prompt is the system prompt, the stored history and the new message, trimmed (oldest turns first)
+so that prompt plus reply fit the model's context window, measured in the model's own tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+
+from botkit.config import ChatSettings, ModelSettings
+from botkit.context import Context
+from botkit.errors import GenerationFailed
+from botkit.plugin import FALLBACK_PRIORITY, Plugin, on_message
+from botkit.types import ChatTurn, Generator, SamplingParams
+
+log = logging.getLogger("botkit.chat")
+
+UNKNOWN_COMMAND = "I don't know the command /{name}. Send /help to see what I can do."
+EMPTY_REPLY = "I don't know what to say to that. Could you put it another way?"
+TOO_LONG = (
+    "That message is too long for me to read ({tokens} tokens; I can read about {limit}). Please shorten it."
+)
+
+
+class PromptTooLong(GenerationFailed):
+    """Even with no history, the new message does not fit the context window."""
+
+
+def trim_to_window(
+    model: Generator, system: str, history: Sequence[ChatTurn], user: ChatTurn, reserve: int
+) -> list[ChatTurn]:
+    """The longest suffix of ``history`` such that the prompt leaves ``reserve`` tokens for the reply.
+
+    Raises:
+        PromptTooLong: when the system prompt and ``user`` alone do not fit.
+    """
+    head: list[ChatTurn] = [ChatTurn(role="system", content=system)] if system else []
+    budget = model.context_window - reserve
+    alone = model.count_tokens([*head, user])
+    if alone > budget:
+        raise PromptTooLong(TOO_LONG.format(tokens=alone, limit=max(budget, 0)))
+    turns = list(history)
+    # Binary search for the fewest turns to drop: count_tokens runs O(log n) times, not O(n).
+    low, high = 0, len(turns)
+    while low < high:
+        mid = (low + high) // 2
+        if model.count_tokens([*head, *turns[mid:], user]) <= budget:
+            high = mid
+        else:
+            low = mid + 1
+    kept = turns[low:]
+    while kept and kept[0]["role"] == "assistant":  # never open the history mid-exchange
+        kept = kept[1:]
+    return [*head, *kept, user]
+
+
+def sampling_params(settings: ModelSettings) -> SamplingParams:
+    """Sampling parameters from the ``[model]`` section."""
+    return SamplingParams(
+        max_new_tokens=settings.max_new_tokens,
+        temperature=settings.temperature,
+        top_p=settings.top_p,
+        top_k=settings.top_k,
+        repetition_penalty=settings.repetition_penalty,
+    )
+
+
+class ChatPlugin(Plugin):
+    """Sends the conversation to the dialogue model and streams its reply."""
+
+    name = "chat"
+
+    @on_message(priority=FALLBACK_PRIORITY)
+    async def chat(self, ctx: Context) -> None:
+        """Talk with the dialogue model: anything that is not a command."""
+        if ctx.command is not None:
+            await ctx.reply(UNKNOWN_COMMAND.format(name=ctx.command.name))
+            return
+        message = ctx.message
+        if message is None or not message.text.strip():
+            return
+        settings = ctx.bot.settings
+        chat = settings.chat if settings else ChatSettings()
+        model_settings = settings.model if settings else ModelSettings()
+        model = ctx.model
+        params = sampling_params(model_settings)
+        user = ChatTurn(role="user", content=message.text)
+        history = await ctx.history(chat.history_turns)
+        key = f"{message.platform}:{message.conversation.id}:{message.id}" if message.id else None
+        try:
+            prompt = trim_to_window(model, chat.system_prompt, history, user, params.max_new_tokens)
+            deltas = model.stream(prompt, params, key=key)
+            first = await _first_delta(deltas)
+        except GenerationFailed as exc:
+            await ctx.reply(str(exc))
+            return
+        if first is None:
+            await ctx.reply(EMPTY_REPLY)
+            return
+        try:
+            text = await ctx.stream(_prepend(first, deltas))
+        except GenerationFailed as exc:
+            log.warning("generation failed mid-reply in %s: %s", ctx.key, exc)
+            await ctx.reply(str(exc))
+            return
+        await ctx.store.append(ctx.key, user, ChatTurn(role="assistant", content=text))
+
+
+async def _first_delta(deltas: AsyncIterator[str]) -> str | None:
+    """Wait for the first non-empty piece, so failures surface before a reply is shown."""
+    async for delta in deltas:
+        if delta.strip():
+            return delta
+    return None
+
+
+async def _prepend(first: str, rest: AsyncIterator[str]) -> AsyncIterator[str]:
+    yield first
+    async for delta in rest:
+        yield delta

@@ -1,0 +1,71 @@
+"""Assembling a bot from the configuration, and running adapters until they stop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+
+from botkit.app import Bot, Middleware
+from botkit.config import Settings
+from botkit.discovery import load_plugins
+from botkit.middleware import default_middleware
+from botkit.stores import MemoryStore, SqliteStore
+from botkit.types import Adapter, Generator, Store
+
+log = logging.getLogger("botkit")
+
+
+def build_store(settings: Settings) -> Store:
+    """The configured store: SQLite under ``data_dir`` (default) or in memory."""
+    if settings.store == "memory":
+        return MemoryStore()
+    return SqliteStore(settings.data_dir / "botkit.sqlite3")
+
+
+def build_bot(
+    settings: Settings,
+    *,
+    model: Generator | None = None,
+    middleware: Sequence[Middleware] | None = None,
+) -> Bot:
+    """Plugins, middleware, store and model from ``settings``. Plugin load failures are logged and kept
+    in ``bot.load_errors``; the other plugins still load."""
+    report = load_plugins(
+        settings.plugins, discover=settings.discover_plugins, disabled=settings.disabled_plugins
+    )
+    bot = Bot(
+        report.plugins,
+        middleware=default_middleware(settings) if middleware is None else middleware,
+        store=build_store(settings),
+        model=model,
+        settings=settings,
+    )
+    bot.load_errors.update(report.errors)
+    return bot
+
+
+async def run_adapters(bot: Bot, adapters: Sequence[Adapter]) -> None:
+    """Start ``adapters`` on ``bot`` and serve until SIGINT/SIGTERM, then stop them all cleanly."""
+    await bot.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    started: list[Adapter] = []
+    try:
+        for adapter in adapters:
+            await adapter.start(bot)
+            started.append(adapter)
+            log.info("adapter %s running", adapter.name)
+        await stop.wait()
+    finally:
+        for adapter in reversed(started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("adapter %s failed to stop cleanly", adapter.name)
+        await bot.stop()

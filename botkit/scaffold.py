@@ -1,0 +1,98 @@
+"""``botkit init DIR``: a commented starter config and an example plugin."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STARTER_CONFIG = """# botkit configuration. Every key can also be set from the environment:
+# BOTKIT_<KEY>, nested sections with "__", e.g. BOTKIT_MODEL__PATH=/models/mine
+# Unknown keys are an error, so typos do not pass silently.
+
+name = "mybot"
+data_dir = ".botkit"                # the SQLite store lives here
+plugins = ["plugins.example"]       # import paths: "pkg.module" or "pkg.module:Class"
+discover_plugins = true             # also load installed packages' botkit.plugins entry points
+admins = []                         # "platform:user_id" allowed to run admin-only commands
+adapters = []                       # what `botkit run` starts: "telegram", "discord", "slack"
+
+[model]
+# path = "/path/to/model"           # a local Hugging Face model directory; default: the shipped model
+device = "auto"                     # auto | cpu | cuda | cuda:1
+dtype = "auto"                      # auto (bf16 on CUDA, float32 on CPU) | float32 | bfloat16
+max_new_tokens = 96
+temperature = 0.7
+top_p = 0.9
+
+[chat]
+system_prompt = "You are a friendly assistant in a chat app. Answer briefly."
+
+[rate_limit]
+messages = 20                       # per user ...
+per_seconds = 60                    # ... per this many seconds
+
+[queue]
+backend = "local"                   # local (in-process) | celery (GPU workers behind Redis)
+redis_url = "redis://127.0.0.1:6379/0"
+
+[telegram]
+# token: set BOTKIT_TELEGRAM__TOKEN rather than writing it here
+mode = "polling"                    # polling | webhook
+
+[discord]
+# token: set BOTKIT_DISCORD__TOKEN
+command_prefix = "!"
+
+[slack]
+# bot_token / signing_secret: set BOTKIT_SLACK__BOT_TOKEN and BOTKIT_SLACK__SIGNING_SECRET
+mode = "http"                       # http (Events API) | socket (Socket Mode)
+"""
+
+EXAMPLE_PLUGIN = '''"""An example plugin: a command with an argument, a pattern, and a button."""
+
+from botkit.context import Context
+from botkit.message import Button
+from botkit.plugin import Plugin, on_command, on_event, on_message
+
+
+class Example(Plugin):
+    """Shows the three kinds of handler."""
+
+    @on_command("roll")
+    async def roll(self, ctx: Context, sides: int = 6) -> None:
+        """Roll a die: /roll 20."""
+        import random
+
+        await ctx.reply(f"You rolled {random.randint(1, sides)} (d{sides}).")
+
+    @on_message(r"\\b(thanks|thank you)\\b", priority=10)
+    async def thanks(self, ctx: Context) -> None:
+        """Answer thanks without asking the model."""
+        await ctx.reply("You're welcome!", buttons=[[Button("Roll a die", data="roll")]])
+
+    @on_event("button")
+    async def pressed(self, ctx: Context) -> None:
+        """Handle the button above."""
+        if ctx.event and ctx.event.data == "roll":
+            await ctx.reply("Send /roll to roll a die.")
+'''
+
+
+def write_starter(directory: str | Path, *, force: bool = False) -> list[Path]:
+    """Write ``botkit.toml`` and ``plugins/example.py`` into ``directory``; returns the files written.
+
+    Raises:
+        FileExistsError: if a file would be overwritten and ``force`` is False.
+    """
+    root = Path(directory)
+    files = {
+        root / "botkit.toml": STARTER_CONFIG,
+        root / "plugins" / "__init__.py": "",
+        root / "plugins" / "example.py": EXAMPLE_PLUGIN,
+    }
+    clashes = [p for p in files if p.exists() and p.read_text(encoding="utf-8") != files[p]]
+    if clashes and not force:
+        raise FileExistsError(f"{clashes[0]} already exists (use --force to overwrite)")
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return list(files)

@@ -1,0 +1,101 @@
+"""Fakes that satisfy botkit's protocols without a platform or a model."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from botkit.app import Bot
+from botkit.message import Incoming, Reply, StreamingReply
+from botkit.types import ChatTurn, Generation, SamplingParams
+
+
+@dataclass
+class Sent:
+    """A reply the fake adapter sent: the final text, and each state it was shown in while streaming."""
+
+    to: Incoming
+    text: str
+    reply: Reply | StreamingReply
+    states: list[str] = field(default_factory=list)
+
+
+class FakeAdapter:
+    """An adapter that records replies instead of sending them anywhere.
+
+    Streaming replies are consumed completely; ``sent[i].states`` lists every text state they had.
+    """
+
+    name = "test"
+
+    def __init__(self) -> None:
+        self.sent: list[Sent] = []
+        self.bot: Bot | None = None
+
+    async def start(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def stop(self) -> None:
+        self.bot = None
+
+    async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
+        if isinstance(reply, StreamingReply):
+            states = [text async for text in reply]
+            self.sent.append(Sent(to, reply.text, reply, states))
+        else:
+            self.sent.append(Sent(to, reply.text, reply, [reply.text]))
+
+
+class ScriptedModel:
+    """A fake :class:`~botkit.types.Generator`: answers with scripted replies, word by word.
+
+    Args:
+        replies: answers given in turn (the last one repeats); by default it echoes the last user turn.
+        delay: seconds between streamed words.
+        context_window: what ``context_window`` reports; ``count_tokens`` counts whitespace words.
+    """
+
+    def __init__(
+        self, replies: Sequence[str] = (), *, delay: float = 0.0, context_window: int = 2048
+    ) -> None:
+        self.replies = list(replies)
+        self.delay = delay
+        self._context_window = context_window
+        self.calls: list[list[ChatTurn]] = []
+        self.keys: list[str | None] = []
+        self.closed = False
+
+    @property
+    def context_window(self) -> int:
+        return self._context_window
+
+    def count_tokens(self, messages: Sequence[ChatTurn]) -> int:
+        return sum(len(m["content"].split()) + 2 for m in messages) + 1
+
+    def _answer(self, messages: Sequence[ChatTurn]) -> str:
+        self.calls.append(list(messages))
+        if self.replies:
+            return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+        users = [m["content"] for m in messages if m["role"] == "user"]
+        return f"echo: {users[-1]}" if users else "echo"
+
+    async def generate(
+        self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
+    ) -> Generation:
+        self.keys.append(key)
+        text = self._answer(messages)
+        return Generation(text=text, completion_tokens=len(text.split()))
+
+    async def stream(
+        self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
+    ) -> AsyncIterator[str]:
+        self.keys.append(key)
+        words = self._answer(messages).split(" ")
+        for i, word in enumerate(words):
+            if self.delay:
+                await asyncio.sleep(self.delay)
+            yield word if i == 0 else " " + word
+
+    async def close(self) -> None:
+        self.closed = True

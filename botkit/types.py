@@ -1,0 +1,145 @@
+"""The seams of botkit: the few protocols everything else plugs into.
+
+Read this file first. An adapter turns platform events into :class:`~botkit.message.Message` or
+:class:`~botkit.message.Event` objects and hands them to the bot; plugins answer through a
+:class:`Generator` (the dialogue model, in-process or behind a queue) and keep conversations in a
+:class:`Store`. Each protocol has a handful of methods so that a fake needs no inheritance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
+
+if TYPE_CHECKING:
+    from botkit.app import Bot
+    from botkit.message import Incoming, Reply, StreamingReply
+
+Role = Literal["system", "user", "assistant"]
+
+
+class ChatTurn(TypedDict):
+    """One turn of a conversation in the common chat format."""
+
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How one reply is sampled. Every request in a batch keeps its own."""
+
+    max_new_tokens: int = 128
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 50
+    repetition_penalty: float = 1.1
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "repetition_penalty": self.repetition_penalty,
+            "stop": list(self.stop),
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SamplingParams:
+        values = dict(data)
+        values["stop"] = tuple(values.get("stop") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A finished reply: the text and why generation stopped."""
+
+    text: str
+    finish_reason: Literal["stop", "length", "error", "timeout"] = "stop"
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """The dialogue model as plugins see it, wherever it runs (in-process or behind a queue)."""
+
+    @property
+    def context_window(self) -> int:
+        """Tokens the model can attend to (prompt plus reply)."""
+        ...
+
+    def count_tokens(self, messages: Sequence[ChatTurn]) -> int:
+        """Prompt length in tokens of ``messages`` rendered with the chat template."""
+        ...
+
+    async def generate(
+        self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
+    ) -> Generation:
+        """Generate one whole reply. ``key`` is an idempotency key (same key, one generation)."""
+        ...
+
+    def stream(
+        self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
+    ) -> AsyncIterator[str]:
+        """Yield the reply as text deltas while it is produced."""
+        ...
+
+    async def close(self) -> None:
+        """Release the model or the connection."""
+        ...
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Conversation history and per-conversation state, keyed by ``platform:conversation``."""
+
+    async def history(self, key: str, limit: int | None = None) -> list[ChatTurn]:
+        """The last ``limit`` turns (all when None), oldest first."""
+        ...
+
+    async def append(self, key: str, *turns: ChatTurn) -> None:
+        """Add turns at the end of the history."""
+        ...
+
+    async def clear(self, key: str) -> None:
+        """Forget the history and state of one conversation."""
+        ...
+
+    async def get_state(self, key: str) -> dict[str, Any]:
+        """The conversation's state (an empty dict when none was saved)."""
+        ...
+
+    async def set_state(self, key: str, state: dict[str, Any]) -> None:
+        """Replace the conversation's state (it must be JSON-serialisable)."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release the store."""
+        ...
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """A platform connection: feeds events to the bot, sends replies back."""
+
+    name: str
+
+    async def start(self, bot: Bot) -> None:
+        """Connect and begin delivering events to ``bot.handle``; returns once running."""
+        ...
+
+    async def stop(self) -> None:
+        """Disconnect; pending replies are sent first."""
+        ...
+
+    async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
+        """Answer ``to`` on its platform. A streaming reply is shown growing (message edits)."""
+        ...

@@ -1,0 +1,18 @@
+"""Fixtures shared by every test package: a tiny real model built once per session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from botkit.testing import make_tiny_model
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama chat model on disk (real config, safetensors, tokenizer, chat template)."""
+    import torch
+
+    torch.set_num_threads(1)  # the CI box has two cores; tests run beside other processes
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-model"))
