@@ -1,7 +1,7 @@
 """The bot: builds a context for each incoming message, runs middleware, walks handlers by priority.
 
 Dispatch order: handlers are grouped by ``priority`` (lower runs first). In each group only the first
-handler whose match test accepts the message runs; if it ``block``s (the default) or calls
+handler whose match test accepts the message runs (commands are tried before patterns); if it ``block``s (the default) or calls
 ``ctx.stop()``, no later group runs. Every exception from a handler ends here, in :meth:`Bot._on_error`:
 the user gets a short apology, the log gets the traceback with the conversation id, and the bot goes on.
 """
@@ -99,8 +99,9 @@ class Bot:
 
     def _reindex(self) -> None:
         handlers = [h for plugin in self.plugins for h in plugin.handlers()]
-        # sorted() is stable: equal priorities keep plugin load order.
-        self._handlers = sorted(handlers, key=lambda h: h.spec.priority)
+        # Within a priority, commands are tried before patterns (a catch-all must not shadow /help);
+        # sorted() is stable, so otherwise plugin load order decides.
+        self._handlers = sorted(handlers, key=lambda h: (h.spec.priority, h.spec.kind != "command"))
 
     @property
     def handlers(self) -> list[Handler]:

@@ -40,6 +40,7 @@ class ModelSettings(Section):
     top_p: float = Field(0.9, gt=0.0, le=1.0)
     top_k: int = Field(40, ge=0)
     repetition_penalty: float = Field(1.15, ge=1.0)
+    seed: int | None = Field(None, description="fixed sampling seed (reproducible replies, for tests)")
     max_batch: int = Field(32, ge=1, description="most requests generated together in one batch")
     timeout_s: float = Field(120.0, gt=0, description="a reply taking longer is cut off with a notice")
 
@@ -109,6 +110,7 @@ class TelegramSettings(Section):
     supported_attachments: list[str] = Field(
         default_factory=list, description='kinds plugins handle ("image", "file"...); others get a notice'
     )
+    flood_limits: bool = Field(True, description="throttle to Telegram's limits (30 msg/s, 20/min per group)")
 
 
 class DiscordSettings(Section):

@@ -64,6 +64,7 @@ def sampling_params(settings: ModelSettings) -> SamplingParams:
         top_p=settings.top_p,
         top_k=settings.top_k,
         repetition_penalty=settings.repetition_penalty,
+        seed=settings.seed,
     )
 
 

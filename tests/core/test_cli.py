@@ -1,0 +1,111 @@
+"""The ``botkit`` command as a user runs it: a real process, real stdin and stdout."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BOTKIT = [sys.executable, "-m", "botkit.cli"]
+
+
+def run(args: list[str], stdin: bytes = b"", cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [*BOTKIT, *args], input=stdin, capture_output=True, cwd=cwd, timeout=240, check=False
+    )
+
+
+def test_version() -> None:
+    result = run(["--version"])
+    assert result.returncode == 0
+    assert result.stdout.decode().strip() == "botkit 0.1.0"
+
+
+def test_chat_help_reply_and_reset_through_a_pipe(tiny_model_dir: Path, tmp_path: Path) -> None:
+    lines = b"/help\nhello there\nhow are you?\n/reset\n\n   \n" + b"x" * 100_000 + b"\n\xff\xfe bad bytes\n"
+    result = run(["chat", "--model", str(tiny_model_dir)], stdin=lines, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr.decode()
+    out = result.stdout.decode().splitlines()
+    assert len(out) == 8  # one line per message
+    assert out[0].startswith("Commands: | /help [command] - List the commands")
+    assert "/reset - Forget this conversation and start over." in out[0]
+    assert out[1].strip()
+    assert out[2].strip()
+    assert out[3] == "Done: I've forgotten our conversation. Let's start over."
+    assert out[4] == out[5] == "I got an empty message. Send me some text, or /help to see what I can do."
+    assert out[6] == "That message is too long (100,000 characters; the limit is 4,000). Please shorten it."
+    assert "not valid UTF-8" in out[7]
+    # the store is a real SQLite file under the data directory; /reset emptied it
+    with sqlite3.connect(tmp_path / ".botkit" / "botkit.sqlite3") as db:
+        assert db.execute("SELECT count(*) FROM turns").fetchone() == (0,)
+
+
+def test_chat_history_is_kept_between_runs(tiny_model_dir: Path, tmp_path: Path) -> None:
+    run(["chat", "--model", str(tiny_model_dir)], stdin=b"first message\n", cwd=tmp_path)
+    run(["chat", "--model", str(tiny_model_dir)], stdin=b"second message\n", cwd=tmp_path)
+    with sqlite3.connect(tmp_path / ".botkit" / "botkit.sqlite3") as db:
+        rows = db.execute("SELECT role, content FROM turns ORDER BY id").fetchall()
+    assert [r for r in rows if r[0] == "user"] == [("user", "first message"), ("user", "second message")]
+    assert len(rows) == 4
+
+
+def test_bad_model_directory_is_one_clear_line(tmp_path: Path) -> None:
+    result = run(["chat", "--model", str(tmp_path / "nope")], stdin=b"hi\n", cwd=tmp_path)
+    assert result.returncode == 1
+    assert (
+        result.stderr.decode().strip() == f"botkit chat: model directory {tmp_path / 'nope'} does not exist"
+    )
+
+
+def test_init_writes_a_working_starter(tmp_path: Path) -> None:
+    result = run(["init", str(tmp_path / "mybot")])
+    assert result.returncode == 0
+    assert (tmp_path / "mybot" / "botkit.toml").is_file()
+    listing = run(["plugins"], cwd=tmp_path / "mybot")
+    assert listing.returncode == 0, listing.stderr.decode()
+    text = listing.stdout.decode()
+    assert "/roll [sides]" in text
+    assert "Roll a die: /roll 20." in text
+    assert "/reset" in text
+    assert "chat (botkit.plugins.chat.ChatPlugin)" in text
+    again = run(["init", str(tmp_path / "mybot")])
+    assert again.returncode == 0  # identical files are not a clash
+    (tmp_path / "mybot" / "botkit.toml").write_text("name = 'edited'\n")
+    clash = run(["init", str(tmp_path / "mybot")])
+    assert clash.returncode == 1
+    assert "already exists" in clash.stderr.decode()
+
+
+def test_plugins_reports_a_plugin_that_fails_to_load(tmp_path: Path) -> None:
+    (tmp_path / "botkit.toml").write_text('plugins = ["no.such.module"]\n')
+    result = run(["plugins"], cwd=tmp_path)
+    assert result.returncode == 1
+    assert "help (botkit.plugins.help.HelpPlugin)" in result.stdout.decode()
+    assert "plugin no.such.module was not loaded: ModuleNotFoundError" in result.stderr.decode()
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ("[model]\nmax_new_token = 5\n", "model.max_new_token: Extra inputs are not permitted"),
+        ("[model\n", "is not valid TOML"),
+    ],
+)
+def test_bad_config_is_a_clear_error(tmp_path: Path, config: str, message: str) -> None:
+    (tmp_path / "botkit.toml").write_text(config)
+    result = run(["plugins"], cwd=tmp_path)
+    assert result.returncode != 0
+    assert message in result.stderr.decode()
+
+
+def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from botkit.config import load_settings
+
+    (tmp_path / "bot.toml").write_text("[model]\nmax_new_tokens = 5\ntemperature = 0.3\n")
+    monkeypatch.setenv("BOTKIT_MODEL__MAX_NEW_TOKENS", "9")
+    settings = load_settings(tmp_path / "bot.toml")
+    assert settings.model.max_new_tokens == 9
+    assert settings.model.temperature == 0.3
