@@ -184,9 +184,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from botkit.model.loader import ModelLoadError
     from botkit.runtime import build_bot, run_adapters
 
-    _logging(args, logging.INFO)
     settings = _settings(args)
     assert isinstance(settings, Settings)
+    _logging(args, logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO))
     names = args.adapters or settings.adapters
     if not names:
         print(

@@ -35,11 +35,11 @@ class ModelSettings(Section):
     path: Path | None = Field(None, description="local model directory; None uses the shipped default model")
     device: str = Field("auto", description='"auto" (CUDA if present, else CPU), "cpu", "cuda", "cuda:1"...')
     dtype: str = Field("auto", description='"auto" (bf16 on CUDA, float32 on CPU), "float32", "bfloat16"...')
-    max_new_tokens: int = Field(96, ge=1)
-    temperature: float = Field(0.7, ge=0.0)
-    top_p: float = Field(0.9, gt=0.0, le=1.0)
-    top_k: int = Field(40, ge=0)
-    repetition_penalty: float = Field(1.15, ge=1.0)
+    max_new_tokens: int = Field(96, ge=1, description="longest reply, in tokens")
+    temperature: float = Field(0.7, ge=0.0, description="sampling temperature; 0 picks the likeliest token")
+    top_p: float = Field(0.9, gt=0.0, le=1.0, description="nucleus sampling: keep this much probability mass")
+    top_k: int = Field(40, ge=0, description="sample among the k likeliest tokens (0: no limit)")
+    repetition_penalty: float = Field(1.15, ge=1.0, description="lower the odds of tokens already used")
     seed: int | None = Field(None, description="fixed sampling seed (reproducible replies, for tests)")
     max_batch: int = Field(32, ge=1, description="most requests generated together in one batch")
     timeout_s: float = Field(120.0, gt=0, description="a reply taking longer is cut off with a notice")
@@ -48,22 +48,25 @@ class ModelSettings(Section):
 class ChatSettings(Section):
     """The built-in chat plugin."""
 
-    system_prompt: str = "You are botkit, a friendly assistant in a chat app. Answer briefly and helpfully."
+    system_prompt: str = Field(
+        "You are botkit, a friendly assistant in a chat app. Answer briefly and helpfully.",
+        description="the persona: sent to the model before the conversation",
+    )
     history_turns: int = Field(40, ge=0, description="most turns read from the store before trimming")
 
 
 class RateLimitSettings(Section):
     """Per-user rate limit: ``messages`` per ``per_seconds``."""
 
-    enabled: bool = True
-    messages: int = Field(20, ge=1)
-    per_seconds: float = Field(60.0, gt=0)
+    enabled: bool = Field(True, description="limit how fast each user may send (off for `botkit chat`)")
+    messages: int = Field(20, ge=1, description="messages allowed per user per window")
+    per_seconds: float = Field(60.0, gt=0, description="the window, in seconds")
 
 
 class LimitSettings(Section):
     """Input limits."""
 
-    max_input_chars: int = Field(4000, ge=1)
+    max_input_chars: int = Field(4000, ge=1, description="longer messages get a polite refusal")
 
 
 class QueueSettings(Section):
@@ -167,15 +170,15 @@ class Settings(BaseSettings):
         env_prefix="BOTKIT_", env_nested_delimiter="__", extra="forbid", toml_file=None
     )
 
-    name: str = "botkit"
+    name: str = Field("botkit", description="the bot's name, used in greetings")
     data_dir: Path = Field(Path(".botkit"), description="where the SQLite store and other state live")
     plugins: list[str] = Field(default_factory=list, description='import paths: "pkg.mod" or "pkg.mod:Class"')
     discover_plugins: bool = Field(True, description="also load the botkit.plugins entry-point group")
-    disabled_plugins: list[str] = Field(default_factory=list)
+    disabled_plugins: list[str] = Field(default_factory=list, description="plugin names not to load")
     admins: list[str] = Field(default_factory=list, description='"platform:user_id" allowed admin commands')
     adapters: list[str] = Field(default_factory=list, description="adapters `botkit run` starts")
-    store: Literal["sqlite", "memory"] = "sqlite"
-    log_level: str = "INFO"
+    store: Literal["sqlite", "memory"] = Field("sqlite", description="where conversations are kept")
+    log_level: str = Field("INFO", description="logging level for `botkit run`")
     model: ModelSettings = Field(default_factory=ModelSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)

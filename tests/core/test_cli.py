@@ -109,3 +109,43 @@ def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.Monk
     settings = load_settings(tmp_path / "bot.toml")
     assert settings.model.max_new_tokens == 9
     assert settings.model.temperature == 0.3
+
+
+def test_interactive_chat_on_a_terminal(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """On a TTY: a banner, a prompt, the reply shown after ``bot>``, and Ctrl-D to quit."""
+    import os
+    import pty
+    import select
+    import time
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: botkit chat on a real terminal
+        os.chdir(tmp_path)
+        os.execv(sys.executable, [*BOTKIT, "chat", "--model", str(tiny_model_dir)])
+
+    def read_until(marker: bytes, seen: bytearray, start: int = 0, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while marker not in seen[start:]:
+            assert time.monotonic() < deadline, f"timed out waiting for {marker!r}; got {bytes(seen)!r}"
+            ready, _, _ = select.select([fd], [], [], 1.0)
+            if ready:
+                seen.extend(os.read(fd, 4096))
+
+    screen = bytearray()
+    try:
+        read_until(b"you> ", screen)
+        assert b"/help lists commands; Ctrl-D quits." in screen
+        before = len(screen)
+        os.write(fd, b"/help\n")
+        read_until(b"bot> Commands:", screen, before)
+        read_until(b"you> ", screen, before)
+        before = len(screen)
+        os.write(fd, b"hello\n")
+        read_until(b"you> ", screen, before)
+        assert b"bot> " in screen[before:]  # the model's reply was shown
+        os.write(fd, b"\x04")  # Ctrl-D
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status)
+        assert os.WEXITSTATUS(status) == 0
+    finally:
+        os.close(fd)
