@@ -157,6 +157,7 @@ class SlackSettings(Section):
     )
     rate_limit_retries: int = Field(10, ge=0, description="times an HTTP 429 is waited out before giving up")
     dm_threads: bool = Field(False, description="also answer top-level DMs in a thread (channels always are)")
+    typing_delay_s: float = Field(1.0, ge=0, description='post a "…" typing placeholder after this; 0: never')
     attachment_kinds: list[str] = Field(
         default_factory=list,
         description='attachment kinds plugins handle ("image", "file"...); others get a notice',

@@ -1,0 +1,294 @@
+"""Slack adapter on slack-bolt: Events API over HTTP (signed requests) or Socket Mode.
+
+Slack wants every request acknowledged within 3 seconds, so the bolt listeners only parse, de-duplicate
+and acknowledge; the bot runs in a background task of this adapter (awaited by :meth:`SlackAdapter.stop`).
+The inbound rules live in :mod:`adapters.slack_events`, sending in :mod:`adapters.slack_send`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Coroutine
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.shared import UNSUPPORTED_ATTACHMENT, RecentIds, unsupported_kinds
+from adapters.slack_events import (
+    EventRules,
+    action_to_event,
+    command_to_message,
+    event_to_message,
+    self_user_ids,
+)
+from adapters.slack_format import escape
+from adapters.slack_send import SlackSender, reply_target
+from adapters.slack_support import REDACTOR, ConversationLanes
+from botkit.config import SlackSettings
+from botkit.message import Incoming, Message, Reply, StreamingReply
+
+if TYPE_CHECKING:
+    from botkit.app import Bot
+
+log = logging.getLogger("botkit.adapters.slack")
+SDK_LOGGER = "botkit.adapters.slack.sdk"  # what slack_sdk and slack_bolt log through
+SYNC_BUDGET_S = 2.5  # a slash command without response_url must be answered in its 3-second HTTP response
+_ANY = re.compile(".*")
+
+
+class SlackAdapter:
+    """Connects a :class:`~botkit.app.Bot` to Slack.
+
+    Args:
+        settings: the ``[slack]`` section; ``bot_token`` always, plus ``signing_secret`` (mode "http") or
+            ``app_token`` (mode "socket").
+
+    Attributes:
+        url: where the Events API / interactivity / slash command endpoint listens (mode "http").
+    """
+
+    name = "slack"
+
+    def __init__(self, settings: SlackSettings | None = None) -> None:
+        self.settings = settings if settings is not None else SlackSettings.model_validate({})
+        self.url = ""
+        self._bot: Bot | None = None
+        self._app: AsyncApp | None = None
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._sender: SlackSender | None = None
+        self._bot_user_id = ""
+        self._seen = RecentIds()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._sync_replies: dict[int, list[str]] = {}
+        self._lanes = ConversationLanes()
+
+    # -- life cycle -------------------------------------------------------------------------------
+    async def start(self, bot: Bot) -> None:
+        """Verify the token (``auth.test``), then listen (HTTP) or connect (Socket Mode); returns once up."""
+        s = self.settings
+        if s.bot_token is None:
+            raise ValueError("slack: bot_token is not set (BOTKIT_SLACK__BOT_TOKEN)")
+        if s.mode == "http" and s.signing_secret is None:
+            raise ValueError("slack: signing_secret is required in http mode (BOTKIT_SLACK__SIGNING_SECRET)")
+        if s.mode == "socket" and s.app_token is None:
+            raise ValueError("slack: app_token is required in socket mode (BOTKIT_SLACK__APP_TOKEN)")
+        REDACTOR.install(*(x.get_secret_value() for x in (s.bot_token, s.signing_secret, s.app_token) if x))
+        sdk_logger = logging.getLogger(SDK_LOGGER)
+        self._bot = bot
+        self._session = aiohttp.ClientSession()
+        retry: list[AsyncRetryHandler] = [
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=s.rate_limit_retries),
+        ]
+        client = AsyncWebClient(
+            token=s.bot_token.get_secret_value(),
+            base_url=s.api_base or AsyncWebClient.BASE_URL,
+            session=self._session,
+            logger=sdk_logger,
+            retry_handlers=retry,
+        )
+        self._sender = SlackSender(client, self._session, retry, s.stream_interval_s, sdk_logger)
+        try:
+            auth = await client.auth_test()
+            self._bot_user_id = str(auth.get("user_id") or "")
+            self._app = self._build_app(client, sdk_logger)
+            if s.mode == "socket":
+                await self._connect_socket(sdk_logger)
+            else:
+                await self._listen()
+        except BaseException:
+            await self.stop()
+            raise
+        log.info("slack: running in %s mode as bot user %s", s.mode, self._bot_user_id)
+
+    def _build_app(self, client: AsyncWebClient, sdk_logger: logging.Logger) -> AsyncApp:
+        secret = self.settings.signing_secret
+        app = AsyncApp(
+            name="botkit-slack",
+            client=client,
+            signing_secret=secret.get_secret_value() if secret else "",
+            logger=sdk_logger,
+            # Our listeners only acknowledge and spawn a task, so running them before the response is fast
+            # and keeps every task in our hands (bolt's own background tasks could not be awaited on stop).
+            process_before_response=True,
+            request_verification_enabled=self.settings.mode == "http",
+        )
+        app.event(_ANY)(self._on_event)
+        app.command(_ANY)(self._on_command)
+        app.action(_ANY)(self._on_action)
+        return app
+
+    async def _listen(self) -> None:
+        s = self.settings
+        web_app = web.Application()
+        web_app.router.add_post(s.path, self._on_http)
+        self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, s.listen, s.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1] if s.port == 0 else s.port  # type: ignore[union-attr]  # aiohttp keeps the bound socket private
+        self.url = f"http://{s.listen}:{port}{s.path}"
+
+    async def _connect_socket(self, sdk_logger: logging.Logger) -> None:
+        assert self._app is not None
+        assert self.settings.app_token is not None
+        self._socket = AsyncSocketModeHandler(
+            self._app, self.settings.app_token.get_secret_value(), logger=sdk_logger
+        )
+        # connect() retries forever on failure; a wrong token or URL should fail start() instead.
+        await asyncio.wait_for(self._socket.connect_async(), timeout=30)  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+
+    async def stop(self) -> None:
+        """Stop taking events, let replies in progress finish (30 s at most), close connections."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._socket is not None:
+            await self._socket.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
+            self._socket = None
+        try:
+            async with asyncio.timeout(30):
+                await self.wait_idle()
+        except TimeoutError:
+            log.warning("slack: %d replies still running at stop; cancelled", len(self._tasks))
+        for task in list(self._tasks):
+            task.cancel()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def wait_idle(self) -> None:
+        """Wait until every event taken so far has been handled (tests and benchmarks use it)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- inbound ----------------------------------------------------------------------------------
+    async def _on_http(self, request: web.Request) -> web.Response:
+        try:
+            bolt_request = await to_bolt_request(request)
+        except (ValueError, UnicodeDecodeError) as exc:  # malformed JSON or form: nothing to dispatch
+            log.warning("slack: malformed request body ignored (%s)", type(exc).__name__)
+            return web.Response(status=400, text="malformed body")
+        body = bolt_request.body
+        if body.get("type") == "event_callback" and not isinstance(body.get("event"), dict):
+            log.warning("slack: event_callback whose event is not an object ignored")
+            return web.Response(status=400, text="malformed event")
+        assert self._app is not None
+        return await to_aiohttp_response(await self._app.async_dispatch(bolt_request))
+
+    async def _on_event(self, body: dict[str, Any], ack: AsyncAck) -> None:
+        await ack()
+        event_id = str(body.get("event_id") or "")
+        if event_id and self._seen.seen(f"event:{event_id}"):
+            log.info("slack: event %s delivered again; already handled", event_id)
+            return
+        event = body.get("event")
+        if isinstance(event, dict) and event.get("type") in ("app_uninstalled", "tokens_revoked"):
+            # Single-workspace install: the token is now dead; say so loudly instead of failing later.
+            log.warning(
+                "slack: %s for team %s; the bot token no longer works", event["type"], body.get("team_id")
+            )
+            return
+        rules = EventRules(
+            bot_user_ids=self_user_ids(body, [self._bot_user_id] if self._bot_user_id else []),
+            bot_threads=self._sender.bot_threads if self._sender else (),
+            group_mode=self.settings.group_mode,
+            edited_messages=self.settings.edited_messages,
+        )
+        message = event_to_message(body, rules)
+        if message is None:
+            return
+        # A mention in a channel arrives twice (message.channels and app_mention, different event ids).
+        edit = f":edit:{body['event'].get('ts')}" if message.edited else ""  # each edit is new
+        if self._seen.seen(f"msg:{message.conversation.id}:{message.id}{edit}"):
+            return
+        self._spawn(self._dispatch(message))
+
+    async def _on_command(self, command: dict[str, Any], ack: AsyncAck) -> None:
+        message = command_to_message(command)
+        if message is None or self._bot is None:
+            await ack()
+            return
+        name = message.text.split(maxsplit=1)[0][1:].lower()
+        if name not in self._bot.commands:
+            # Never hand an unknown slash command (possibly with empty text) to the model as a prompt.
+            await ack(escape(f"Sorry, I don't know the command {command.get('command')}."))
+            return
+        if command.get("response_url"):
+            await ack()
+            self._spawn(self._dispatch(message))
+            return
+        # Legacy integrations send no response_url: the HTTP response is the only answer we can give.
+        collected: list[str] = []
+        self._sync_replies[id(message)] = collected
+        task = self._spawn(self._dispatch(message))
+        await asyncio.wait({task}, timeout=SYNC_BUDGET_S)
+        del self._sync_replies[id(message)]
+        await ack(text=escape("\n\n".join(collected)) if collected else "\u2026", response_type="in_channel")
+
+    async def _on_action(self, body: dict[str, Any], ack: AsyncAck) -> None:
+        await ack()
+        event = action_to_event(body)
+        if event is None:
+            return
+        if self._seen.seen(f"action:{body.get('trigger_id') or ''}:{event.id}"):
+            return
+        self._spawn(self._dispatch(event))
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _dispatch(self, incoming: Incoming) -> None:
+        # One conversation at a time, in arrival order, so each reply sees the history of the one before.
+        async with self._lanes.lane(incoming.conversation.key):
+            await self._handle(incoming)
+
+    async def _handle(self, incoming: Incoming) -> None:
+        assert self._bot is not None
+        assert self._sender is not None
+        try:
+            if isinstance(incoming, Message):
+                kinds = unsupported_kinds(incoming, self.settings.attachment_kinds)
+                if kinds:
+                    await self.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(kinds))))
+                    if not incoming.text:
+                        return
+            target = reply_target(incoming, self.settings.dm_threads)
+            # A legacy slash command answers in its HTTP response: a "…" in the channel would only confuse.
+            delay = 0.0 if id(incoming) in self._sync_replies else self.settings.typing_delay_s
+            async with self._sender.typing(target, id(incoming), delay):
+                await self._bot.handle(incoming, self)
+        except Exception:
+            where = incoming.conversation.id
+            log.exception("slack: handling %s in %s failed", type(incoming).__name__, where)
+
+    # -- outbound ---------------------------------------------------------------------------------
+    async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
+        """Answer ``to``: in its thread, through its response URL, or in a slash command's HTTP response."""
+        collected = self._sync_replies.get(id(to))
+        if collected is not None:
+            if isinstance(reply, StreamingReply):
+                async for _ in reply:
+                    pass
+            collected.append(reply.text)
+            return
+        if self._sender is None:
+            raise RuntimeError("slack: send() before start()")
+        await self._sender.send(reply_target(to, self.settings.dm_threads), reply, id(to))

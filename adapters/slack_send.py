@@ -1,0 +1,224 @@
+"""Sending replies to Slack: chat.postMessage / chat.update in a thread, or a ``response_url``.
+
+A streamed reply starts as a placeholder message (Slack has no typing indicator for bots in the Events API,
+so the placeholder is the indicator) that ``chat.update`` grows at most once per ``stream_interval_s``;
+text past one message's limit continues in a new message of the same thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import aiohttp
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from adapters.shared import throttled
+from adapters.slack_format import PLACEHOLDER, SECTION_LIMIT, TEXT_LIMIT, message_blocks, split_escaped
+from botkit.message import Button, Event, Incoming, Reply, StreamingReply
+
+log = logging.getLogger("botkit.adapters.slack")
+
+STILL_TYPING = " " + PLACEHOLDER  # appended to intermediate states of a streamed reply
+
+
+@dataclass(frozen=True)
+class ChannelTarget:
+    """Post with the bot token into ``channel`` (under ``thread_ts`` when set)."""
+
+    channel: str
+    thread_ts: str | None = None
+
+
+@dataclass(frozen=True)
+class HookTarget:
+    """Answer through a slash command's or button press's ``response_url``."""
+
+    url: str
+    response_type: Literal["in_channel", "ephemeral"] = "in_channel"
+
+
+@dataclass
+class _Posted:
+    ts: str
+    text: str
+    has_blocks: bool = False
+
+
+@dataclass
+class SlackSender:
+    """Turns botkit replies into Web API calls.
+
+    Attributes:
+        client: the Web API client (its retry handlers wait out HTTP 429).
+        session: the HTTP session response URLs are posted with.
+        retry_handlers: also used for response URLs.
+        stream_interval_s: least time between two edits of a streamed message.
+        bot_threads: ``channel:ts`` of threads the bot posted in; the adapter reads it to know which
+            thread replies address the bot.
+    """
+
+    client: AsyncWebClient
+    session: aiohttp.ClientSession
+    retry_handlers: list[AsyncRetryHandler]
+    stream_interval_s: float = 1.0
+    logger: logging.Logger = log
+    bot_threads: set[str] = field(default_factory=set)
+    # key -> ts of a "…" placeholder that no reply has taken over yet
+    _typing: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+
+    async def send(
+        self, target: ChannelTarget | HookTarget, reply: Reply | StreamingReply, key: int | None = None
+    ) -> None:
+        """Send ``reply`` to ``target``; a streamed reply to a response URL is sent once, when complete.
+
+        ``key`` names the incoming message being answered: when :meth:`typing` showed a "…" placeholder
+        for it, the reply replaces the placeholder instead of adding a message.
+        """
+        placeholder = self._typing.pop(key, None) if key is not None else None
+        posted = [_Posted(placeholder, PLACEHOLDER)] if placeholder else []
+        if isinstance(target, HookTarget):
+            if isinstance(reply, StreamingReply):
+                async for _ in reply:  # a response_url message cannot be edited reliably: send it whole
+                    pass
+            await self._hook(target, reply.text, reply.buttons)
+        elif isinstance(reply, StreamingReply):
+            await self._stream(target, reply, posted)
+        else:
+            await self._sync(target, posted, _chunks(reply.text, reply.buttons), reply.buttons)
+
+    @contextlib.asynccontextmanager
+    async def typing(self, target: ChannelTarget | HookTarget, key: int, delay: float) -> AsyncIterator[None]:
+        """Show "…" in ``target`` if the reply to ``key`` takes longer than ``delay``; the reply replaces it.
+
+        Streamed replies start with a placeholder anyway; this covers handlers that answer in one piece
+        after a slow model call. Nothing is posted for quick answers, and an unused placeholder is deleted.
+        """
+        if not isinstance(target, ChannelTarget) or delay <= 0:
+            yield
+            return
+        posting = False
+
+        async def show() -> None:
+            nonlocal posting
+            await asyncio.sleep(delay)
+            posting = True
+            self._typing[key] = (await self._post(target, PLACEHOLDER, None)).ts
+
+        task = asyncio.get_running_loop().create_task(show())
+        try:
+            yield
+        finally:
+            if not posting:  # cancelling a post in flight could leave a "…" we no longer know about
+                task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            unused = self._typing.pop(key, None)
+            if unused is not None:  # nothing was said: take the indicator away
+                await self.client.chat_delete(channel=target.channel, ts=unused)
+
+    async def _stream(self, target: ChannelTarget, reply: StreamingReply, posted: list[_Posted]) -> None:
+        limit = SECTION_LIMIT if reply.buttons else TEXT_LIMIT
+        if not posted:
+            posted.append(await self._post(target, PLACEHOLDER, None))
+        finished = False
+        try:
+            async for text in throttled(reply.__aiter__(), self.stream_interval_s):
+                if not reply.done:
+                    await self._sync(target, posted, split_escaped(text + STILL_TYPING, limit), ())
+            await self._sync(target, posted, _chunks(reply.text, reply.buttons), reply.buttons)
+            finished = True
+        finally:
+            if not finished:  # the model failed mid-reply: leave what it wrote, without the "typing" mark
+                try:
+                    await self._sync(target, posted, split_escaped(reply.text, limit), ())
+                except Exception:  # the original error matters more; this one is only logged
+                    self.logger.exception("slack: could not tidy up an interrupted reply")
+
+    async def _sync(
+        self,
+        target: ChannelTarget,
+        posted: list[_Posted],
+        chunks: Sequence[str],
+        buttons: Sequence[Sequence[Button]],
+    ) -> None:
+        """Make the thread show ``chunks``: edit the messages already posted, post the rest."""
+        if not chunks and buttons:
+            chunks = [""]
+        for i, chunk in enumerate(chunks):
+            blocks = message_blocks(chunk, buttons) if i == len(chunks) - 1 else None
+            if i < len(posted):
+                if posted[i].text != chunk or blocks or posted[i].has_blocks:
+                    # An empty list removes the blocks a draft had; None leaves them as they are.
+                    clear: list[dict[str, Any]] | None = [] if posted[i].has_blocks else None
+                    await self.client.chat_update(
+                        channel=target.channel, ts=posted[i].ts, text=chunk or " ", blocks=blocks or clear
+                    )
+                    posted[i].text, posted[i].has_blocks = chunk, bool(blocks)
+            else:
+                posted.append(await self._post(target, chunk, blocks))
+        for extra in posted[len(chunks) :]:  # the final text needs fewer messages than a draft did
+            await self.client.chat_delete(channel=target.channel, ts=extra.ts)
+        del posted[len(chunks) :]
+
+    async def _post(self, target: ChannelTarget, text: str, blocks: list[dict[str, Any]] | None) -> _Posted:
+        response = await self.client.chat_postMessage(
+            channel=target.channel,
+            thread_ts=target.thread_ts,
+            text=text or " ",
+            blocks=blocks,
+            unfurl_links=False,
+        )
+        ts = str(response["ts"])
+        # Replies in this thread (or under this top-level message) now address the bot.
+        self.bot_threads.add(f"{target.channel}:{target.thread_ts or ts}")
+        if len(self.bot_threads) > 50_000:  # bounded: forget an arbitrary old half rather than grow forever
+            for key in list(self.bot_threads)[:25_000]:
+                self.bot_threads.discard(key)
+        return _Posted(ts, text, bool(blocks))
+
+    async def _hook(self, target: HookTarget, text: str, buttons: Sequence[Sequence[Button]]) -> None:
+        hook = AsyncWebhookClient(
+            target.url, session=self.session, logger=self.logger, retry_handlers=list(self.retry_handlers)
+        )
+        # Slack accepts at most five posts per response_url: long replies use larger chunks here.
+        for chunk in _chunks(text, buttons, limit=SECTION_LIMIT if buttons else 3 * TEXT_LIMIT)[:5]:
+            blocks = message_blocks(chunk, buttons)
+            response = await hook.send(
+                text=chunk or " ", blocks=blocks, response_type=target.response_type, replace_original=False
+            )
+            if response.status_code != 200:
+                self.logger.error("slack: response_url answered %s: %s", response.status_code, response.body)
+
+
+def _chunks(text: str, buttons: Sequence[Sequence[Button]], limit: int | None = None) -> list[str]:
+    """Escaped chunks of ``text``; the last one must fit a section block when buttons go with it."""
+    return split_escaped(text, limit or (SECTION_LIMIT if buttons else TEXT_LIMIT))
+
+
+def reply_target(to: Incoming, dm_threads: bool = False) -> ChannelTarget | HookTarget:
+    """Where the answer to ``to`` goes.
+
+    Channel messages: their thread (started under them when they are top level). DMs: top level unless
+    in a thread or ``dm_threads``. Slash commands: their ``response_url`` (the bot may not be a member
+    of the channel). Button presses: the pressed message's thread, or the ``response_url`` of an
+    ephemeral message (which cannot be answered in a thread).
+    """
+    raw = to.raw
+    response_url = raw.get("response_url")
+    if isinstance(to, Event):
+        container = raw.get("container") or {}
+        if response_url and (container.get("is_ephemeral") or not to.conversation.id):
+            return HookTarget(str(response_url), "ephemeral")
+        return ChannelTarget(to.conversation.id, to.thread_id or to.message_id)
+    if "command" in raw:
+        if response_url:
+            return HookTarget(str(response_url), "in_channel")
+        return ChannelTarget(to.conversation.id)
+    threaded = to.conversation.kind != "private" or dm_threads or to.thread_id
+    return ChannelTarget(to.conversation.id, (to.thread_id or to.id) if threaded else None)
