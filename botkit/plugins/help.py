@@ -13,7 +13,8 @@ class HelpPlugin(Plugin):
 
     name = "help"
 
-    @on_command("help", aliases=("commands",))
+    # Slack reserves /help, so Slack apps register /botkit-help (arriving as botkit_help).
+    @on_command("help", aliases=("commands", "botkit_help"))
     async def help(self, ctx: Context, command: str = "") -> None:
         """List the commands, or explain one: /help reset."""
         commands = ctx.bot.commands

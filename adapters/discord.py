@@ -1,0 +1,360 @@
+"""Discord adapter on discord.py: gateway events in, REST calls out.
+
+discord.py keeps the gateway session (heartbeats, RESUME, reconnects, zlib-stream) and the REST client
+(auth, per-route buckets, waiting out 429s). This adapter taps the raw MESSAGE_CREATE, MESSAGE_UPDATE and
+INTERACTION_CREATE payloads, turns them into botkit messages and events (:mod:`adapters.discord_format`),
+and sends replies as raw JSON bodies through ``client.http``, so every reply gets ``allowed_mentions``
+that forbid pings and components built from botkit buttons. Interactions are acknowledged at once
+("thinking..." for commands, a deferred update for buttons) and answered through their webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import yarl
+
+from adapters import discord_format as fmt
+from adapters.discord_http import DiscordInteractionsEndpoint
+from adapters.discord_logs import redact_in_logs
+from adapters.discord_send import Outbox, Target
+from adapters.shared import UNSUPPORTED_ATTACHMENT, RecentIds, unsupported_kinds
+from botkit.config import DiscordSettings
+from botkit.message import Incoming, Message, Reply, StreamingReply
+
+if TYPE_CHECKING:
+    from botkit.app import Bot
+
+import discord  # after discord_format, which imports discord.py without its audioop warning
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+log = logging.getLogger("botkit.adapters.discord")
+
+Parser = Callable[[Any], None]
+TYPING_EVERY_S = 8.0  # Discord shows "typing" for 10 s after each call
+
+
+class DiscordAdapter:
+    """A Discord bot (gateway + REST) serving a botkit :class:`~botkit.app.Bot`.
+
+    Args:
+        settings: the ``[discord]`` section; ``token`` is required.
+    """
+
+    name = "discord"
+
+    def __init__(self, settings: DiscordSettings | None = None) -> None:
+        self.settings = settings or DiscordSettings()
+        self.client: discord.Client | None = None
+        self.bot: Bot | None = None
+        self.endpoint: DiscordInteractionsEndpoint | None = None
+        self._recent = RecentIds()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._targets: dict[str, Target] = {}
+        self._serial = _Serial()
+        self._runner: asyncio.Task[None] | None = None
+        self._saved = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        self._outbox = Outbox(
+            self._call,
+            escape_markdown=self.settings.escape_markdown,
+            edit_interval_s=self.settings.stream_edit_interval_s,
+        )
+
+    @property
+    def bot_user_id(self) -> str:
+        """The bot's own user id (from READY), or "" before it connected."""
+        user = self.client.user if self.client is not None else None
+        return str(user.id) if user is not None else ""
+
+    # -- life cycle -------------------------------------------------------------------------------
+    async def start(self, bot: Bot) -> None:
+        """Log in, connect to the gateway and register slash commands; returns once READY.
+
+        Raises:
+            ValueError: no token is configured.
+            discord.LoginFailure: Discord refused the token.
+            RuntimeError: the gateway did not become ready within ``ready_timeout_s``.
+        """
+        if self.settings.token is None:
+            raise ValueError("discord.token is not set (BOTKIT_DISCORD__TOKEN)")
+        token = self.settings.token.get_secret_value()
+        redact_in_logs(token)
+        self.bot = bot
+        try:
+            await self._connect(token)
+            if self.settings.register_commands:
+                await self._register_commands(bot)
+            if self.settings.interactions_port is not None and self.settings.public_key:
+                self.endpoint = DiscordInteractionsEndpoint(
+                    self.settings.public_key, self, path=self.settings.interactions_path
+                )
+                await self.endpoint.start(self.settings.interactions_listen, self.settings.interactions_port)
+        except BaseException:
+            await self.stop()  # no half-started client, session or task is left behind
+            raise
+
+    async def _connect(self, token: str) -> None:
+        if self.settings.api_base:
+            Route.BASE = self.settings.api_base.rstrip("/")  # discord.py reads the base from this class
+        intents = discord.Intents.none()
+        intents.guilds = intents.guild_messages = intents.dm_messages = intents.message_content = True
+        options: dict[str, Any] = {}
+        if self.settings.application_id:  # otherwise discord.py reads it from the application info
+            options["application_id"] = int(self.settings.application_id)
+        client = discord.Client(
+            intents=intents,
+            guild_ready_timeout=self.settings.guild_ready_timeout_s,
+            max_messages=None,  # botkit keeps no message cache; edits are read from the payload
+            **options,
+        )
+        self.client = client
+        self._tap_parsers(client)
+        await client.login(token)
+        # A plain Client connects to its built-in gateway URL; ask the API, as Discord asks bots to.
+        _shards, url, _limits = await client.http.get_bot_gateway()
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
+        self._runner = runner = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
+        runner.add_done_callback(_gateway_ended)
+        ready = asyncio.create_task(client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {ready, runner}, timeout=self.settings.ready_timeout_s, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready not in done:
+            ready.cancel()
+            failure = runner.exception() if runner in done and not runner.cancelled() else None
+            raise RuntimeError(f"Discord gateway did not become ready: {failure!r}")
+        log.info("connected to Discord as user %s", self.bot_user_id)
+
+    async def stop(self) -> None:
+        """Finish pending replies (up to 10 s), then close the gateway and the HTTP session."""
+        if self.endpoint is not None:
+            await self.endpoint.stop()
+            self.endpoint = None
+        if self._tasks:
+            _done, late = await asyncio.wait(set(self._tasks), timeout=10.0)
+            for task in late:
+                task.cancel()
+        if self.client is not None:
+            await self.client.close()
+        if self._runner is not None:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self._runner, 5.0)
+            self._runner = None
+        Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved
+
+    async def _register_commands(self, bot: Bot) -> None:
+        _bot, client = self._running()
+        commands = fmt.application_commands(bot.commands)
+        try:
+            await self._call(
+                "PUT",
+                "/applications/{application_id}/commands",
+                commands,
+                application_id=client.application_id,
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not register slash commands: %s", exc)
+        else:
+            log.info("registered %d slash commands", len(commands))
+
+    def _running(self) -> tuple[Bot, discord.Client]:
+        if self.bot is None or self.client is None:
+            raise RuntimeError("the Discord adapter is not started")
+        return self.bot, self.client
+
+    # -- incoming ---------------------------------------------------------------------------------
+    def _tap_parsers(self, client: discord.Client) -> None:
+        """Wrap discord.py's gateway event parsers (private: the library offers no hook for raw payloads).
+
+        Every parser is guarded: in discord.py a parser's exception ends ``Client.connect``, so one
+        malformed event would take the bot offline; here it is logged and dropped.
+        """
+        parsers: dict[str, Parser] = client._connection.parsers
+        for event, parse in list(parsers.items()):
+            parsers[event] = _guarded(event, parse)
+        create, update = parsers["MESSAGE_CREATE"], parsers["MESSAGE_UPDATE"]
+
+        def on_create(data: Any) -> None:
+            create(data)
+            self._on_message(data, edited=False)
+
+        def on_update(data: Any) -> None:
+            if "author" not in data or "content" not in data:  # an embed unfurl, not an edit by a user
+                log.debug("ignored partial MESSAGE_UPDATE for message %s", data.get("id"))
+                return
+            update(data)
+            if self.settings.edited_messages == "handle":
+                self._on_message(data, edited=True)
+
+        parsers["MESSAGE_CREATE"] = _guarded("MESSAGE_CREATE", on_create)
+        parsers["MESSAGE_UPDATE"] = _guarded("MESSAGE_UPDATE", on_update)
+        # Interactions are answered here, not by discord.py's command tree or views.
+        parsers["INTERACTION_CREATE"] = _guarded("INTERACTION_CREATE", self._on_gateway_interaction)
+
+    def _on_message(self, data: Mapping[str, Any], *, edited: bool) -> None:
+        key = f"{data.get('id')}@{data.get('edited_timestamp')}" if edited else str(data.get("id"))
+        if self._recent.seen(key):
+            log.debug("dropped redelivered message %s", key)
+            return
+        message = fmt.message_from_payload(
+            data,
+            bot_id=self.bot_user_id,
+            prefix=self.settings.command_prefix,
+            group_mode=self.settings.group_mode,
+            edited=edited,
+        )
+        if message is None:
+            log.debug("ignored message %s (bot, webhook, system message or partial)", data.get("id"))
+            return
+        if message.thread_id is None and self._is_thread(message.conversation.id):
+            message = replace(message, thread_id=message.conversation.id)
+        self._spawn(self._handle_message(message))
+
+    def _is_thread(self, channel_id: str) -> bool:
+        """Whether discord.py's guild cache knows ``channel_id`` as a thread (payloads rarely say)."""
+        channel = self.client.get_channel(int(channel_id)) if self.client and channel_id.isdigit() else None
+        return isinstance(channel, discord.Thread)
+
+    async def _handle_message(self, message: Message) -> None:
+        bot, _client = self._running()
+        if message.addressed:
+            unsupported = unsupported_kinds(message, self.settings.supported_attachments)
+            if unsupported:
+                await self.send(message, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(unsupported))))
+                if not message.text.strip():
+                    return
+                kept = tuple(a for a in message.attachments if a.kind not in unsupported)
+                message = replace(message, attachments=kept)
+        async with self._serial.hold(message.conversation.key):
+            typing = asyncio.create_task(self._typing(message.conversation.id)) if message.addressed else None
+            try:
+                await bot.handle(message, self)
+            finally:
+                if typing is not None:
+                    typing.cancel()
+
+    async def _typing(self, channel_id: str) -> None:
+        with contextlib.suppress(discord.HTTPException):
+            while True:
+                await self._call("POST", "/channels/{channel_id}/typing", None, channel_id=channel_id)
+                await asyncio.sleep(TYPING_EVERY_S)
+
+    def _on_gateway_interaction(self, data: Any) -> None:
+        if self.acknowledge(data) is not None:
+            self._spawn(self._handle_interaction(data, ack=fmt.ack_type(data)))
+
+    def acknowledge(self, interaction: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The immediate answer to an interaction; None if it is a duplicate or nothing botkit handles."""
+        ack = fmt.ack_type(interaction)
+        if ack is None or fmt.interaction_from_payload(interaction) is None:
+            log.debug("ignored interaction %s of type %s", interaction.get("id"), interaction.get("type"))
+            return None
+        if self._recent.seen(f"interaction:{interaction.get('id')}"):
+            log.debug("dropped redelivered interaction %s", interaction.get("id"))
+            return None
+        return {"type": ack}
+
+    def process(self, interaction: Mapping[str, Any]) -> None:
+        """Handle an interaction already acknowledged over HTTP (see :meth:`acknowledge`)."""
+        self._spawn(self._handle_interaction(interaction, ack=None))
+
+    async def _handle_interaction(self, data: Mapping[str, Any], *, ack: int | None) -> None:
+        bot, client = self._running()
+        incoming = fmt.interaction_from_payload(data)
+        if incoming is None:
+            return
+        token = str(data["token"])
+        if ack is not None:  # over the gateway: acknowledge by REST, within Discord's 3 seconds
+            await self._call(
+                "POST",
+                "/interactions/{interaction_id}/{token}/callback",
+                {"type": ack},
+                interaction_id=data["id"],
+                token=token,
+            )
+        target = Target(
+            incoming.conversation.id,
+            str(data.get("application_id") or client.application_id),
+            token,
+            original_pending=fmt.ack_type(data) == fmt.DEFERRED_CHANNEL_MESSAGE,
+        )
+        self._targets[incoming.id] = target
+        try:
+            async with self._serial.hold(incoming.conversation.key):
+                await bot.handle(incoming, self)
+        finally:
+            self._targets.pop(incoming.id, None)
+            with contextlib.suppress(discord.HTTPException):  # nothing said: remove "thinking..."
+                await self._outbox.drop_pending_original(target)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("handling a Discord event failed", exc_info=task.exception())
+
+    # -- outgoing ---------------------------------------------------------------------------------
+    async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
+        """Send ``reply`` where ``to`` came from; a streaming reply is posted once and then edited."""
+        await self._outbox.send(self._targets.get(to.id) or Target(to.conversation.id), reply)
+
+    async def _call(self, method: str, path: str, body: Any, **params: Any) -> Any:
+        """One REST call through discord.py's HTTP client (auth, buckets, 429 retries)."""
+        _bot, client = self._running()
+        route = Route(method, path, **params)
+        if body is None:
+            return await client.http.request(route)
+        return await client.http.request(route, json=body)
+
+
+class _Serial:
+    """One lock per conversation, so its messages are answered in order and its history stays linear.
+
+    Different conversations still run concurrently; a lock is dropped once nobody holds or awaits it.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+def _gateway_ended(runner: asyncio.Task[None]) -> None:
+    # discord.py reconnects by itself; it gives up only on fatal close codes (bad token, bad intents).
+    if not runner.cancelled() and runner.exception() is not None:
+        log.error("the Discord gateway connection ended for good: %r", runner.exception())
+
+
+def _guarded(event: str, parse: Parser) -> Parser:
+    def run(data: Any) -> None:
+        try:
+            parse(data)
+        except Exception as exc:
+            log.warning("ignored a malformed %s gateway event (%s: %s)", event, type(exc).__name__, exc)
+
+    return run
+
+
+__all__ = ["DiscordAdapter", "DiscordInteractionsEndpoint", "redact_in_logs"]
