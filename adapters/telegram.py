@@ -1,0 +1,329 @@
+"""Telegram adapter on python-telegram-bot: long polling or webhook in, Bot API calls out.
+
+An update's walk: ``getUpdates`` (or the webhook) gives raw JSON -> :meth:`TelegramAdapter.receive`
+drops redeliveries (``update_id``) -> :func:`~adapters.telegram_parse.parse_update` makes a botkit
+message or event -> a task per update hands it to ``bot.handle``, one at a time per chat so replies keep
+their order -> replies come back through :meth:`TelegramAdapter.send` to
+:class:`~adapters.telegram_send.TelegramSender`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import re
+import secrets
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+# Opt in to PTB's future timedelta durations now: reading ``RetryAfter.retry_after`` as an int emits a
+# deprecation warning on every 429 (an error under ``-W error``). telegram_send accepts both types.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+
+from telegram import Bot as TgBot
+from telegram import BotCommand
+from telegram.error import Forbidden, InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, Application
+from telegram.request import HTTPXRequest
+
+from adapters.shared import UNSUPPORTED_ATTACHMENT, RecentIds, unsupported_kinds
+from adapters.telegram_parse import BotIdentity, ParseOptions, Skip, parse_update
+from adapters.telegram_receive import Poller, WebhookServer
+from adapters.telegram_send import Target, TelegramSender, call_api, target_for
+from botkit.message import Event, Incoming, Message, Reply, StreamingReply
+
+if TYPE_CHECKING:
+    from botkit.app import Bot
+    from botkit.config import TelegramSettings
+
+log = logging.getLogger("botkit.adapters.telegram")
+
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "chat_member"]
+TYPING_DELAY = 0.5  # seconds: quick answers need no "typing..." hint
+TYPING_REPEAT = 4.5  # Telegram shows the hint for 5 s
+STOP_GRACE = 10.0  # seconds stop() waits for replies in flight
+_COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
+# Loggers that may print the request URL, which contains the bot token.
+_URL_LOGGERS = ("httpx", "httpcore", "telegram.request", "telegram.Bot", "telegram.ext.ExtBot")
+
+
+class _RedactSecrets(logging.Filter):
+    """Replaces secrets in log records of the client libraries (httpx logs every URL, token included)."""
+
+    def __init__(self, *secret_values: str) -> None:
+        super().__init__()
+        self._secrets = [s for s in secret_values if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(s in message for s in self._secrets):
+            for value in self._secrets:
+                message = message.replace(value, "<redacted>")
+            record.msg, record.args = message, None
+        return True
+
+
+class TelegramAdapter:
+    """Connects a botkit :class:`~botkit.app.Bot` to Telegram.
+
+    Args:
+        settings: the ``[telegram]`` section; ``token`` is required, and ``webhook_url`` in webhook mode.
+
+    Raises:
+        ValueError: when the settings lack what the chosen mode needs.
+    """
+
+    name = "telegram"
+
+    def __init__(self, settings: TelegramSettings) -> None:
+        if settings.token is None or not settings.token.get_secret_value():
+            raise ValueError("telegram: set telegram.token (or BOTKIT_TELEGRAM__TOKEN)")
+        if settings.mode == "webhook" and not settings.webhook_url:
+            raise ValueError("telegram: webhook mode needs telegram.webhook_url (the public HTTPS URL)")
+        self.settings = settings
+        self._token = settings.token.get_secret_value()
+        given = settings.secret_token.get_secret_value() if settings.secret_token else ""
+        # Webhook requests must prove they come from Telegram; without a configured secret, make one.
+        self.secret_token = given or secrets.token_urlsafe(32)
+        self._options = ParseOptions(settings.group_mode, settings.edited_messages)
+        self._recent = RecentIds()
+        self._redact = _RedactSecrets(self._token, self.secret_token)
+        self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
+        self._sender: TelegramSender | None = None
+        self._bot: Bot | None = None
+        self._me = BotIdentity(0, "")
+        self._poller: Poller | None = None
+        self._webhook: WebhookServer | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._chat_locks: dict[str, asyncio.Lock] = {}
+        self._chat_users: Counter[str] = Counter()
+        self._typing: dict[int, asyncio.Task[None]] = {}
+        self._blocked: set[str] = set()
+        self._requests: tuple[HTTPXRequest, ...] = ()
+
+    @property
+    def me(self) -> BotIdentity:
+        """The bot's own id and username (known after :meth:`start`)."""
+        return self._me
+
+    @property
+    def webhook_port(self) -> int | None:
+        """The port the webhook server listens on (webhook mode, after :meth:`start`)."""
+        return self._webhook.port if self._webhook else None
+
+    # -- life cycle -------------------------------------------------------------------------------
+    async def start(self, bot: Bot) -> None:
+        """Log in (``getMe``), register the commands, begin polling or serving the webhook; returns then.
+
+        Raises:
+            telegram.error.TelegramError: Telegram refused the token or could not be reached (the
+                adapter is then closed again).
+        """
+        try:
+            await self._start(bot)
+        except InvalidToken:
+            await self.stop()
+            # PTB's message quotes the token, and whoever runs us will log this exception.
+            raise InvalidToken("Telegram rejected the bot token (telegram.token)") from None
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self, bot: Bot) -> None:
+        for name in _URL_LOGGERS:
+            logging.getLogger(name).addFilter(self._redact)
+        # Stay under Telegram's published limits (30 messages/s, 20/min per group) before they bite; a
+        # zero rate switches a limit off. PTB retries a 429 a few times itself, call_api keeps waiting after.
+        on = self.settings.flood_limits
+        limiter = AIORateLimiter(
+            overall_max_rate=30 if on else 0, group_max_rate=20 if on else 0, max_retries=3
+        )
+        # Our own HTTP clients, so stop() can close them even when initialize() failed half way.
+        self._requests = (HTTPXRequest(), HTTPXRequest(connection_pool_size=1))
+        builder = (
+            Application.builder()
+            .token(self._token)
+            .updater(None)
+            .rate_limiter(limiter)
+            .request(self._requests[0])
+            .get_updates_request(self._requests[1])
+        )
+        if self.settings.base_url:
+            builder = builder.base_url(self.settings.base_url)
+        self._app = builder.build()
+        await self._app.initialize()
+        self._bot = bot
+        self._me = BotIdentity(self._app.bot.id, self._app.bot.username or "")
+        self._sender = TelegramSender(self._app.bot, self.settings.edit_interval_s)
+        # bot.start() is left to the runner (or the first bot.handle): several adapters share one bot.
+        await self._register_commands(bot)
+        if self.settings.mode == "webhook":
+            await self._start_webhook()
+        else:
+            await call_api("deleteWebhook", lambda: self._app_bot().delete_webhook())
+            self._poller = Poller(
+                self._app_bot(), self.settings.poll_timeout_s, ALLOWED_UPDATES, self.receive
+            )
+            self._poller.start()
+        log.info("telegram adapter running as @%s (%s)", self._me.username, self.settings.mode)
+
+    async def stop(self) -> None:
+        """Stop receiving, let replies in flight finish (up to 10 s), then close the HTTP clients."""
+        if self._poller is not None:
+            await self._poller.stop()
+            self._poller = None
+        if self._webhook is not None:
+            await self._webhook.stop()
+            self._webhook = None
+        await self.drain(STOP_GRACE)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._app is not None:
+            app, self._app = self._app, None
+            await app.shutdown()  # a no-op when initialize() never succeeded
+        for request in self._requests:
+            await request.shutdown()
+        for name in _URL_LOGGERS:
+            logging.getLogger(name).removeFilter(self._redact)
+
+    async def drain(self, within: float = 10.0) -> None:
+        """Wait until every received update has been handled (or ``within`` seconds passed)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while self._tasks and loop.time() < deadline:
+            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
+
+    def _app_bot(self) -> TgBot:
+        if self._app is None:
+            raise RuntimeError("telegram adapter is not started")
+        bot: TgBot = self._app.bot
+        return bot
+
+    async def _register_commands(self, bot: Bot) -> None:
+        commands = [
+            BotCommand(name, (handler.description or name)[:256])
+            for name, handler in bot.commands.items()
+            if name == handler.spec.command and _COMMAND_NAME.match(name)
+        ][:100]
+        try:
+            await call_api("setMyCommands", lambda: self._app_bot().set_my_commands(commands))
+        except TelegramError as exc:  # a cosmetic failure: commands still work when typed
+            log.warning("telegram: setMyCommands failed: %s", exc)
+
+    async def _start_webhook(self) -> None:
+        s = self.settings
+        url = s.webhook_url or ""  # checked in __init__
+        self._webhook = WebhookServer(
+            s.webhook_listen, s.webhook_port, s.webhook_path, self.secret_token, self.receive
+        )
+        await self._webhook.start()
+        await call_api(
+            "setWebhook",
+            lambda: self._app_bot().set_webhook(
+                url, secret_token=self.secret_token, allowed_updates=ALLOWED_UPDATES
+            ),
+        )
+
+    # -- receiving --------------------------------------------------------------------------------
+    def receive(self, update: Any) -> None:
+        """Take one raw update (from polling, the webhook, or a test) and start handling it."""
+        if not isinstance(update, dict):
+            log.warning("telegram: ignoring an update that is not a JSON object")
+            return
+        update_id = update.get("update_id")
+        if update_id is not None and self._recent.seen(str(update_id)):
+            log.info("telegram: update %s delivered again; ignored", update_id)
+            return
+        parsed = parse_update(update, self._me, self._options)
+        if isinstance(parsed, Skip):
+            log.debug("telegram: update %s ignored: %s", update_id, parsed.reason)
+            return
+        task = asyncio.create_task(self._dispatch(parsed))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _dispatch(self, incoming: Incoming) -> None:
+        key = incoming.conversation.id
+        self._chat_users[key] += 1
+        lock = self._chat_locks.setdefault(key, asyncio.Lock())
+        try:
+            if isinstance(incoming, Event):  # answer button presses at once, even while the chat is busy
+                incoming = await self._prepare_event(incoming)
+            async with lock:
+                await self._handle(incoming)
+        except Exception:  # one bad update must not end the adapter
+            log.exception("telegram: failed to handle an update in chat %s", key)
+        finally:
+            self._chat_users[key] -= 1
+            if self._chat_users[key] <= 0:
+                del self._chat_users[key]
+                self._chat_locks.pop(key, None)
+
+    async def _handle(self, incoming: Incoming) -> None:
+        assert self._bot is not None
+        assert self._sender is not None
+        if isinstance(incoming, Message) and incoming.attachments and not incoming.text.strip():
+            kinds = unsupported_kinds(incoming, self.settings.supported_attachments)
+            if kinds:  # nothing the bot can read: say so when spoken to, never give the model ""
+                if incoming.addressed:
+                    await self.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(kinds))))
+                return
+        if isinstance(incoming, Message):  # whoever writes to the bot has not blocked it (any more)
+            self._blocked.discard(incoming.conversation.id)
+        typing = None
+        if isinstance(incoming, Message) and incoming.addressed:
+            typing = asyncio.create_task(self._keep_typing(target_for(incoming), TYPING_DELAY))
+            self._typing[id(incoming)] = typing
+        try:
+            await self._bot.handle(incoming, self)
+        finally:
+            if typing is not None:
+                typing.cancel()
+                self._typing.pop(id(incoming), None)
+
+    async def _prepare_event(self, event: Event) -> Event:
+        assert self._sender is not None
+        if event.kind == "button":
+            await self._sender.answer_button(event.id)
+            return dataclasses.replace(event, data=self._sender.buttons.decode(event.data))
+        if "my_chat_member" in event.raw:  # always about the bot itself: added, removed, blocked
+            if event.kind == "leave":
+                self._blocked.add(event.conversation.id)
+            else:
+                self._blocked.discard(event.conversation.id)
+        return event
+
+    async def _keep_typing(self, target: Target, delay: float) -> None:
+        assert self._sender is not None
+        await asyncio.sleep(delay)
+        while True:
+            await self._sender.typing(target)
+            await asyncio.sleep(TYPING_REPEAT)
+
+    # -- sending ----------------------------------------------------------------------------------
+    async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
+        """Answer ``to``: in its chat (and topic), quoting it in groups; a streamed reply grows by edits."""
+        if self._sender is None:
+            raise RuntimeError("telegram adapter is not started")
+        target = target_for(to)
+        typing = self._typing.pop(id(to), None)
+        if typing is not None:
+            typing.cancel()
+        if to.conversation.id in self._blocked:
+            log.info("telegram: chat %s blocked the bot; reply dropped", to.conversation.id)
+            return
+        try:
+            if isinstance(reply, StreamingReply):
+                # The model is working until the first text shows: keep the hint up till then.
+                hint = asyncio.create_task(self._keep_typing(target, 0.0))
+                try:
+                    await self._sender.send_stream(target, reply, on_first=hint.cancel)
+                finally:
+                    hint.cancel()
+            else:
+                await self._sender.send_reply(target, reply)
+        except Forbidden as exc:  # blocked, kicked, or never allowed to write here
+            self._blocked.add(to.conversation.id)
+            log.warning("telegram: may not write to chat %s (%s)", to.conversation.id, exc)

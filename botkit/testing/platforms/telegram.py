@@ -1,0 +1,598 @@
+"""A fake Telegram Bot API server on 127.0.0.1, for testing adapters and plugins with the real client.
+
+It speaks the Bot API's JSON shapes (``{"ok": true, "result": ...}`` or ``{"ok": false, "error_code": ...,
+"description": ...}``) at ``/bot<token>/<method>`` for the methods a chat bot uses, validates requests like
+Telegram does (text length in UTF-16 units, empty texts, unmodified edits, MarkdownV2/HTML entities, button
+data size, webhook secret charset) and records every call::
+
+    async with FakeTelegramServer() as tg:
+        adapter = TelegramAdapter(TelegramSettings(token=tg.token, base_url=tg.base_url, ...))
+        await adapter.start(bot)
+        tg.message_update("hello")                  # queued for getUpdates
+        (call,) = await tg.wait_for("sendMessage")
+        assert call.params["text"] == "..."
+
+``fail_next(n)`` makes the next calls answer HTTP 429 with ``retry_after``; ``deliver()`` posts an update to
+a webhook as Telegram would, with the secret-token header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+TEXT_LIMIT = 4096
+_SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+_COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+_CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice"}
+_CHAT_ACTIONS |= {
+    "upload_document",
+    "choose_sticker",
+    "find_location",
+    "record_video_note",
+    "upload_video_note",
+}
+NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and reply markup are exactly "
+    "the same as a content and reply markup of the current message"
+)
+
+
+@dataclass
+class ApiCall:
+    """One request the fake received.
+
+    Attributes:
+        method: the Bot API method, as documented ("sendMessage").
+        params: its parameters, JSON values decoded.
+        status: the HTTP status answered.
+        at: when it arrived (``time.monotonic()``).
+    """
+
+    method: str
+    params: dict[str, Any]
+    status: int
+    at: float
+
+
+class ApiError(Exception):
+    """Answer a call with ``{"ok": false, ...}`` (raised inside method handlers)."""
+
+    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
+        super().__init__(description)
+        self.code, self.description, self.parameters = code, description, parameters
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+class FakeTelegramServer:
+    """The Bot API for one bot, in memory.
+
+    Args:
+        token: the bot token the client must use (any other answers 401).
+        bot_id: the bot's user id (``getMe``).
+        bot_username: the bot's username, without "@".
+
+    Attributes:
+        calls: every call received, in order.
+        messages: the bot's sent messages as they are now (after edits), by (chat_id, message_id).
+        webhook: the ``setWebhook`` parameters while a webhook is set, else None.
+        commands: the last ``setMyCommands`` list.
+        blocked_chats: chat ids where sending answers 403 ("bot was blocked by the user").
+    """
+
+    def __init__(
+        self,
+        token: str = "123456789:TEST-fake-token",
+        *,
+        bot_id: int = 123456789,
+        bot_username: str = "botkit_test_bot",
+    ) -> None:
+        self.token = token
+        self.me = {"id": bot_id, "is_bot": True, "first_name": "Botkit Test", "username": bot_username}
+        self.calls: list[ApiCall] = []
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}
+        self.webhook: dict[str, Any] | None = None
+        self.commands: list[dict[str, Any]] = []
+        self.blocked_chats: set[int] = set()
+        self.confirmed_offset = 0
+        self._updates: list[dict[str, Any]] = []
+        self._update_ids = itertools.count(1000)
+        self._message_ids = itertools.count(5000)
+        self._chats: dict[int, dict[str, Any]] = {}
+        self._failures: list[tuple[str | None, int]] = []
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._closing = False
+        self.port = 0
+
+    # -- life cycle -------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        """What to give the client as its Bot API base URL (the token is appended by the client)."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    async def start(self) -> None:
+        """Listen on a free port of 127.0.0.1."""
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+
+    async def stop(self) -> None:
+        """Stop listening; pending long polls return at once."""
+        self._closing = True
+        self._changed.set()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeTelegramServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- what tests drive -------------------------------------------------------------------------
+    def push_update(self, update: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update for ``getUpdates`` (an ``update_id`` is added when missing); returns it."""
+        update.setdefault("update_id", next(self._update_ids))
+        for key in ("message", "edited_message", "channel_post", "callback_query"):
+            item = update.get(key)
+            item = item.get("message", item) if isinstance(item, dict) and key == "callback_query" else item
+            chat = item.get("chat") if isinstance(item, dict) else None
+            if isinstance(chat, dict) and "id" in chat:
+                self._chats.setdefault(int(chat["id"]), chat)
+        self._updates.append(update)
+        self._changed.set()
+        return update
+
+    def message_update(
+        self,
+        text: str,
+        *,
+        chat_id: int = 1001,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        message_id: int | None = None,
+        entities: list[dict[str, Any]] | None = None,
+        reply_to_bot: int | None = None,
+        push: bool = True,
+    ) -> dict[str, Any]:
+        """Build (and by default queue) a text message update from a user.
+
+        ``reply_to_bot`` makes it a reply to that message id of the bot's.
+        """
+        uid = user_id if user_id is not None else (chat_id if chat_type == "private" else 2001)
+        chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
+        chat.update({"first_name": "Tess"} if chat_type == "private" else {"title": "Test group"})
+        message: dict[str, Any] = {
+            "message_id": message_id if message_id is not None else next(self._message_ids),
+            "from": {"id": uid, "is_bot": False, "first_name": "Tess", "username": "tess"},
+            "chat": chat,
+            "date": int(time.time()),
+            "text": text,
+        }
+        if entities is not None:
+            message["entities"] = entities
+        elif text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        if reply_to_bot is not None:
+            message["reply_to_message"] = {
+                "message_id": reply_to_bot,
+                "from": self.me,
+                "chat": chat,
+                "date": int(time.time()),
+                "text": "...",
+            }
+        update = {"message": message}
+        return self.push_update(update) if push else update
+
+    def button_update(
+        self,
+        data: str,
+        *,
+        chat_id: int = 1001,
+        message_id: int = 1,
+        user_id: int | None = None,
+        push: bool = True,
+    ) -> dict[str, Any]:
+        """Build (and by default queue) a callback query: a press under bot message ``message_id``."""
+        uid = user_id if user_id is not None else chat_id
+        update = {
+            "callback_query": {
+                "id": str(next(self._update_ids)),
+                "from": {"id": uid, "is_bot": False, "first_name": "Tess"},
+                "message": {
+                    "message_id": message_id,
+                    "from": self.me,
+                    "date": int(time.time()),
+                    "text": "pick one",
+                    "chat": self._chats.get(
+                        chat_id, {"id": chat_id, "type": "private", "first_name": "Tess"}
+                    ),
+                },
+                "chat_instance": "42",
+                "data": data,
+            }
+        }
+        return self.push_update(update) if push else update
+
+    def fail_next(self, count: int = 1, *, method: str | None = None, retry_after: int = 1) -> None:
+        """Answer the next ``count`` calls (of ``method``, or of any method) with HTTP 429."""
+        self._failures.extend([(method, retry_after)] * count)
+
+    def calls_to(self, method: str) -> list[ApiCall]:
+        """The recorded calls of one method (e.g. "sendMessage"), successful or not."""
+        return [c for c in self.calls if c.method == method]
+
+    def sent(self, chat_id: int | None = None) -> list[ApiCall]:
+        """Successful sendMessage calls (to one chat, when given)."""
+        return [
+            c
+            for c in self.calls_to("sendMessage")
+            if c.status == 200 and (chat_id is None or int(c.params["chat_id"]) == chat_id)
+        ]
+
+    def texts(self, chat_id: int) -> list[str]:
+        """The current texts of the bot's messages in a chat, oldest first."""
+        return [m["text"] for (chat, _), m in sorted(self.messages.items()) if chat == chat_id]
+
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        *,
+        where: Callable[[ApiCall], bool] | None = None,
+        within: float = 5.0,
+    ) -> list[ApiCall]:
+        """Wait until ``count`` successful calls of ``method`` (matching ``where``) arrived; returns them all.
+
+        Raises:
+            AssertionError: on timeout, listing the calls seen.
+        """
+
+        def found() -> list[ApiCall]:
+            return [c for c in self.calls_to(method) if c.status == 200 and (where is None or where(c))]
+
+        try:
+            await asyncio.wait_for(self._until(lambda: len(found()) >= count), within)
+        except TimeoutError:
+            seen = [(c.method, c.status) for c in self.calls]
+            raise AssertionError(f"expected {count} x {method}, got {len(found())}; calls: {seen}") from None
+        return found()
+
+    async def wait_confirmed(self, update_id: int, within: float = 5.0) -> None:
+        """Wait until the client has fetched ``update_id`` (asked for a later offset)."""
+        try:
+            await asyncio.wait_for(self._until(lambda: self.confirmed_offset > update_id), within)
+        except TimeoutError:
+            raise AssertionError(f"update {update_id} was never fetched") from None
+
+    async def _until(self, condition: Callable[[], bool]) -> None:
+        while not condition():
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def deliver(self, url: str, update: dict[str, Any], *, secret_token: str | None) -> int:
+        """POST ``update`` to a webhook as Telegram does; returns the HTTP status it answered."""
+        update.setdefault("update_id", next(self._update_ids))
+        headers = {"X-Telegram-Bot-Api-Secret-Token": secret_token} if secret_token is not None else {}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, json=update, headers=headers) as resp,
+        ):
+            return resp.status
+
+    # -- the Bot API ------------------------------------------------------------------------------
+    async def _dispatch(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
+        method = request.match_info["method"]
+        canonical = _METHODS.get(method.lower(), method)  # Bot API method names are case-insensitive
+        params = await _read_params(request)
+        try:
+            if request.match_info["token"] != self.token:
+                raise ApiError(401, "Unauthorized")
+            if canonical.lower() not in _METHODS:
+                raise ApiError(404, "Not Found")
+            for index, (only, retry_after) in enumerate(self._failures):
+                if only is None or only == canonical:
+                    del self._failures[index]
+                    raise ApiError(
+                        429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+                    )
+            result = await getattr(self, f"_api_{canonical}")(params)
+            body: dict[str, Any] = {"ok": True, "result": result}
+            status = 200
+        except ApiError as exc:
+            status = exc.code
+            body = {"ok": False, "error_code": exc.code, "description": exc.description}
+            if exc.parameters:
+                body["parameters"] = exc.parameters
+        self.calls.append(ApiCall(canonical, params, status, arrived))
+        self._changed.set()
+        return web.json_response(body, status=status)
+
+    async def _api_getMe(self, p: dict[str, Any]) -> Any:
+        return self.me
+
+    async def _api_getUpdates(self, p: dict[str, Any]) -> Any:
+        if self.webhook is not None:
+            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active")
+        offset = int(p.get("offset") or 0)
+        if offset:
+            self.confirmed_offset = max(self.confirmed_offset, offset)
+            self._updates = [u for u in self._updates if u["update_id"] >= offset]
+            self._changed.set()
+        deadline = time.monotonic() + float(p.get("timeout") or 0)
+        while not self._updates and not self._closing and time.monotonic() < deadline:
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+        return self._updates[: int(p.get("limit") or 100)]
+
+    async def _api_sendMessage(self, p: dict[str, Any]) -> Any:
+        chat_id = _need_int(p, "chat_id")
+        if chat_id in self.blocked_chats:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        text = _check_text(p)
+        message_id = next(self._message_ids)
+        chat = self._chats.get(chat_id, {"id": chat_id, "type": "private", "first_name": "Tess"})
+        message = {
+            "message_id": message_id,
+            "from": self.me,
+            "chat": chat,
+            "date": int(time.time()),
+            "text": text,
+        }
+        for key in ("reply_markup", "message_thread_id"):
+            if p.get(key):
+                message[key] = p[key]
+        self.messages[(chat_id, message_id)] = message
+        return message
+
+    async def _api_editMessageText(self, p: dict[str, Any]) -> Any:
+        text = _check_text(p)
+        if p.get("inline_message_id"):
+            return True
+        message = self._message(p)
+        if message["text"] == text and message.get("reply_markup") == p.get("reply_markup"):
+            raise ApiError(400, NOT_MODIFIED)
+        message.update(text=text, edit_date=int(time.time()))
+        message.pop("reply_markup", None)
+        if p.get("reply_markup"):
+            message["reply_markup"] = _check_markup(p["reply_markup"])
+        return message
+
+    async def _api_editMessageReplyMarkup(self, p: dict[str, Any]) -> Any:
+        message = self._message(p)
+        if message.get("reply_markup") == p.get("reply_markup"):
+            raise ApiError(400, NOT_MODIFIED)
+        message["reply_markup"] = _check_markup(p.get("reply_markup") or {"inline_keyboard": []})
+        return message
+
+    async def _api_sendChatAction(self, p: dict[str, Any]) -> Any:
+        _need_int(p, "chat_id")
+        if p.get("action") not in _CHAT_ACTIONS:
+            raise ApiError(400, "Bad Request: wrong parameter action in request")
+        return True
+
+    async def _api_answerCallbackQuery(self, p: dict[str, Any]) -> Any:
+        if not p.get("callback_query_id"):
+            raise ApiError(400, "Bad Request: query_id is empty")
+        return True
+
+    async def _api_setWebhook(self, p: dict[str, Any]) -> Any:
+        if not str(p.get("url", "")).startswith("https://"):
+            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+        secret = p.get("secret_token")
+        if secret is not None and not _SECRET_RE.match(str(secret)):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = dict(p)
+        return True
+
+    async def _api_deleteWebhook(self, p: dict[str, Any]) -> Any:
+        self.webhook = None
+        if str(p.get("drop_pending_updates")).lower() == "true":
+            self._updates.clear()
+        return True
+
+    async def _api_getWebhookInfo(self, p: dict[str, Any]) -> Any:
+        url = (self.webhook or {}).get("url", "")
+        return {"url": url, "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+
+    async def _api_setMyCommands(self, p: dict[str, Any]) -> Any:
+        commands = p.get("commands")
+        if not isinstance(commands, list):
+            raise ApiError(400, "Bad Request: can't parse commands JSON object")
+        for command in commands:
+            if not _COMMAND_RE.match(str(command.get("command", ""))):
+                raise ApiError(400, "Bad Request: BOT_COMMAND_INVALID")
+            if not 1 <= len(str(command.get("description", ""))) <= 256:
+                raise ApiError(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands = commands
+        return True
+
+    async def _api_getMyCommands(self, p: dict[str, Any]) -> Any:
+        return self.commands
+
+    async def _api_deleteMyCommands(self, p: dict[str, Any]) -> Any:
+        self.commands = []
+        return True
+
+    def _message(self, p: dict[str, Any]) -> dict[str, Any]:
+        key = (_need_int(p, "chat_id"), _need_int(p, "message_id"))
+        if key not in self.messages:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        return self.messages[key]
+
+
+_METHODS = {name[5:].lower(): name[5:] for name in vars(FakeTelegramServer) if name.startswith("_api_")}
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    """Bot API parameters from the query string, a JSON body, or a form (JSON values decoded)."""
+    params: dict[str, Any] = dict(request.query)
+    if request.content_type == "application/json":
+        body = await request.json()
+        params.update(body if isinstance(body, dict) else {})
+    elif request.can_read_body:
+        form = await request.post()
+        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for key, value in params.items():
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                params[key] = json.loads(value)
+            except ValueError:
+                pass
+    return params
+
+
+def _need_int(p: dict[str, Any], key: str) -> int:
+    try:
+        return int(p[key])
+    except (KeyError, TypeError, ValueError):
+        raise ApiError(400, f"Bad Request: {key} is empty or invalid") from None
+
+
+def _check_text(p: dict[str, Any]) -> str:
+    text = str(p.get("text") or "")
+    mode = p.get("parse_mode")
+    if mode == "MarkdownV2":
+        error = check_markdown_v2(text)
+    elif mode == "HTML":
+        error = check_html(text)
+    elif mode:
+        error = f"unsupported parse_mode {mode!r}" if mode != "Markdown" else None
+    else:
+        error = None
+    if error is not None:
+        raise ApiError(400, f"Bad Request: can't parse entities: {error}")
+    if not text.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if _utf16_len(text) > TEXT_LIMIT:
+        raise ApiError(400, "Bad Request: message is too long")
+    if p.get("reply_markup"):
+        _check_markup(p["reply_markup"])
+    return text
+
+
+def _check_markup(markup: Any) -> Any:
+    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
+    if not isinstance(rows, list):
+        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
+    for button in (b for row in rows for b in row):
+        if not button.get("text"):
+            raise ApiError(400, "Bad Request: BUTTON_TEXT_INVALID")
+        data = button.get("callback_data")
+        if data is not None and not 1 <= len(str(data).encode()) <= 64:
+            raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+    return markup
+
+
+# -- entity parsing, strict like Telegram's ---------------------------------------------------------------
+_MD2_RESERVED = set("_*[]()~`>#+-=|{}.!")
+_MD2_MARKERS = ("```", "`", "||", "__", "*", "_", "~")
+_HTML_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "span",
+    "tg-spoiler",
+    "a",
+    "code",
+    "pre",
+}
+_HTML_TAGS |= {"blockquote", "tg-emoji"}
+_HTML_TOKEN = re.compile(r"<(/?)([a-zA-Z-]*)[^>]*>|&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);|[<>&]")
+
+
+def check_markdown_v2(text: str) -> str | None:
+    """Why Telegram would refuse ``text`` with ``parse_mode="MarkdownV2"`` (None if it would accept it)."""
+    stack: list[tuple[str, int]] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        code = stack[-1][0] if stack and stack[-1][0] in ("`", "```") else None
+        if c == "\\":
+            i += 2
+            continue
+        if code is not None:  # inside code only the closing backticks mean anything
+            if text.startswith(code, i):
+                stack.pop()
+                i += len(code)
+            else:
+                i += 1
+            continue
+        marker = next((m for m in _MD2_MARKERS if text.startswith(m, i)), None)
+        if marker is not None:
+            if stack and stack[-1][0] == marker:
+                stack.pop()
+            elif any(m == marker for m, _ in stack):
+                return f"Can't find end of {marker} entity at byte offset {len(text[:i].encode())}"
+            else:
+                stack.append((marker, i))
+            i += len(marker)
+            continue
+        if c == "[":
+            stack.append(("[", i))
+        elif c == "]" and stack and stack[-1][0] == "[":
+            stack.pop()
+            if text.startswith("(", i + 1):
+                end = text.find(")", i + 2)
+                if end < 0:
+                    return f"Can't find end of a url at byte offset {len(text[:i].encode())}"
+                i = end
+        elif c == ">" and (i == 0 or text[i - 1] == "\n"):
+            pass  # a block quote line
+        elif c in _MD2_RESERVED:
+            return f"Character '{c}' is reserved and must be escaped with the preceding '\\'"
+        i += 1
+    if stack:
+        marker, at = stack[-1]
+        return f"Can't find end of the entity starting at byte offset {len(text[:at].encode())}"
+    return None
+
+
+def check_html(text: str) -> str | None:
+    """Why Telegram would refuse ``text`` with ``parse_mode="HTML"`` (None if it would accept it)."""
+    open_tags: list[str] = []
+    for token in _HTML_TOKEN.finditer(text):
+        closing, tag = token.group(1), token.group(2)
+        if tag is None:
+            if token.group(3) is None:
+                return f"Unsupported start tag or unescaped '{token.group(0)}' at byte offset {token.start()}"
+            continue
+        tag = tag.lower()
+        if tag not in _HTML_TAGS:
+            return f'Unsupported start tag "{tag}" at byte offset {token.start()}'
+        if not closing:
+            open_tags.append(tag)
+        elif not open_tags or open_tags.pop() != tag:
+            return f'Unmatched end tag at byte offset {token.start()}, expected "</{tag}>"'
+    if open_tags:
+        return f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"'
+    return None
