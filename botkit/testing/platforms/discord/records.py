@@ -1,0 +1,42 @@
+"""What the fake Discord saw: the REST calls it received and the messages the bot created."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Call:
+    """One REST request the fake received."""
+
+    method: str
+    path: str  # without the /api/v10 prefix
+    body: Any
+    status: int
+    at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class SentMessage:
+    """A message the bot created: its current content and every content it had (creation, edits).
+
+    ``channel_id`` is where it shows; ``interaction`` is the interaction token it answers, if any.
+    """
+
+    id: str
+    channel_id: str
+    content: str
+    components: list[Any] = field(default_factory=list)
+    allowed_mentions: dict[str, Any] | None = None
+    history: list[str] = field(default_factory=list)
+    interaction: str | None = None
+    deleted: bool = False
+
+    @property
+    def pings_everyone(self) -> bool:
+        """Whether Discord would notify @everyone/@here for this content and ``allowed_mentions``."""
+        parse = (self.allowed_mentions or {"parse": ["everyone"]}).get("parse", [])
+        return "everyone" in parse and bool(re.search(r"@(everyone|here)", self.content))
