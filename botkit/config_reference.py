@@ -22,8 +22,10 @@ def rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str]]
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             found.extend(rows(annotation, f"{prefix}{name}."))
             continue
-        default = field.default_factory() if field.default_factory is not None else field.default  # type: ignore[call-arg]
-        shown = "secret" if "SecretStr" in str(annotation) or isinstance(default, SecretStr) else repr(default)
+        factory = field.default_factory
+        default = factory() if factory is not None else field.default  # type: ignore[call-arg]
+        secret = "SecretStr" in str(annotation) or isinstance(default, SecretStr)
+        shown = "secret" if secret else repr(default)
         if shown.startswith("PosixPath("):
             shown = repr(str(default))
         found.append((f"{prefix}{name}", shown, field.description or ""))

@@ -1,1 +1,1 @@
-"""The dialogue model: loading a local Hugging Face directory, batched generation, the in-process generator."""
+"""The dialogue model: loading a local Hugging Face directory, batched decoding, in-process serving."""
