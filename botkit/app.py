@@ -1,9 +1,10 @@
 """The bot: builds a context for each incoming message, runs middleware, walks handlers by priority.
 
 Dispatch order: handlers are grouped by ``priority`` (lower runs first). In each group only the first
-handler whose match test accepts the message runs (commands are tried before patterns); if it ``block``s (the default) or calls
-``ctx.stop()``, no later group runs. Every exception from a handler ends here, in :meth:`Bot._on_error`:
-the user gets a short apology, the log gets the traceback with the conversation id, and the bot goes on.
+handler whose match test accepts the message runs (commands are tried before patterns); if it
+``block``s (the default) or calls ``ctx.stop()``, no later group runs. Every exception from a handler
+ends here, in :meth:`Bot._on_error`: the user gets a short apology, the log gets the traceback with the
+conversation id, and the bot goes on.
 """
 
 from __future__ import annotations
