@@ -80,7 +80,13 @@ class QueueSettings(Section):
     inference_queue: str = "botkit.inference"
     jobs_queue: str = "botkit.jobs"
     visibility_timeout_s: int = Field(
-        600, ge=1, description="a task unacknowledged this long is redelivered; keep above model.timeout_s"
+        60,
+        ge=1,
+        description=(
+            "a task unacknowledged this long is redelivered to another worker (a crashed worker's "
+            "requests are retried after it); keep below model.timeout_s + queue_grace_s. Shorter than a "
+            "long reply is safe: the copy waits on the running worker's lock instead of generating again"
+        ),
     )
     restore_interval_s: int = Field(10, ge=1, description="how often workers look for unacknowledged tasks")
     stream_interval_ms: int = Field(50, ge=0, description="coalesce streamed text for this long (0: no wait)")

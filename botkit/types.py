@@ -89,7 +89,11 @@ class Generator(Protocol):
     def stream(
         self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
     ) -> AsyncIterator[str]:
-        """Yield the reply as text deltas while it is produced."""
+        """Yield the reply as text deltas while it is produced.
+
+        Raises :class:`~botkit.errors.GenerationFailed` (or a subclass: ``ModelBusy``,
+        ``GenerationTimeout`` when the time limit cut the reply off) after any text that did arrive.
+        """
         ...
 
     async def close(self) -> None:

@@ -50,6 +50,7 @@ class GenerationJob:
     error: BaseException | None = None
     done: threading.Event = field(default_factory=threading.Event)
     emitted: int = 0
+    batch_size: int = 0  # rows decoded together when this job started (for logs and tests)
 
     def complete(self, reason: FinishReason) -> None:
         """Mark the job finished with ``text`` as it stands (for batch runners)."""
@@ -138,69 +139,154 @@ def token_budget(lm: LoadedModel, prompt_len: int, params: SamplingParams) -> in
     return min(params.max_new_tokens, room)
 
 
+Admit = Callable[[int], list[GenerationJob]]
+
+
 @torch.inference_mode()
-def generate_batch(lm: LoadedModel, jobs: Sequence[GenerationJob]) -> None:
-    """Run ``jobs`` to completion as one batch. Never raises: failures land on each unfinished job."""
-    rows: list[_Row] = []
-    for job in jobs:
-        try:
-            rows.append(_Row(job, lm, token_budget(lm, len(job.prompt_ids), job.params)))
-        except PromptTooLongError as exc:
-            job.fail(exc)
+def generate_batch(
+    lm: LoadedModel, jobs: Sequence[GenerationJob], *, admit: Admit | None = None, admit_every: int = 4
+) -> None:
+    """Run ``jobs`` to completion as one batch. Never raises: failures land on each unfinished job.
+
+    Args:
+        lm: the model.
+        jobs: the requests to start with.
+        admit: called every ``admit_every`` decode steps with the number of rows running; returns jobs
+            that arrived meanwhile (never blocks). They are prefilled and join the running batch, so a
+            request arriving mid-batch waits a few steps, not for the longest reply to end.
+        admit_every: steps between admissions; each merge copies the KV cache once.
+    """
+    rows = _rows(lm, jobs)
     if not rows:
         return
     try:
-        _decode(lm, rows)
+        batch = _Batch.prefill(lm, rows)
+        step = 0
+        while True:
+            batch.sample()
+            step += 1
+            if admit is not None and step % admit_every == 0 and batch.mergeable:
+                joining = _rows(lm, admit(len(batch.rows)))
+                rows = rows + joining  # a new list: the batch holds the old one as its rows
+                if joining:
+                    fresh = _Batch.prefill(lm, joining)
+                    fresh.sample()
+                    batch = batch.merge(fresh)
+            if not batch.rows:
+                return
+            batch.step()
     except Exception as exc:  # one bad batch must not kill the worker thread
         for row in rows:
             if not row.job.done.is_set():
                 row.job.fail(exc)
 
 
-def _decode(lm: LoadedModel, rows: list[_Row]) -> None:
-    from transformers import DynamicCache
+def _rows(lm: LoadedModel, jobs: Sequence[GenerationJob]) -> list[_Row]:
+    rows: list[_Row] = []
+    for job in jobs:
+        try:
+            rows.append(_Row(job, lm, token_budget(lm, len(job.prompt_ids), job.params)))
+        except PromptTooLongError as exc:
+            job.fail(exc)
+    return rows
 
-    device = lm.device
-    pad_id = lm.tokenizer.pad_token_id or 0
-    width = max(len(r.job.prompt_ids) for r in rows)
-    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, row in enumerate(rows):
-        prompt = row.job.prompt_ids
-        input_ids[i, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
-        attention[i, width - len(prompt) :] = 1
-    input_ids, attention = input_ids.to(device), attention.to(device)
-    positions = (attention.cumsum(-1) - 1).clamp(min=0)  # left padding: real tokens start at 0
-    vocab = lm.model.get_output_embeddings().weight.shape[0]
-    seen = torch.zeros((len(rows), vocab), dtype=torch.bool, device=device)
-    seen.scatter_(1, input_ids.clamp(max=vocab - 1), attention.bool())
-    penalty = torch.tensor([r.job.params.repetition_penalty for r in rows], device=device)
 
-    cache = DynamicCache(config=lm.model.config)
-    out = _forward(lm, cache, input_ids=input_ids, attention_mask=attention, position_ids=positions)
-    logits = out.logits[:, -1, :].float()
-    next_position = positions[:, -1] + 1
-    active = rows
-    while True:
-        logits = apply_repetition_penalty(logits, seen, penalty)
-        tokens = sample_next(logits, [r.job.params for r in active], [r.generator for r in active])
+class _Batch:
+    """The rows decoding together and their tensors; B rows, T cached positions, V vocabulary."""
+
+    def __init__(self, lm: LoadedModel, rows: list[_Row], cache: Any, attention: torch.Tensor) -> None:
+        self.lm = lm
+        self.rows = rows
+        self.cache = cache
+        self.attention = attention  # [B, T] 1 for real tokens, 0 for left padding
+        self.next_position = attention.new_zeros(len(rows))  # [B] position id of the next token
+        self.seen = torch.zeros(0)  # [B, V] tokens already in the row (repetition penalty)
+        self.penalty = torch.zeros(0)  # [B]
+        self.logits = torch.zeros(0)  # [B, V] for the next sample
+        self.tokens = attention.new_zeros(len(rows))  # [B] last sampled tokens, the next step's input
+
+    @classmethod
+    def prefill(cls, lm: LoadedModel, rows: list[_Row]) -> _Batch:
+        """Left-pad the prompts into one [B, L] batch and run them through the model."""
+        device = lm.device
+        pad_id = lm.tokenizer.pad_token_id or 0
+        width = max(len(r.job.prompt_ids) for r in rows)
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            prompt = row.job.prompt_ids
+            input_ids[i, width - len(prompt) :] = torch.tensor(prompt, dtype=torch.long)
+            attention[i, width - len(prompt) :] = 1
+            row.job.batch_size = len(rows)
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)  # left padding: real tokens start at 0
+        cache = _preallocated_cache(lm, capacity=width + max(r.budget for r in rows))
+        batch = cls(lm, rows, cache, attention)
+        vocab = lm.model.get_output_embeddings().weight.shape[0]
+        batch.seen = torch.zeros((len(rows), vocab), dtype=torch.bool, device=device)
+        batch.seen.scatter_(1, input_ids.clamp(max=vocab - 1), attention.bool())
+        batch.penalty = torch.tensor([r.job.params.repetition_penalty for r in rows], device=device)
+        out = _forward(lm, cache, input_ids=input_ids, attention_mask=attention, position_ids=positions)
+        batch.logits = out.logits[:, -1, :].float()
+        batch.next_position = positions[:, -1] + 1
+        return batch
+
+    @property
+    def mergeable(self) -> bool:
+        """Whether rows can join (only caches made entirely of reserved full-attention layers)."""
+        return all(isinstance(layer, _reserved_layer_class()) for layer in self.cache.layers)
+
+    def sample(self) -> None:
+        """Pick each row's next token, hand it to the row, and drop the rows that finished."""
+        logits = apply_repetition_penalty(self.logits, self.seen, self.penalty)
+        tokens = sample_next(logits, [r.job.params for r in self.rows], [r.generator for r in self.rows])
         token_list = tokens.tolist()
-        keep = [i for i, row in enumerate(active) if not row.push(token_list[i])]
-        if not keep:
-            return
-        if len(keep) < len(active):
-            index = torch.tensor(keep, device=device)
-            cache.batch_select_indices(index)
-            attention, next_position = attention[index], next_position[index]
-            tokens, seen, penalty = tokens[index], seen[index], penalty[index]
-            active = [active[i] for i in keep]
-        seen.scatter_(1, tokens[:, None], True)
-        attention = torch.cat([attention, attention.new_ones((len(active), 1))], dim=1)
+        keep = [i for i, row in enumerate(self.rows) if not row.push(token_list[i])]
+        if len(keep) < len(self.rows):
+            if not keep:
+                self.rows = []
+                return
+            index = torch.tensor(keep, device=self.lm.device)
+            self.cache.batch_select_indices(index)
+            self.attention, self.next_position = self.attention[index], self.next_position[index]
+            tokens, self.seen, self.penalty = tokens[index], self.seen[index], self.penalty[index]
+            self.rows = [self.rows[i] for i in keep]
+        self.seen.scatter_(1, tokens[:, None], True)
+        self.tokens = tokens
+
+    def step(self) -> None:
+        """Feed the sampled tokens and compute the next logits."""
+        self.attention = torch.cat([self.attention, self.attention.new_ones((len(self.rows), 1))], dim=1)
         out = _forward(
-            lm, cache, input_ids=tokens[:, None], attention_mask=attention, position_ids=next_position[:, None]
+            self.lm,
+            self.cache,
+            input_ids=self.tokens[:, None],
+            attention_mask=self.attention,
+            position_ids=self.next_position[:, None],
         )
-        logits = out.logits[:, -1, :].float()
-        next_position = next_position + 1
+        self.logits = out.logits[:, -1, :].float()
+        self.next_position = self.next_position + 1
+
+    def merge(self, other: _Batch) -> _Batch:
+        """One batch of both: the shorter side's cache and mask are left-padded to the longer side's."""
+        if not self.rows or not other.rows:
+            return other if not self.rows else self
+        length = max(self.attention.shape[1], other.attention.shape[1])
+        rows = self.rows + other.rows
+        room = max(r.budget - len(r.job.completion_ids) for r in rows)
+        for mine, theirs in zip(self.cache.layers, other.cache.layers, strict=True):
+            mine.merge(theirs, length, length + room)
+        attention = self.attention.new_zeros((len(rows), length))
+        attention[: len(self.rows), length - self.attention.shape[1] :] = self.attention
+        attention[len(self.rows) :, length - other.attention.shape[1] :] = other.attention
+        self.rows, self.attention = rows, attention
+        self.next_position = torch.cat([self.next_position, other.next_position])
+        self.seen = torch.cat([self.seen, other.seen])
+        self.penalty = torch.cat([self.penalty, other.penalty])
+        self.tokens = torch.cat([self.tokens, other.tokens])
+        for row in rows:
+            row.job.batch_size = max(row.job.batch_size, len(rows))
+        return self
 
 
 def _forward(lm: LoadedModel, cache: object, **inputs: torch.Tensor) -> Any:
@@ -210,6 +296,94 @@ def _forward(lm: LoadedModel, cache: object, **inputs: torch.Tensor) -> Any:
     return lm.model(**inputs, **{cache_arg: cache}, use_cache=True, logits_to_keep=1)
 
 
-@functools.cache
+_FORWARD_PARAMS: dict[Any, frozenset[str]] = {}
+
+
 def _forward_params(model_type: Any) -> frozenset[str]:
-    return frozenset(inspect.signature(model_type.forward).parameters)
+    if model_type not in _FORWARD_PARAMS:
+        _FORWARD_PARAMS[model_type] = frozenset(inspect.signature(model_type.forward).parameters)
+    return _FORWARD_PARAMS[model_type]
+
+
+def _preallocated_cache(lm: LoadedModel, capacity: int) -> Any:
+    """A ``DynamicCache`` whose full-attention layers write into room reserved up front.
+
+    The stock layer concatenates its whole [B, H, T, D] tensor with each new token, so a step copies the
+    entire cache: at batch 32 that copy cost more than the matmuls (O(T^2) per reply). Sliding-window and
+    other special layers keep their own behaviour.
+    """
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    reserved = _reserved_layer_class()
+    cache = DynamicCache(config=lm.model.config)
+    cache.layers = [reserved(capacity) if type(layer) is DynamicLayer else layer for layer in cache.layers]
+    return cache
+
+
+@functools.cache
+def _reserved_layer_class() -> type:
+    from transformers.cache_utils import DynamicLayer
+
+    class ReservedLayer(DynamicLayer):  # type: ignore[misc]  # transformers is untyped
+        """Keys/values live in a [B, H, capacity, D] buffer; ``keys``/``values`` view its filled part."""
+
+        def __init__(self, capacity: int) -> None:
+            super().__init__()
+            self.capacity = capacity
+            self.filled = 0
+            self.key_buffer: torch.Tensor | None = None
+            self.value_buffer: torch.Tensor | None = None
+
+        def update(
+            self, key_states: torch.Tensor, value_states: torch.Tensor, *args: Any, **kwargs: Any
+        ) -> tuple[torch.Tensor, torch.Tensor]:
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            end = self.filled + key_states.shape[-2]
+            if self.key_buffer is None or self.value_buffer is None or end > self.key_buffer.shape[-2]:
+                self._reserve(key_states, value_states, max(end, self.capacity))
+            assert self.key_buffer is not None
+            assert self.value_buffer is not None
+            self.key_buffer[:, :, self.filled : end] = key_states
+            self.value_buffer[:, :, self.filled : end] = value_states
+            self.filled = end
+            self.keys = self.key_buffer[:, :, :end]
+            self.values = self.value_buffer[:, :, :end]
+            return self.keys, self.values
+
+        def _reserve(self, key_states: torch.Tensor, value_states: torch.Tensor, size: int) -> None:
+            batch, heads = key_states.shape[:2]
+            keys = key_states.new_empty((batch, heads, size, key_states.shape[-1]))
+            values = value_states.new_empty((batch, heads, size, value_states.shape[-1]))
+            if self.key_buffer is not None and self.value_buffer is not None:
+                keys[:, :, : self.filled] = self.key_buffer[:, :, : self.filled]
+                values[:, :, : self.filled] = self.value_buffer[:, :, : self.filled]
+            self.key_buffer, self.value_buffer, self.capacity = keys, values, size
+
+        def merge(self, other: Any, length: int, capacity: int) -> None:
+            """Stack ``other``'s rows under these, both right-aligned at ``length`` (zeros on the left:
+            masked positions must hold finite values, since 0 * NaN would poison the softmax)."""
+            ours, theirs = (self.key_buffer, self.value_buffer), (other.key_buffer, other.value_buffer)
+            merged = []
+            for mine, their in zip(ours, theirs, strict=True):
+                assert mine is not None
+                assert their is not None
+                shape = (mine.shape[0] + their.shape[0], mine.shape[1], capacity, mine.shape[3])
+                both = mine.new_zeros(shape)
+                both[: mine.shape[0], :, length - self.filled : length] = mine[:, :, : self.filled]
+                both[mine.shape[0] :, :, length - other.filled : length] = their[:, :, : other.filled]
+                merged.append(both)
+            self.key_buffer, self.value_buffer = merged
+            self.filled, self.capacity = length, capacity
+            self.keys = self.key_buffer[:, :, :length]
+            self.values = self.value_buffer[:, :, :length]
+
+        def batch_select_indices(self, indices: torch.Tensor) -> None:
+            if self.key_buffer is not None and self.value_buffer is not None:
+                self.key_buffer = self.key_buffer[indices]
+                self.value_buffer = self.value_buffer[indices]
+                self.keys = self.key_buffer[:, :, : self.filled]
+                self.values = self.value_buffer[:, :, : self.filled]
+
+    return ReservedLayer

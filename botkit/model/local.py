@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from botkit.errors import GenerationFailed
+from botkit.errors import GenerationFailed, GenerationTimeout
 from botkit.model.decoding import GenerationJob, generate_batch
 from botkit.model.loader import LoadedModel, load_model
 from botkit.model.scheduler import BatchRunner, BatchScheduler
@@ -100,7 +100,9 @@ class LocalGenerator:
             while (piece := await pieces.get()) is not _DONE:
                 assert isinstance(piece, str)
                 yield piece
-            await task  # re-raise a failure after the text that did arrive
+            job = await task  # re-raise a failure after the text that did arrive
+            if job.finish_reason == "timeout":
+                raise GenerationTimeout()  # the user has seen the partial text; now say why it stopped
         finally:
             task.cancel()
 

@@ -34,9 +34,15 @@ def sample_next(
         return choice
 
     scaled = logits / temperature.clamp(min=1e-5)[:, None]
-    # One sort serves both top-k and top-p: [B, V] descending.
-    sorted_logits, sorted_idx = scaled.sort(dim=-1, descending=True)
-    ranks = torch.arange(vocab, device=device)[None, :]
+    # One descending sort serves both top-k and top-p. When every row has a top-k, only the largest k
+    # are needed: topk over a 150k vocabulary is far cheaper than a full sort of it.
+    k_max = max(p.top_k for p in params)
+    if all(p.top_k > 0 for p in params) and k_max < vocab:
+        sorted_logits, sorted_idx = scaled.topk(k_max, dim=-1)  # [B, k_max], descending
+    else:
+        sorted_logits, sorted_idx = scaled.sort(dim=-1, descending=True)  # [B, V]
+    width = sorted_logits.shape[-1]
+    ranks = torch.arange(width, device=device)[None, :]
     top_k = torch.tensor([p.top_k if p.top_k > 0 else vocab for p in params], device=device)
     drop = ranks >= top_k[:, None]
     probs = sorted_logits.masked_fill(drop, float("-inf")).softmax(dim=-1)
@@ -51,7 +57,11 @@ def sample_next(
         rows = torch.tensor(unseeded, device=device)
         picked[rows] = torch.multinomial(probs[rows], 1).squeeze(-1)
     for i, gen in enumerate(generators):
-        if gen is not None:  # a seeded request gets the same reply whatever batch it lands in
-            picked[i] = torch.multinomial(probs[i], 1, generator=gen).squeeze(-1)
+        if gen is not None:
+            # A seeded request gets the same reply whatever batch it lands in: it draws from its own
+            # top-k slice only, so its random stream does not depend on how wide its companions made the
+            # candidate list (multinomial consumes one random number per candidate).
+            own = params[i].top_k if 0 < params[i].top_k < vocab else vocab
+            picked[i] = torch.multinomial(probs[i, :own], 1, generator=gen).squeeze(-1)
     sampled = sorted_idx.gather(-1, picked[:, None]).squeeze(-1)
     return torch.where(greedy, choice, sampled)

@@ -1,8 +1,9 @@
 """The batching loop: one thread owns the model and turns whatever is waiting into one batch.
 
-Requests that arrive while a batch is running wait (cheaply, in a queue) and go together in the next
-one, up to ``max_batch``. Both the in-process generator and the Celery inference worker submit here,
-so the embedded default and the GPU worker batch the same way.
+Requests that arrive while a batch is running wait (cheaply, in a queue) and join it a few decoding
+steps later (continuous batching, up to ``max_batch`` rows), or start the next batch together. Both the
+in-process generator and the Celery inference worker submit here, so the embedded default and the GPU
+worker batch the same way.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class BatchScheduler:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._stopping = False
         self.batches_run = 0
         self.largest_batch = 0
 
@@ -59,6 +61,21 @@ class BatchScheduler:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _admit(self, running: int) -> list[GenerationJob]:
+        """Jobs waiting now, up to the room left in a running batch of ``running`` rows (never blocks)."""
+        joining: list[GenerationJob] = []
+        while running + len(joining) < self.max_batch:
+            try:
+                job = self._pending.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:  # close() was called: finish this batch, then stop
+                self._stopping = True
+                break
+            joining.append(job)
+        self.largest_batch = max(self.largest_batch, running + len(joining))
+        return joining
+
     def _loop(self) -> None:
         while True:
             first = self._pending.get()
@@ -78,7 +95,11 @@ class BatchScheduler:
             self.batches_run += 1
             self.largest_batch = max(self.largest_batch, len(batch))
             try:
-                self._runner(self.lm, batch)
+                if self._runner is generate_batch:  # the real runner also takes arrivals mid-batch
+                    generate_batch(self.lm, batch, admit=self._admit)
+                    stop = stop or self._stopping
+                else:
+                    self._runner(self.lm, batch)
             except Exception as exc:  # runner promises not to raise; belt and braces for the thread
                 log.exception("batch failed")
                 for job in batch:

@@ -17,6 +17,8 @@ from botkit.types import ChatTurn, Generator, SamplingParams
 
 log = logging.getLogger("botkit.chat")
 
+MIN_REPLY_TOKENS = 16
+
 UNKNOWN_COMMAND = "I don't know the command /{name}. Send /help to see what I can do."
 EMPTY_REPLY = "I don't know what to say to that. Could you put it another way?"
 TOO_LONG = (
@@ -33,14 +35,23 @@ def trim_to_window(
 ) -> list[ChatTurn]:
     """The longest suffix of ``history`` such that the prompt leaves ``reserve`` tokens for the reply.
 
+    The reply never reserves more than half the window; a message too long for any history is still
+    sent alone if it leaves at least ``MIN_REPLY_TOKENS`` for the reply.
+
     Raises:
         PromptTooLong: when the system prompt and ``user`` alone do not fit.
     """
     head: list[ChatTurn] = [ChatTurn(role="system", content=system)] if system else []
-    budget = model.context_window - reserve
+    window = model.context_window
+    reserve = min(reserve, window // 2)  # a long reply limit must not crowd out the conversation
+    budget = window - reserve
     alone = model.count_tokens([*head, user])
     if alone > budget:
-        raise PromptTooLong(TOO_LONG.format(tokens=alone, limit=max(budget, 0)))
+        # No history fits; the message alone may still, with a shorter reply (the backend caps it).
+        floor = window - min(reserve, MIN_REPLY_TOKENS)
+        if alone > floor:
+            raise PromptTooLong(TOO_LONG.format(tokens=alone, limit=max(floor, 0)))
+        return [*head, user]
     turns = list(history)
     # Binary search for the fewest turns to drop: count_tokens runs O(log n) times, not O(n).
     low, high = 0, len(turns)

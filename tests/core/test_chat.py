@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -115,3 +116,31 @@ async def test_tiny_model_answers_through_the_real_backend(tiny_model_dir: Path,
         history = await bot_.store.history("test:c1")
         assert history[-1] == {"role": "assistant", "content": reply.text}
     assert model.scheduler.batches_run >= 1
+
+
+async def test_a_reply_cut_off_by_the_time_limit_says_so(tiny_model_dir: Path, tmp_path: Path) -> None:
+    # A deadline that passes at the first token: whatever was shown stays, then the notice follows.
+    model = LocalGenerator.from_path(tiny_model_dir, device="cpu", timeout_s=0.001)
+    bot_ = _bot(model, tmp_path, model={"max_new_tokens": 100, "temperature": 1.0, "seed": 3})
+    async with BotTester(bot_) as bot:
+        await bot.send("tell me a long story")
+        replies = bot.new_replies()
+        assert replies[-1].text == "That took me too long to answer; please try again."
+        assert await bot_.store.history("test:c1") == []  # a cut-off reply is not remembered
+
+
+async def test_the_stream_yields_partial_text_before_the_timeout(tiny_model_dir: Path) -> None:
+    from botkit.errors import GenerationTimeout
+    from botkit.types import SamplingParams
+
+    model = LocalGenerator.from_path(tiny_model_dir, device="cpu", timeout_s=0.001)
+    pieces: list[str] = []
+    with pytest.raises(GenerationTimeout):
+        await _collect(model.stream([{"role": "user", "content": "hi"}], SamplingParams(seed=1)), pieces)
+    assert "".join(pieces)  # the token produced before the deadline was delivered, then the error
+    await model.close()
+
+
+async def _collect(stream: AsyncIterator[str], into: list[str]) -> None:
+    async for piece in stream:
+        into.append(piece)

@@ -1,0 +1,272 @@
+"""What an inference worker process holds: the model, one BatchScheduler, and a Redis connection.
+
+Every Celery task thread hands its request to the same :class:`~botkit.model.scheduler.BatchScheduler`,
+so requests that arrive while the model is busy go together into the next batch, exactly as in the
+in-process generator. The task thread then streams the reply into Redis while the model thread moves on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botkit.errors import GenerationTimeout
+from botkit.model.decoding import GenerationJob, PromptTooLongError, generate_batch
+from botkit.model.loader import LoadedModel
+from botkit.model.scheduler import BatchRunner, BatchScheduler
+from botkit.queue.metrics import WorkerMetrics
+from botkit.queue.protocol import CLAIM_SCRIPT, MODEL_INFO_KEY, RELEASE_SCRIPT, RequestKeys, seed_for
+from botkit.queue.publisher import StreamPublisher
+from botkit.types import ChatTurn, Generation, SamplingParams
+
+log = logging.getLogger("botkit.queue")
+
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "chat_template.jinja",
+)
+
+
+@dataclass(frozen=True)
+class WorkerOptions:
+    """How ``botkit worker`` was asked to run (the queue itself comes from the settings)."""
+
+    model: str | None
+    device: str = "auto"
+    dtype: str = "auto"
+    max_batch: int = 32
+    echo: bool = False  # no model: replies echo the last message (benchmarks of the plumbing)
+    step_delay_ms: float = 0.0  # slow every decoding step (tests that kill a worker mid-reply)
+    metrics_port: int | None = None  # serve Prometheus metrics on this port
+    threads: int | None = None  # torch intra-op threads; None keeps torch's default
+
+
+class WorkerRuntime:
+    """The per-process state of an inference worker. Build it after the worker started (never before
+    a fork: CUDA cannot be re-initialised in a forked child).
+
+    Args:
+        lm: the loaded model (or the echo stand-in).
+        redis: a synchronous ``redis.Redis`` with ``decode_responses=True``.
+        queue: the ``[queue]`` settings.
+        options: how the worker was started.
+        runner: the batch function the scheduler runs.
+    """
+
+    def __init__(self, lm: LoadedModel, redis: Any, queue: Any, options: WorkerOptions, runner: BatchRunner):
+        self.lm = lm
+        self.redis = redis
+        self.queue = queue
+        self.options = options
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.scheduler = BatchScheduler(lm, max_batch=options.max_batch, runner=runner)
+        self.generations = 0
+        self._info_due = time.monotonic() + 30
+        self.metrics = WorkerMetrics(options.metrics_port)
+        self._claim_script = redis.register_script(CLAIM_SCRIPT)
+        self._release = redis.register_script(RELEASE_SCRIPT)
+
+    @classmethod
+    def create(cls, settings: Any, options: WorkerOptions) -> WorkerRuntime:
+        """Load the model (or the echo stand-in) and connect to Redis."""
+        import redis
+
+        from botkit.queue.protocol import redis_url
+
+        if options.threads is not None:
+            import torch
+
+            torch.set_num_threads(options.threads)
+        runner: BatchRunner = generate_batch
+        if options.echo:
+            from botkit.queue.echo import echo_batch, echo_model
+
+            lm, runner = echo_model(), echo_batch
+        else:
+            from botkit.model.loader import load_model
+
+            if options.model is None:
+                raise ValueError("an inference worker needs --model DIR (or --echo)")
+            lm = load_model(options.model, device=options.device, dtype=options.dtype)
+        if options.step_delay_ms > 0:
+            runner = _slowed(runner, options.step_delay_ms / 1000)
+        client = redis.Redis.from_url(
+            redis_url(settings.queue),
+            decode_responses=True,
+            socket_connect_timeout=settings.queue.connect_timeout_s,
+            socket_timeout=5.0,
+            health_check_interval=10,
+        )
+        runtime = cls(lm, client, settings.queue, options, runner)
+        try:
+            runtime.publish_model_info()
+        except Exception:  # Redis may be down at start; the client falls back to its own model dir
+            log.warning("could not publish the model info to Redis", exc_info=True)
+        return runtime
+
+    def publish_model_info(self) -> None:
+        """Put the context window and tokenizer files in Redis, for clients without the model dir."""
+        info = {"context_window": str(self.lm.context_window)}
+        for name in TOKENIZER_FILES:
+            path = self.lm.path / name
+            if path.is_file():
+                info[f"file:{name}"] = path.read_text(encoding="utf-8")
+        self.redis.hset(MODEL_INFO_KEY, mapping=info)
+
+    def handle(
+        self,
+        rid: str,
+        messages: Sequence[ChatTurn],
+        params: dict[str, Any],
+        deadline: float,
+        limit_s: float | None = None,
+    ) -> str:
+        """Generate the reply to request ``rid`` into its stream, once, however often it is delivered.
+
+        Args:
+            rid: the request id (names its Redis keys).
+            messages: the conversation.
+            params: :meth:`SamplingParams.to_dict` output.
+            deadline: wall-clock time after which the user no longer waits (nothing is generated then).
+            limit_s: the generation time limit, counted from when generation starts; a task redelivered
+                after a crash gets the full limit again, within ``deadline``.
+
+        Returns:
+            What happened (``"generated"``, ``"duplicate"``) for the task's log line.
+        """
+        keys = RequestKeys(rid)
+        if time.monotonic() >= self._info_due:  # a restarted Redis has lost it; clients may need it
+            self._info_due = time.monotonic() + 30
+            if not self.redis.exists(MODEL_INFO_KEY):
+                self.publish_model_info()
+        attempt = self._claim(keys, deadline)
+        if attempt == 0:
+            self.metrics.request("duplicate")
+            return "duplicate"
+        publisher = StreamPublisher(
+            self.redis,
+            keys.stream,
+            attempt,
+            ttl_s=self.queue.result_ttl_s,
+            interval_s=self.queue.stream_interval_ms / 1000,
+            max_chars=self.queue.stream_chars,
+        )
+        try:
+            self._generate(keys, publisher, messages, params, deadline, limit_s)
+        except Exception as exc:  # tell the user now rather than let them wait for the timeout
+            log.exception("request %s failed", rid)
+            publisher.error("failed", f"The model failed on this message ({type(exc).__name__}).")
+            self.metrics.request("failed")
+        finally:
+            self._release(keys=[keys.lock], args=[self.name])
+        self.generations += 1
+        return "generated"
+
+    def _claim(self, keys: RequestKeys, deadline: float) -> int:
+        """Take the request's lock and start an attempt (its number), or 0 when the reply exists.
+
+        While another live worker holds the lock (a copy of a task still running), wait: it ends with a
+        reply, or its lock expires because the worker died and this copy takes over.
+        """
+        lock_ttl = self.queue.lock_ttl_s
+        while True:
+            attempt = int(
+                self._claim_script(
+                    keys=[keys.stream, keys.lock, keys.attempts],
+                    args=[self.name, lock_ttl, self.queue.result_ttl_s],
+                )
+            )
+            if attempt >= 0:
+                return attempt
+            if time.time() > deadline + lock_ttl:
+                return 0
+            time.sleep(0.2)
+
+    def _generate(
+        self,
+        keys: RequestKeys,
+        publisher: StreamPublisher,
+        messages: Sequence[ChatTurn],
+        params: dict[str, Any],
+        deadline: float,
+        limit_s: float | None,
+    ) -> None:
+        remaining = deadline - time.time()
+        if remaining <= 0:  # it waited in the queue past its deadline; the user has been told already
+            publisher.error("timeout", GenerationTimeout().args[0])
+            self.metrics.request("expired")
+            return
+        if limit_s is not None:
+            remaining = min(remaining, limit_s)
+        sampling = SamplingParams.from_dict(params)
+        if sampling.seed is None:
+            sampling = dataclasses.replace(sampling, seed=seed_for(keys.rid))
+        from botkit.model.local import encode_chat
+
+        job = GenerationJob(
+            encode_chat(self.lm, messages),
+            sampling,
+            on_delta=publisher.add,
+            on_done=publisher.finished,
+            deadline=time.monotonic() + remaining,
+        )
+        self.scheduler.submit(job)
+        beat = max(0.2, self.queue.lock_ttl_s / 3)
+        next_beat = time.monotonic() + beat
+        give_up = time.monotonic() + remaining + 30  # a hung model thread must not hold the user for ever
+        while not publisher.wait(beat):
+            publisher.flush()
+            if time.monotonic() >= give_up:
+                publisher.error("timeout", GenerationTimeout().args[0])
+                self.metrics.request("hung")
+                return
+            if time.monotonic() >= next_beat:  # still alive: keep the lock from expiring
+                self.redis.set(keys.lock, self.name, xx=True, ex=self.queue.lock_ttl_s)
+                next_beat = time.monotonic() + beat
+        job.done.wait()
+        if job.error is not None:
+            kind = "too_long" if isinstance(job.error, PromptTooLongError) else "failed"
+            publisher.error(kind, str(job.error))
+            self.metrics.request(kind)
+            return
+        publisher.final(
+            Generation(
+                text=job.text,
+                finish_reason=job.finish_reason or "stop",
+                prompt_tokens=len(job.prompt_ids),
+                completion_tokens=len(job.completion_ids),
+                extra={"batch": job.batch_size},
+            )
+        )
+        self.metrics.request(job.finish_reason or "stop", len(job.completion_ids), job.batch_size)
+
+    def close(self) -> None:
+        """Stop the batching thread and drop the connection."""
+        self.scheduler.close()
+        self.redis.close()
+
+
+def _slowed(runner: BatchRunner, delay_s: float) -> BatchRunner:
+    """``runner`` with a pause after each piece of text (so a test can catch a reply half-way)."""
+
+    def run(lm: LoadedModel, jobs: list[GenerationJob]) -> None:
+        for job in jobs:
+            inner = job.on_delta
+
+            def on_delta(delta: str, inner: Any = inner) -> None:
+                time.sleep(delay_s)
+                if inner is not None:
+                    inner(delta)
+
+            job.on_delta = on_delta
+        runner(lm, jobs)
+
+    return run

@@ -1,0 +1,149 @@
+"""The inference worker process: a Celery worker whose tasks feed one in-process BatchScheduler.
+
+Run it as ``botkit worker --model DIR`` or ``python -m botkit.queue.worker --model DIR``. The pool is
+``threads`` (default: each task thread submits to the same scheduler, so concurrent requests share a
+batch) or ``solo``; prefork is not offered because every child would hold its own copy of the model.
+The model loads when the worker starts (``worker_init``), in the process that runs the tasks, never in a
+parent that forks afterwards: CUDA cannot be re-initialised in a forked child.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import socket
+import sys
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from celery import Celery
+from celery.signals import worker_init, worker_shutdown
+
+from botkit.queue.app import make_celery
+from botkit.queue.protocol import GENERATE_TASK
+from botkit.queue.runtime import WorkerOptions, WorkerRuntime
+
+if TYPE_CHECKING:
+    from botkit.config import Settings
+
+log = logging.getLogger("botkit.queue")
+
+
+class _State:
+    """This process's settings and runtime (one worker per process)."""
+
+    settings: Settings | None = None
+    options: WorkerOptions | None = None
+    runtime: WorkerRuntime | None = None
+    lock = threading.Lock()
+
+
+def runtime() -> WorkerRuntime:
+    """The process's runtime, created on first use if ``worker_init`` has not done it."""
+    with _State.lock:
+        if _State.runtime is None:
+            if _State.settings is None or _State.options is None:
+                raise RuntimeError("the worker was not configured (start it with `botkit worker`)")
+            _State.runtime = WorkerRuntime.create(_State.settings, _State.options)
+            log.info("model ready: %s (max batch %d)", _State.runtime.lm.path, _State.options.max_batch)
+        return _State.runtime
+
+
+def build_app(settings: Settings, options: WorkerOptions) -> Celery:
+    """The worker's Celery app with the generation task registered."""
+    _State.settings, _State.options = settings, options
+    app = make_celery(settings, role="worker")
+
+    @app.task(name=GENERATE_TASK, ignore_result=True)
+    def generate(
+        rid: str,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        deadline: float,
+        limit_s: float | None = None,
+    ) -> str:
+        return runtime().handle(rid, messages, params, deadline, limit_s)  # type: ignore[arg-type]  # JSON
+
+    return app
+
+
+@worker_init.connect
+def _load_on_start(**_: Any) -> None:
+    if _State.options is None:
+        return
+    try:
+        runtime()
+    except Exception as exc:  # stop the worker: taking tasks without a model would fail them all
+        log.critical("the worker cannot start: %s", exc)
+        raise SystemExit(1) from exc
+
+
+@worker_shutdown.connect
+def _close_on_stop(**_: Any) -> None:
+    if _State.runtime is not None:
+        _State.runtime.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Configure from ``args`` and the botkit config, then run the worker until it stops."""
+    from botkit.config import ConfigError, load_settings
+    from botkit.model.loader import ModelLoadError, check_model_dir, default_model_dir
+
+    try:
+        settings = load_settings(args.config)
+        model = None
+        if not args.echo:
+            chosen = args.model or settings.model.path or default_model_dir()
+            if chosen is None:
+                raise ModelLoadError("no model: pass --model DIR (or set [model] path)")
+            model = str(check_model_dir(chosen))
+    except (ConfigError, ModelLoadError) as exc:
+        print(f"botkit worker: {exc}", file=sys.stderr)
+        return 2
+    options = WorkerOptions(
+        model=model,
+        device=args.device or settings.model.device,
+        dtype=args.dtype or settings.model.dtype,
+        max_batch=args.max_batch or settings.model.max_batch,
+        echo=args.echo,
+        step_delay_ms=args.step_delay_ms,
+        threads=args.torch_threads,
+        metrics_port=args.metrics_port,
+    )
+    if settings.queue.visibility_timeout_s >= settings.model.timeout_s + settings.queue.queue_grace_s:
+        log.warning(
+            "queue.visibility_timeout_s is not below model.timeout_s + queue.queue_grace_s: the requests of "
+            "a crashed worker would be retried only after their users stopped waiting"
+        )
+    app = build_app(settings, options)
+    concurrency = 1 if args.pool == "solo" else args.concurrency or options.max_batch
+    argv = [
+        "worker",
+        f"--pool={args.pool}",
+        f"--concurrency={concurrency}",
+        f"--queues={args.queue or settings.queue.inference_queue}",
+        f"--loglevel={args.loglevel}",
+        f"--hostname={args.hostname or 'botkit-worker@' + socket.gethostname()}",
+        # Mingle and gossip make every start wait for replies from peers, which a worker never needs.
+        "--without-mingle",
+        "--without-gossip",
+    ]
+    try:
+        app.worker_main(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else 1
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m botkit.queue.worker --model DIR ...``."""
+    from botkit.queue.cli import add_worker_arguments
+
+    parser = argparse.ArgumentParser(prog="python -m botkit.queue.worker")
+    add_worker_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

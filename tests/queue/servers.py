@@ -1,0 +1,143 @@
+"""Real redis-server and ``botkit worker`` subprocesses for the queue tests (private ports, tmp dirs)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+REDIS_BIN = shutil.which("redis-server") or "/usr/bin/redis-server"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class RedisServer:
+    """A private redis-server without persistence; ``stop``/``start`` simulate an outage."""
+
+    def __init__(self, directory: Path, port: int | None = None) -> None:
+        self.directory = directory
+        self.port = port or free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        if not Path(REDIS_BIN).is_file():
+            pytest.fail(f"redis-server not found at {REDIS_BIN}: install it (apt-get install redis-server)")
+        args = [
+            REDIS_BIN,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]
+        with (self.directory / "redis.log").open("ab") as log:  # the child keeps its own copy
+            self.proc = subprocess.Popen([*args, "--dir", str(self.directory)], stdout=log, stderr=log)
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        try:
+            for _ in range(100):
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    if client.ping():
+                        return
+                except redis.ConnectionError:
+                    time.sleep(0.05)
+        finally:
+            client.close()
+        self.stop()
+        tail = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
+        pytest.fail(f"could not start redis-server on port {self.port}:\n{tail}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _end(self.proc)
+            self.proc = None
+
+
+class WorkerProcess:
+    """``python -m botkit.queue.worker`` in a subprocess, logging to a file."""
+
+    def __init__(self, directory: Path, config: Path, model: Path, *extra: str) -> None:
+        self.log_path = directory / f"worker-{time.monotonic_ns()}.log"
+        self.metrics_port: int | None = None
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+        env.pop("BOTKIT_REDIS_URL", None)
+        cmd = [sys.executable, "-m", "botkit.queue.worker", "--model", str(model), "--config", str(config)]
+        cmd += ["--torch-threads", "1", "--loglevel", "INFO", "--hostname", f"w{time.monotonic_ns()}@test"]
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen([*cmd, *extra], cwd=ROOT, env=env, stdout=log, stderr=log)
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout_s: float = 90) -> WorkerProcess:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if " ready." in self.log:
+                return self
+            if self.proc.poll() is not None:
+                pytest.fail(f"the worker exited with {self.proc.returncode}:\n{self.log[-3000:]}")
+            time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"the worker did not become ready in {timeout_s}s:\n{self.log[-3000:]}")
+
+    def kill9(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        _end(self.proc)
+
+
+def _end(proc: subprocess.Popen[Any]) -> None:
+    """Terminate, then kill if it does not exit promptly."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def write_config(path: Path, redis_url: str, model: Path, **queue: Any) -> Path:
+    """A botkit.toml for tests: short timeouts so redelivery and recovery happen within seconds."""
+    values: dict[str, Any] = {
+        "backend": "celery",
+        "redis_url": redis_url,
+        "visibility_timeout_s": 3,
+        "restore_interval_s": 1,
+        "lock_ttl_s": 2,
+        "stream_interval_ms": 0,
+        "queue_grace_s": 10,
+        **queue,
+    }
+    lines = ["[queue]", *(f"{k} = {_toml(v)}" for k, v in values.items())]
+    lines += ["[model]", f'path = "{model}"', "timeout_s = 30", "max_batch = 8"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def _toml(value: Any) -> str:
+    return f'"{value}"' if isinstance(value, str) else str(value)

@@ -1,0 +1,143 @@
+"""Failures: a worker killed mid-reply, Redis going away and coming back."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from botkit.config import load_settings
+from botkit.errors import ModelBusy
+from botkit.queue.client import CeleryGenerator
+from botkit.queue.protocol import RequestKeys, request_id
+from botkit.types import SamplingParams
+from tests.queue.servers import RedisServer, WorkerProcess, write_config
+
+HELLO = [{"role": "user", "content": "hello there"}]
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A Redis of this test's own, so stopping it or killing workers disturbs no other test."""
+    server = RedisServer(tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
+    """Workers a test starts; all are stopped at the end, however the test ends."""
+    started: list[WorkerProcess] = []
+    try:
+        yield started
+    finally:
+        for proc in started:
+            proc.stop()
+
+
+async def test_a_reply_survives_its_worker_being_killed_and_arrives_once(
+    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
+) -> None:
+    config = write_config(tmp_path / "botkit.toml", own_redis.url, model_dir)
+    slow = ("--step-delay-ms", "60")  # ~40 tokens take ~2.5 s: time to kill the worker half-way
+    workers.append(WorkerProcess(tmp_path, config, model_dir, *slow).wait_ready())
+    generator = CeleryGenerator.from_settings(load_settings(config))
+    key = "slack:C1:1700000000.0001"
+    stream_key = RequestKeys(request_id(key)).stream
+    params = SamplingParams(max_new_tokens=40, temperature=0.9, top_k=0)  # unseeded on purpose
+    watcher = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    try:
+        pieces: list[str] = []
+
+        async def read() -> None:
+            async for piece in generator.stream(HELLO, params, key=key):  # type: ignore[arg-type]
+                pieces.append(piece)
+
+        reading = asyncio.create_task(read())
+        for _ in range(200):  # wait until the first worker has published part of the reply
+            if sum(f.get("t") == "delta" for _i, f in watcher.xrange(stream_key)) >= 2:  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the first worker published nothing")
+        workers[0].kill9()
+        workers.append(WorkerProcess(tmp_path, config, model_dir).wait_ready())
+        await asyncio.wait_for(reading, 60)
+        final = await generator.generate(HELLO, params, key=key)  # type: ignore[arg-type]  # duplicate: stored
+
+        kinds = [(f["t"], f["a"]) for _i, f in watcher.xrange(stream_key)]  # type: ignore[index]
+        assert kinds.count(("start", "1")) == 1
+        assert kinds.count(("start", "2")) == 1
+        assert sum(kind == "final" for kind, _a in kinds) == 1  # one reply
+        assert final.extra["attempts"] == 2
+        assert "".join(pieces) == final.text  # the retry's text was not shown twice
+    finally:
+        watcher.close()
+        await generator.close()
+
+
+async def test_redis_outage_means_busy_then_recovery(
+    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
+) -> None:
+    config = write_config(tmp_path / "botkit.toml", own_redis.url, model_dir)
+    workers.append(WorkerProcess(tmp_path, config, model_dir).wait_ready())
+    generator = CeleryGenerator.from_settings(load_settings(config))
+    params = SamplingParams(max_new_tokens=6)
+    try:
+        assert (await generator.generate(HELLO, params)).completion_tokens > 0  # type: ignore[arg-type]
+        own_redis.stop()
+
+        started = time.monotonic()
+        with pytest.raises(ModelBusy) as caught:
+            await generator.generate(HELLO, params)  # type: ignore[arg-type]
+        assert time.monotonic() - started < 5, "the user must not wait for a dead broker"
+        assert str(caught.value) == str(ModelBusy())
+
+        own_redis.start()  # same port: the bot and the worker reconnect by themselves
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reply = await generator.generate(HELLO, params)  # type: ignore[arg-type]
+                break
+            except ModelBusy:  # a pooled connection that died with the old server fails once
+                assert time.monotonic() < deadline, "no recovery within 60 s"
+                await asyncio.sleep(0.5)
+        assert reply.completion_tokens > 0
+        assert workers[0].proc.poll() is None
+    finally:
+        await generator.close()
+
+
+async def test_a_task_redelivered_while_its_worker_still_runs_waits_instead_of_generating_again(
+    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
+) -> None:
+    # A visibility timeout far below the reply's length: Redis hands the task out again mid-reply.
+    config = write_config(tmp_path / "botkit.toml", own_redis.url, model_dir, visibility_timeout_s=1)
+    workers.append(WorkerProcess(tmp_path, config, model_dir, "--step-delay-ms", "100").wait_ready())
+    generator = CeleryGenerator.from_settings(load_settings(config))
+    key = "discord:7:8"
+    try:
+        reply = await generator.generate(HELLO, SamplingParams(max_new_tokens=40, seed=3), key=key)  # type: ignore[arg-type]
+    finally:
+        await generator.close()
+    watcher = redis.Redis.from_url(own_redis.url, decode_responses=True)
+    try:
+        kinds = [f["t"] for _i, f in watcher.xrange(RequestKeys(request_id(key)).stream)]  # type: ignore[index]
+    finally:
+        watcher.close()
+
+    for _ in range(50):  # the copies poll the lock, so they end a moment after the reply
+        if "'duplicate'" in workers[0].log:
+            break
+        await asyncio.sleep(0.1)
+    assert "'duplicate'" in workers[0].log  # a copy ran, found the lock held, and waited
+    assert kinds.count("start") == 1
+    assert kinds.count("final") == 1
+    assert reply.extra["attempts"] == 1
