@@ -1,0 +1,78 @@
+"""The deployment files parse, and every botkit command they run is one the CLI accepts.
+
+No container engine runs here, so the check is on what can be checked: YAML that loads, Kubernetes
+objects with the fields a cluster needs, and each ``botkit ...`` command line parsed by the real
+argument parser (a renamed flag would break a deployment silently otherwise).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from botkit.cli import build_parser
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def _botkit_commands(node: Any) -> list[list[str]]:
+    """Every command list in a YAML tree whose program is botkit."""
+    found: list[list[str]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "command" and isinstance(value, list) and value and value[0] == "botkit":
+                found.append([str(v) for v in value])
+            else:
+                found.extend(_botkit_commands(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_botkit_commands(item))
+    return found
+
+
+def _parses(argv: list[str]) -> None:
+    args = build_parser().parse_args(argv[1:])  # SystemExit on an unknown flag fails the test
+    assert getattr(args, "handler", None) is not None, f"{argv} names no botkit command"
+
+
+def test_compose_file() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert {"redis", "worker", "bot", "flower"} <= set(compose["services"])
+    commands = _botkit_commands(compose)
+    assert any(c[1] == "worker" for c in commands)
+    assert any(c[1] == "run" for c in commands)
+    for command in commands:
+        _parses(command)
+
+
+@pytest.mark.parametrize("manifest", sorted((DEPLOY / "k8s").glob("*.yaml")), ids=lambda p: p.name)
+def test_kubernetes_manifest(manifest: Path) -> None:
+    documents = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
+    assert documents
+    for document in documents:
+        assert {"apiVersion", "kind", "metadata"} <= set(document), f"{manifest.name}: incomplete object"
+        assert document["metadata"].get("name")
+    for command in _botkit_commands(documents):
+        _parses(command)
+
+
+def test_worker_deployment_asks_for_a_gpu() -> None:
+    worker = yaml.safe_load((DEPLOY / "k8s" / "worker.yaml").read_text())
+    containers = worker["spec"]["template"]["spec"]["containers"]
+    limits = containers[0]["resources"]["limits"]
+    assert str(limits["nvidia.com/gpu"]) == "1"
+
+
+@pytest.mark.parametrize("unit", sorted((DEPLOY / "systemd").glob("*.service")), ids=lambda p: p.name)
+def test_systemd_unit(unit: Path) -> None:
+    text = unit.read_text().replace("\\\n", " ")  # join continued lines like systemd does
+    sections = {line.strip() for line in text.splitlines() if line.startswith("[")}
+    assert {"[Unit]", "[Service]", "[Install]"} <= sections
+    exec_start = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    argv = shlex.split(exec_start.removeprefix("ExecStart="))
+    assert argv[0].endswith("/botkit")
+    _parses(["botkit", *argv[1:]])
