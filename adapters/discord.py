@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -23,7 +23,7 @@ from adapters import discord_format as fmt
 from adapters.discord_http import DiscordInteractionsEndpoint
 from adapters.discord_logs import redact_in_logs
 from adapters.discord_send import Outbox, Target
-from adapters.shared import UNSUPPORTED_ATTACHMENT, RecentIds, unsupported_kinds
+from adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
 from botkit.config import DiscordSettings
 from botkit.message import Incoming, Message, Reply, StreamingReply
 
@@ -57,7 +57,7 @@ class DiscordAdapter:
         self._recent = RecentIds()
         self._tasks: set[asyncio.Task[None]] = set()
         self._targets: dict[str, Target] = {}
-        self._serial = _Serial()
+        self._lanes = ConversationLanes()
         self._runner: asyncio.Task[None] | None = None
         self._saved = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
         self._outbox = Outbox(
@@ -231,7 +231,7 @@ class DiscordAdapter:
                     return
                 kept = tuple(a for a in message.attachments if a.kind not in unsupported)
                 message = replace(message, attachments=kept)
-        async with self._serial.hold(message.conversation.key):
+        async with self._lanes.lane(message.conversation.key):
             typing = asyncio.create_task(self._typing(message.conversation.id)) if message.addressed else None
             try:
                 await bot.handle(message, self)
@@ -286,7 +286,7 @@ class DiscordAdapter:
         )
         self._targets[incoming.id] = target
         try:
-            async with self._serial.hold(incoming.conversation.key):
+            async with self._lanes.lane(incoming.conversation.key):
                 await bot.handle(incoming, self)
         finally:
             self._targets.pop(incoming.id, None)
@@ -315,30 +315,6 @@ class DiscordAdapter:
         if body is None:
             return await client.http.request(route)
         return await client.http.request(route, json=body)
-
-
-class _Serial:
-    """One lock per conversation, so its messages are answered in order and its history stays linear.
-
-    Different conversations still run concurrently; a lock is dropped once nobody holds or awaits it.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
 
 
 def _gateway_ended(runner: asyncio.Task[None]) -> None:

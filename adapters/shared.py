@@ -6,6 +6,7 @@ Kept here so that the Telegram, Discord and Slack adapters differ only in what t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
@@ -90,7 +91,6 @@ class RecentIds:
     def __init__(self, size: int = 10_000) -> None:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._size = size
-        self._lock = asyncio.Lock()
 
     def seen(self, event_id: str) -> bool:
         """True if ``event_id`` was seen before; otherwise remember it and return False."""
@@ -107,3 +107,29 @@ def unsupported_kinds(message: Message, supported: Iterable[str]) -> list[str]:
     """Attachment kinds on ``message`` that the bot does not handle."""
     allowed = set(supported)
     return sorted({a.kind for a in message.attachments if a.kind not in allowed})
+
+
+class ConversationLanes:
+    """Per-conversation locks that exist only while a conversation has work (bounded memory).
+
+    Events of one conversation are handled one at a time, in arrival order, so each reply sees the
+    history the one before it wrote; different conversations run concurrently.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def lane(self, key: str) -> AsyncIterator[None]:
+        """Hold the lane of conversation ``key`` for the duration of the ``async with`` block."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)

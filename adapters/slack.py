@@ -25,7 +25,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.shared import UNSUPPORTED_ATTACHMENT, RecentIds, unsupported_kinds
+from adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
 from adapters.slack_events import (
     EventRules,
     action_to_event,
@@ -35,7 +35,7 @@ from adapters.slack_events import (
 )
 from adapters.slack_format import escape
 from adapters.slack_send import SlackSender, reply_target
-from adapters.slack_support import REDACTOR, ConversationLanes
+from adapters.slack_support import REDACTOR
 from botkit.config import SlackSettings
 from botkit.message import Incoming, Message, Reply, StreamingReply
 

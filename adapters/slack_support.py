@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 
@@ -58,29 +55,3 @@ class SecretRedactor:
 
 
 REDACTOR = SecretRedactor()
-
-
-class ConversationLanes:
-    """Per-conversation locks that exist only while a conversation has work (bounded memory).
-
-    Events of one conversation are handled one at a time, in arrival order, so each reply sees the
-    history the one before it wrote; different conversations run concurrently.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def lane(self, key: str) -> AsyncIterator[None]:
-        """Hold the lane of conversation ``key`` for the duration of the ``async with`` block."""
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)

@@ -15,7 +15,6 @@ import logging
 import os
 import re
 import secrets
-from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 # Opt in to PTB's future timedelta durations now: reading ``RetryAfter.retry_after`` as an int emits a
@@ -28,7 +27,7 @@ from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest
 
-from adapters.shared import UNSUPPORTED_ATTACHMENT, RecentIds, unsupported_kinds
+from adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
 from adapters.telegram_parse import BotIdentity, ParseOptions, Skip, parse_update
 from adapters.telegram_receive import Poller, WebhookServer
 from adapters.telegram_send import Target, TelegramSender, call_api, target_for
@@ -97,8 +96,7 @@ class TelegramAdapter:
         self._poller: Poller | None = None
         self._webhook: WebhookServer | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._chat_locks: dict[str, asyncio.Lock] = {}
-        self._chat_users: Counter[str] = Counter()
+        self._lanes = ConversationLanes()
         self._typing: dict[int, asyncio.Task[None]] = {}
         self._blocked: set[str] = set()
         self._requests: tuple[HTTPXRequest, ...] = ()
@@ -246,20 +244,13 @@ class TelegramAdapter:
 
     async def _dispatch(self, incoming: Incoming) -> None:
         key = incoming.conversation.id
-        self._chat_users[key] += 1
-        lock = self._chat_locks.setdefault(key, asyncio.Lock())
         try:
             if isinstance(incoming, Event):  # answer button presses at once, even while the chat is busy
                 incoming = await self._prepare_event(incoming)
-            async with lock:
+            async with self._lanes.lane(key):
                 await self._handle(incoming)
         except Exception:  # one bad update must not end the adapter
             log.exception("telegram: failed to handle an update in chat %s", key)
-        finally:
-            self._chat_users[key] -= 1
-            if self._chat_users[key] <= 0:
-                del self._chat_users[key]
-                self._chat_locks.pop(key, None)
 
     async def _handle(self, incoming: Incoming) -> None:
         assert self._bot is not None

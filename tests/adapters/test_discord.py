@@ -199,7 +199,7 @@ async def test_one_conversation_is_answered_in_order() -> None:
         ]
         assert second_post[0] < last_edit  # the other channel's answer did not wait
         assert second_post[1] > last_edit  # the same DM's second answer came after the first was complete
-        assert adapter._serial._locks == {}  # nothing left behind
+        assert adapter._lanes._locks == {}  # nothing left behind
 
 
 async def test_group_mode_all_answers_everything() -> None:
