@@ -72,13 +72,15 @@ class LimitSettings(Section):
 class QueueSettings(Section):
     """Where generation runs: in this process, or on Celery workers behind Redis."""
 
-    backend: Literal["local", "celery"] = "local"
+    backend: Literal["local", "celery"] = Field(
+        "local", description='where replies are generated: "local" (in this process) or "celery" (workers)'
+    )
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
         description="broker and stream transport (env BOTKIT_QUEUE__REDIS_URL; BOTKIT_REDIS_URL also works)",
     )
-    inference_queue: str = "botkit.inference"
-    jobs_queue: str = "botkit.jobs"
+    inference_queue: str = Field("botkit.inference", description="Celery queue the inference workers consume")
+    jobs_queue: str = Field("botkit.jobs", description="Celery queue for plugins' ordinary background jobs")
     visibility_timeout_s: int = Field(
         60,
         ge=1,
@@ -104,16 +106,26 @@ class QueueSettings(Section):
 class TelegramSettings(Section):
     """Telegram (python-telegram-bot)."""
 
-    token: SecretStr | None = None
-    mode: Literal["polling", "webhook"] = "polling"
-    webhook_url: str | None = None
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: int = 8443
-    webhook_path: str = "/telegram"
-    secret_token: SecretStr | None = None
+    token: SecretStr | None = Field(None, description="bot token from @BotFather")
+    mode: Literal["polling", "webhook"] = Field(
+        "polling", description='"polling" (getUpdates) or "webhook" (Telegram posts to you)'
+    )
+    webhook_url: str | None = Field(
+        None, description="public HTTPS URL Telegram posts updates to (webhook mode)"
+    )
+    webhook_listen: str = Field("127.0.0.1", description="address the webhook server binds")
+    webhook_port: int = Field(8443, description="port the webhook server binds")
+    webhook_path: str = Field("/telegram", description="URL path of the webhook")
+    secret_token: SecretStr | None = Field(
+        None, description="X-Telegram-Bot-Api-Secret-Token required on webhook posts"
+    )
     base_url: str | None = Field(None, description="Bot API server, e.g. a local one or a test fake")
-    group_mode: Literal["addressed", "all"] = "addressed"
-    edited_messages: Literal["ignore", "handle"] = "ignore"
+    group_mode: Literal["addressed", "all"] = Field(
+        "addressed", description='"addressed": in groups answer only mentions, replies and commands; "all"'
+    )
+    edited_messages: Literal["ignore", "handle"] = Field(
+        "ignore", description='"ignore" edited messages, or "handle" them as new ones'
+    )
     poll_timeout_s: int = Field(30, ge=0, le=50, description="long-polling wait per getUpdates call")
     edit_interval_s: float = Field(1.0, ge=0, description="least time between edits of a streamed reply")
     supported_attachments: list[str] = Field(
@@ -125,13 +137,21 @@ class TelegramSettings(Section):
 class DiscordSettings(Section):
     """Discord (discord.py)."""
 
-    token: SecretStr | None = None
-    command_prefix: str = "!"
-    application_id: str | None = None
-    public_key: str | None = None
+    token: SecretStr | None = Field(None, description="bot token from the Developer Portal")
+    command_prefix: str = Field("!", description='prefix commands: "!help" is handled as /help')
+    application_id: str | None = Field(
+        None, description="application id, for slash commands (read from the API when unset)"
+    )
+    public_key: str | None = Field(
+        None, description="application public key, to verify signed HTTP interactions"
+    )
     api_base: str | None = Field(None, description="REST API base, e.g. a test fake")
-    group_mode: Literal["addressed", "all"] = "addressed"
-    edited_messages: Literal["ignore", "handle"] = "ignore"
+    group_mode: Literal["addressed", "all"] = Field(
+        "addressed", description='"addressed": in servers answer only mentions, replies and commands; "all"'
+    )
+    edited_messages: Literal["ignore", "handle"] = Field(
+        "ignore", description='"ignore" edited messages, or "handle" them as new ones'
+    )
     register_commands: bool = Field(True, description="bulk-overwrite global slash commands at start")
     escape_markdown: bool = Field(True, description="escape markdown in replies (False: model's markdown)")
     stream_edit_interval_s: float = Field(1.0, ge=0.0, description="least time between streaming edits")
@@ -141,23 +161,31 @@ class DiscordSettings(Section):
     guild_ready_timeout_s: float = Field(2.0, gt=0, description="wait for GUILD_CREATEs before ready")
     ready_timeout_s: float = Field(60.0, gt=0, description="start() fails if not connected by then")
     interactions_port: int | None = Field(None, description="serve signed HTTP interactions on this port")
-    interactions_listen: str = "127.0.0.1"
-    interactions_path: str = "/interactions"
+    interactions_listen: str = Field("127.0.0.1", description="address the HTTP interactions endpoint binds")
+    interactions_path: str = Field("/interactions", description="URL path of the HTTP interactions endpoint")
 
 
 class SlackSettings(Section):
     """Slack (slack-bolt)."""
 
-    bot_token: SecretStr | None = None
-    signing_secret: SecretStr | None = None
+    bot_token: SecretStr | None = Field(None, description="xoxb- bot token")
+    signing_secret: SecretStr | None = Field(
+        None, description="signing secret that verifies Events API requests"
+    )
     app_token: SecretStr | None = Field(None, description="xapp- token for Socket Mode")
-    mode: Literal["http", "socket"] = "http"
-    listen: str = "127.0.0.1"
-    port: int = 3000
-    path: str = "/slack/events"
+    mode: Literal["http", "socket"] = Field(
+        "http", description='"http" (Events API) or "socket" (Socket Mode)'
+    )
+    listen: str = Field("127.0.0.1", description="address the Events API server binds")
+    port: int = Field(3000, description="port the Events API server binds")
+    path: str = Field("/slack/events", description="URL path of the Events API endpoint")
     api_base: str | None = Field(None, description="Web API base, e.g. a test fake")
-    group_mode: Literal["addressed", "all"] = "addressed"
-    edited_messages: Literal["ignore", "handle"] = "ignore"
+    group_mode: Literal["addressed", "all"] = Field(
+        "addressed", description='"addressed": in channels answer only mentions and commands; "all"'
+    )
+    edited_messages: Literal["ignore", "handle"] = Field(
+        "ignore", description='"ignore" edited messages, or "handle" them as new ones'
+    )
     stream_interval_s: float = Field(
         1.0, ge=0, description="least time between two edits of a streamed reply"
     )

@@ -1,10 +1,13 @@
 """Render the configuration reference (every key, its default, what it does) as a Markdown table.
 
-``python -m botkit.config_reference`` prints it; the README's copy is checked against it by a test, so
-the documentation cannot drift from the code.
+``python -m botkit.config_reference`` prints it and ``... --update README.md`` rewrites the README's copy,
+which a test checks against the code, so the documentation cannot drift.
 """
 
 from __future__ import annotations
+
+import sys
+from pathlib import Path
 
 from pydantic import BaseModel, SecretStr
 
@@ -42,5 +45,16 @@ def markdown_table() -> str:
     return "\n".join(lines)
 
 
+def update(path: Path) -> None:
+    """Replace the table between the markers in ``path`` with the current one."""
+    text = path.read_text(encoding="utf-8")
+    head, rest = text.split(START, 1)
+    _old, tail = rest.split(END, 1)
+    path.write_text(f"{head}{START}\n{markdown_table()}\n{END}{tail}", encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(markdown_table())
+    if sys.argv[1:2] == ["--update"]:
+        update(Path(sys.argv[2]))
+    else:
+        print(markdown_table())
