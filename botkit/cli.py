@@ -24,10 +24,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``botkit`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not getattr(args, "handler", None):
+    # Sub-commands registered by other packages may name their handler ``func`` (argparse's idiom).
+    handler = getattr(args, "handler", None) or getattr(args, "func", None)
+    if handler is None:
         parser.print_help()
         return 2
-    return int(args.handler(args))
+    return int(handler(args))
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,55 @@
+"""The shipped default model: it loads offline, and a fresh evaluation matches the figures on its card."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from training import config
+from training.evaluate import load_model, score
+from training.pipeline import PipelineConfig
+
+REPO = Path(__file__).resolve().parents[2]
+MODEL = REPO / "botkit" / "data" / "default-model"
+PRESET = REPO / "training" / "presets" / "default_model.toml"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> dict:
+    return json.loads((MODEL / "eval.json").read_text(encoding="utf-8"))
+
+
+def test_files_and_size() -> None:
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "README.md"):
+        assert (MODEL / name).is_file(), name
+    assert (MODEL / "model.safetensors").stat().st_size < 20 * 2**20
+
+
+def test_quality_bar(shipped: dict) -> None:
+    ppl = shipped["dialogue"]["perplexity"]
+    assert ppl < shipped["baselines"]["pretrain"]  # SFT helped
+    assert ppl < 0.5 * shipped["baselines"]["unigram"]  # far below a unigram model
+
+
+def test_fresh_evaluation_matches_card(shipped: dict) -> None:
+    from botkit.model.chat_format import CHAT_TEMPLATE
+    from training.corpora import DataConfig, iter_dialogues
+
+    eval_cfg = config.load(PipelineConfig, PRESET).eval  # the generation settings the card used
+    model, tok = load_model(MODEL)
+    assert tok.chat_template == CHAT_TEMPLATE
+    subset = list(iter_dialogues(DataConfig(dialogue_files=[MODEL / "heldout_subset.jsonl"])))
+    assert len(subset) == shipped["subset"]["dialogues"]
+    fresh = score(model, tok, subset, eval_cfg, len(subset))
+    want = shipped["subset"]
+    assert fresh["assistant_tokens"] == want["assistant_tokens"]
+    assert math.isclose(fresh["perplexity"], want["perplexity"], rel_tol=1e-3)
+    for key in ("unigram_f1", "distinct_1", "distinct_2", "repetition_rate"):
+        assert fresh[key] == pytest.approx(want[key], abs=0.02), key
+    card = (MODEL / "README.md").read_text(encoding="utf-8")
+    assert f"**{shipped['dialogue']['perplexity']:.1f}**" in card
+    assert f"| {shipped['baselines']['unigram']:.1f} |" in card
+    assert f"| {shipped['baselines']['pretrain']:.1f} |" in card

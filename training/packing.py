@@ -1,0 +1,140 @@
+"""Turning token streams and dialogues into fixed-size training blocks.
+
+Pretraining concatenates documents (each followed by ``<|endoftext|>``) and cuts the stream into blocks
+of ``context_length`` tokens, so no position is wasted on padding. Dialogues are packed whole, greedily,
+into blocks, with labels of ``-100`` everywhere but the assistant's tokens, so the loss trains the model
+to answer rather than to imitate users. Token ids are kept in ``uint32`` arrays (memory-mapped for a
+corpus), never as Python lists of the whole corpus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+
+IGNORE = -100
+
+
+class TokenBlocks:
+    """Blocks of token ids (and labels) of shape ``(n_blocks, block_size)``.
+
+    ``labels is None`` means every token is a target (pretraining).
+    """
+
+    def __init__(self, ids: np.ndarray, labels: np.ndarray | None = None) -> None:
+        if labels is not None and labels.shape != ids.shape:
+            raise ValueError(f"labels shape {labels.shape} != ids shape {ids.shape}")
+        self.ids, self.labels = ids, labels
+
+    def __len__(self) -> int:
+        return int(self.ids.shape[0])
+
+    @property
+    def block_size(self) -> int:
+        return int(self.ids.shape[1])
+
+    def batch(self, indices: np.ndarray):  # -> tuple[torch.Tensor, torch.Tensor]
+        """Input ids and labels, both ``(len(indices), block_size)`` int64 tensors."""
+        import torch
+
+        ids = torch.from_numpy(np.asarray(self.ids[indices], dtype=np.int64))
+        if self.labels is None:
+            return ids, ids.clone()
+        return ids, torch.from_numpy(np.asarray(self.labels[indices], dtype=np.int64))
+
+
+def encode_documents(docs: Iterable[str], tokenizer, batch_size: int = 256) -> Iterator[np.ndarray]:
+    """Token ids of each document followed by the document separator, in batches for speed."""
+    sep = tokenizer.bos_token_id
+    # Whole documents are longer than the model's context by design (they are cut into blocks later);
+    # lift the limit so the tokenizer does not warn about every one.
+    tokenizer.model_max_length = int(1e12)
+    batch: list[str] = []
+    for doc in docs:
+        batch.append(doc)
+        if len(batch) >= batch_size:
+            yield from _encode_batch(batch, tokenizer, sep)
+            batch = []
+    if batch:
+        yield from _encode_batch(batch, tokenizer, sep)
+
+
+def _encode_batch(batch: list[str], tokenizer, sep: int) -> Iterator[np.ndarray]:
+    for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
+        yield np.asarray([*ids, sep], dtype=np.uint32)
+
+
+def write_token_file(chunks: Iterable[np.ndarray], path: Path) -> int:
+    """Append token chunks to a raw ``uint32`` file as they come; returns the token count."""
+    n = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        for chunk in chunks:
+            f.write(chunk.astype(np.uint32).tobytes())
+            n += len(chunk)
+    return n
+
+
+def blocks_from_token_file(path: Path, block_size: int) -> TokenBlocks:
+    """Memory-map a token file as blocks of ``block_size`` (the tail that does not fill one is dropped)."""
+    flat = np.memmap(path, dtype=np.uint32, mode="r")
+    n = len(flat) // block_size
+    return TokenBlocks(flat[: n * block_size].reshape(n, block_size))
+
+
+def pack_stream(chunks: Iterable[np.ndarray], block_size: int) -> TokenBlocks:
+    """Concatenate token chunks and cut them into full blocks (in memory; for small corpora and tests)."""
+    parts = list(chunks)
+    flat = np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint32)
+    n = len(flat) // block_size
+    return TokenBlocks(flat[: n * block_size].reshape(n, block_size))
+
+
+def encode_dialogue(tokenizer, messages: list[dict[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Render one dialogue with the chat template; labels are the ids on assistant tokens, else -100."""
+    out = tokenizer.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True
+    )
+    ids = np.asarray(out["input_ids"], dtype=np.int64)
+    mask = np.asarray(out["assistant_masks"], dtype=bool)
+    return ids, np.where(mask, ids, IGNORE)
+
+
+def pack_dialogues(
+    encoded: Iterable[tuple[np.ndarray, np.ndarray]], block_size: int, pad_id: int
+) -> TokenBlocks:
+    """Pack encoded dialogues whole into blocks, in order, starting a new block when one would overflow.
+
+    A dialogue longer than a block is cut to ``block_size`` (its later turns are lost). Padding has
+    label -100, so it never counts in the loss.
+    """
+    ids_rows: list[np.ndarray] = []
+    lab_rows: list[np.ndarray] = []
+    cur_ids: list[np.ndarray] = []
+    cur_lab: list[np.ndarray] = []
+    used = 0
+
+    def flush() -> None:
+        nonlocal cur_ids, cur_lab, used
+        if not cur_ids:
+            return
+        pad = block_size - used
+        ids_rows.append(np.concatenate([*cur_ids, np.full(pad, pad_id, dtype=np.int64)]))
+        lab_rows.append(np.concatenate([*cur_lab, np.full(pad, IGNORE, dtype=np.int64)]))
+        cur_ids, cur_lab, used = [], [], 0
+
+    for ids, labels in encoded:
+        ids, labels = ids[:block_size], labels[:block_size]
+        if not (labels != IGNORE).any():
+            continue  # truncation cut away every assistant token: nothing to learn
+        if used + len(ids) > block_size:
+            flush()
+        cur_ids.append(ids)
+        cur_lab.append(labels)
+        used += len(ids)
+    flush()
+    if not ids_rows:
+        return TokenBlocks(np.zeros((0, block_size), np.int32), np.zeros((0, block_size), np.int32))
+    return TokenBlocks(np.stack(ids_rows).astype(np.int32), np.stack(lab_rows).astype(np.int32))

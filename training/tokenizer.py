@@ -1,0 +1,115 @@
+"""Tokenizer stage: train a byte-level BPE tokenizer and save it as a transformers tokenizer.
+
+Byte-level BPE never meets an unknown character (Chinese, emoji and all round-trip exactly). The saved
+tokenizer carries botkit's special tokens and chat template (``botkit.model.chat_format``), whose
+``{% generation %}`` markers give the assistant-token mask the SFT loss uses.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from botkit.model import chat_format
+from training.corpora import DataConfig, DataError, iter_dialogues, iter_text
+from training.outputs import check_writable, mark_complete
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TokenizerConfig:
+    """Tokenizer stage settings.
+
+    Attributes:
+        output_dir: where the tokenizer files go.
+        data: corpora to learn merges from (text and dialogue contents both count).
+        vocab_size: size of the vocabulary, special tokens included.
+        min_frequency: pairs seen fewer times are not merged.
+        max_documents: cap on documents read (0 = all), to bound time on large corpora.
+        model_max_length: context length recorded in the tokenizer config.
+    """
+
+    output_dir: Path = Path("out/tokenizer")
+    data: DataConfig = field(default_factory=DataConfig)
+    vocab_size: int = 8000
+    min_frequency: int = 2
+    max_documents: int = 0
+    model_max_length: int = 512
+
+
+def _documents(cfg: TokenizerConfig) -> Iterator[str]:
+    docs = itertools.chain(
+        iter_text(cfg.data, "train"),
+        ("\n".join(m["content"] for m in d) for d in iter_dialogues(cfg.data, "train")),
+    )
+    return itertools.islice(docs, cfg.max_documents) if cfg.max_documents > 0 else docs
+
+
+def train_tokenizer(cfg: TokenizerConfig):  # -> PreTrainedTokenizerFast
+    """Train the tokenizer and save it to ``cfg.output_dir``.
+
+    Returns:
+        The saved ``PreTrainedTokenizerFast``.
+
+    Raises:
+        DataError: the corpora hold no text.
+        OutputError: the output directory cannot be written.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    check_writable(cfg.output_dir)
+    counted = _Counted(_documents(cfg))
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=cfg.vocab_size,
+        min_frequency=cfg.min_frequency,
+        special_tokens=list(chat_format.SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(counted, trainer=trainer)
+    if counted.n == 0:
+        raise DataError(
+            "empty corpus: no documents found in "
+            f"{[str(p) for p in cfg.data.text_files + cfg.data.dialogue_files]}"
+        )
+    hf_tok = wrap_tokenizer(tok, cfg.model_max_length)
+    hf_tok.save_pretrained(cfg.output_dir)
+    mark_complete(cfg.output_dir, "tokenizer", {"documents": counted.n, "vocab_size": len(hf_tok)})
+    log.info("tokenizer: %d documents, vocabulary %d -> %s", counted.n, len(hf_tok), cfg.output_dir)
+    return hf_tok
+
+
+def wrap_tokenizer(tok, model_max_length: int = 512):
+    """Wrap a ``tokenizers.Tokenizer`` as a ``PreTrainedTokenizerFast`` with botkit's chat format."""
+    from transformers import PreTrainedTokenizerFast
+
+    hf_tok = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=chat_format.BOS,
+        eos_token=chat_format.EOS,
+        pad_token=chat_format.PAD,
+        additional_special_tokens=[chat_format.TURN_START],
+        model_max_length=model_max_length,
+        clean_up_tokenization_spaces=False,
+    )
+    hf_tok.chat_template = chat_format.CHAT_TEMPLATE
+    return hf_tok
+
+
+class _Counted:
+    """An iterator that counts what it yields (to detect an empty corpus after training)."""
+
+    def __init__(self, it: Iterator[str]) -> None:
+        self.it, self.n = it, 0
+
+    def __iter__(self) -> Iterator[str]:
+        for x in self.it:
+            self.n += 1
+            yield x
