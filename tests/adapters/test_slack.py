@@ -19,23 +19,19 @@ from adapters.slack_format import TEXT_LIMIT, escape, split_escaped, unescape
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.context import Context
-from botkit.message import Button, Event, Message
-from botkit.plugin import Plugin, on_command, on_event, on_message
+from botkit.message import Button
+from botkit.plugin import on_command
 from botkit.testing import ScriptedModel
 from botkit.testing.platforms.slack import FakeSlackServer
+from tests.adapters.slack_harness import SlackProbe
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(30)]
 
 MARKUP = "Try *bold* _it_ ~s~ `x` ```py\nprint(1)\n``` [a](b) #+-=|{}.! <tag> & &amp; > quote <@U1> done"
 
 
-class Probe(Plugin):
-    """Records what reached it; chats through the model with a streamed reply."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.events: list[Event] = []
-        self.commands: list[tuple[str, tuple[str, ...]]] = []
+class Probe(SlackProbe):
+    """The shared probe, plus the commands these tests use."""
 
     @on_command("ping")
     async def ping(self, ctx: Context, *words: str) -> None:
@@ -74,22 +70,6 @@ class Probe(Plugin):
         await asyncio.sleep(0.3)
         if answer != "no":
             await ctx.reply(f"done: {answer}")
-
-    @on_event("button")
-    async def button(self, ctx: Context) -> None:
-        """A button press."""
-        assert ctx.event is not None
-        self.events.append(ctx.event)
-        await ctx.reply(f"pressed {ctx.event.data}")
-
-    @on_message()
-    async def chat(self, ctx: Context) -> None:
-        """Everything else goes to the model, streamed."""
-        assert ctx.message is not None
-        self.messages.append(ctx.message)
-        from botkit.types import SamplingParams
-
-        await ctx.stream(ctx.model.stream([{"role": "user", "content": ctx.text}], SamplingParams()))
 
 
 @dataclass

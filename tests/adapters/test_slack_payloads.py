@@ -21,11 +21,10 @@ from adapters.slack import SlackAdapter
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.context import Context
-from botkit.message import Event, Message
-from botkit.plugin import Plugin, on_command, on_event, on_message
+from botkit.plugin import on_command
 from botkit.testing import ScriptedModel
 from botkit.testing.platforms.slack import FakeSlackServer
-from botkit.types import SamplingParams
+from tests.adapters.slack_harness import SlackProbe
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(30)]
 
@@ -45,13 +44,8 @@ def load_entries() -> list[dict[str, Any]]:
 ENTRIES = {entry["name"]: entry for entry in load_entries()}
 
 
-class Recorder(Plugin):
-    """Records every message, command and button press; chats through the model."""
-
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-        self.events: list[Event] = []
-        self.commands: list[tuple[str, tuple[str, ...]]] = []
+class Recorder(SlackProbe):
+    """The shared probe, plus the commands the payload entries call."""
 
     @on_command("hello_world")
     async def hello_world(self, ctx: Context, *words: str) -> None:
@@ -70,20 +64,6 @@ class Recorder(Plugin):
         """Needs an argument: an empty text shows the usage instead of reaching the model."""
         self.commands.append(("hello_socket_mode", (name,)))
         await ctx.reply(f"hello {name}")
-
-    @on_event("button")
-    async def button(self, ctx: Context) -> None:
-        """A button press."""
-        assert ctx.event is not None
-        self.events.append(ctx.event)
-        await ctx.reply(f"pressed {ctx.event.data}")
-
-    @on_message()
-    async def chat(self, ctx: Context) -> None:
-        """Everything else goes to the model."""
-        assert ctx.message is not None
-        self.messages.append(ctx.message)
-        await ctx.stream(ctx.model.stream([{"role": "user", "content": ctx.text}], SamplingParams()))
 
 
 @dataclass
