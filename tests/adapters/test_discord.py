@@ -105,7 +105,7 @@ class Recorder(Plugin):
 
 @asynccontextmanager
 async def running(
-    fake: FakeDiscordServer | None = None, **settings: Any
+    fake: FakeDiscordServer | None = None, *, word_delay: float = 0.01, **settings: Any
 ) -> AsyncIterator[tuple[FakeDiscordServer, DiscordAdapter, Recorder]]:
     """A fake Discord, a started adapter on it and the recording plugin; all stopped afterwards."""
     fake = fake or FakeDiscordServer()
@@ -118,7 +118,7 @@ async def running(
     options.update(settings)
     adapter = DiscordAdapter(DiscordSettings(token=fake.token, api_base=fake.api_base, **options))
     recorder = Recorder()
-    bot = Bot([recorder], model=ScriptedModel(delay=0.01))
+    bot = Bot([recorder], model=ScriptedModel(delay=word_delay))
     try:
         await adapter.start(bot)
         yield fake, adapter, recorder
@@ -183,11 +183,13 @@ async def test_stop_finishes_a_reply_in_progress_and_leaves_no_tasks() -> None:
 
 
 async def test_one_conversation_is_answered_in_order() -> None:
-    async with running() as (fake, adapter, _rec):
+    # A slow stream (about 1.2 s), so "the other channel did not wait" holds on a loaded machine too.
+    async with running(word_delay=0.1) as (fake, adapter, _rec):
         await fake.send_message("!ask one two three four five six seven eight nine ten", dm=True)
         await fake.send_message("!who", dm=True)
         await fake.send_message("!who")  # another conversation is not held up
-        await fake.wait_for(lambda: len(fake.messages_in(fake.dm_channel_id)) == 2)
+        await fake.wait_for(lambda: len(fake.messages_in(fake.dm_channel_id)) == 2, within=20)
+        await fake.wait_for(lambda: len(fake.messages_in(fake.channel_id)) == 1, within=20)
         streamed, answered = fake.messages_in(fake.dm_channel_id)
         assert streamed.content == "echo: one two three four five six seven eight nine ten"
         assert answered.content == "I am botkit"
@@ -199,7 +201,7 @@ async def test_one_conversation_is_answered_in_order() -> None:
         ]
         assert second_post[0] < last_edit  # the other channel's answer did not wait
         assert second_post[1] > last_edit  # the same DM's second answer came after the first was complete
-        assert adapter._lanes._locks == {}  # nothing left behind
+        await fake.wait_for(lambda: adapter._lanes._locks == {}, within=5)  # nothing left behind
 
 
 async def test_group_mode_all_answers_everything() -> None:
