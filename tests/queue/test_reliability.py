@@ -10,10 +10,13 @@ from pathlib import Path
 import pytest
 import redis
 
+from botkit.app import Bot
 from botkit.config import load_settings
 from botkit.errors import ModelBusy
+from botkit.plugins.chat import ChatPlugin
 from botkit.queue.client import CeleryGenerator
 from botkit.queue.protocol import RequestKeys, request_id
+from botkit.testing import BotTester
 from botkit.types import SamplingParams
 from tests.queue.servers import RedisServer, WorkerProcess, write_config
 
@@ -86,33 +89,33 @@ async def test_a_reply_survives_its_worker_being_killed_and_arrives_once(
 async def test_redis_outage_means_busy_then_recovery(
     tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
 ) -> None:
+    """What a chat user sees: a reply, the busy message while Redis is down, then replies again."""
     config = write_config(tmp_path / "botkit.toml", own_redis.url, model_dir)
     workers.append(WorkerProcess(tmp_path, config, model_dir).wait_ready())
-    generator = CeleryGenerator.from_settings(load_settings(config))
-    params = SamplingParams(max_new_tokens=6)
-    try:
-        assert (await generator.generate(HELLO, params)).completion_tokens > 0  # type: ignore[arg-type]
-        own_redis.stop()
+    settings = load_settings(config, model={"max_new_tokens": 6, "temperature": 1.0, "seed": 1})
+    generator = CeleryGenerator.from_settings(settings)
+    busy = str(ModelBusy())
+    async with BotTester(Bot([ChatPlugin()], model=generator, settings=settings)) as bot:
+        await bot.send("hello")
+        assert bot.assert_reply().text != busy
 
+        own_redis.stop()
         started = time.monotonic()
-        with pytest.raises(ModelBusy) as caught:
-            await generator.generate(HELLO, params)  # type: ignore[arg-type]
+        await bot.send("are you there?")
+        bot.assert_reply(busy)  # "I'm busy right now, please try again in a moment."
         assert time.monotonic() - started < 5, "the user must not wait for a dead broker"
-        assert str(caught.value) == str(ModelBusy())
 
         own_redis.start()  # same port: the bot and the worker reconnect by themselves
         deadline = time.monotonic() + 60
         while True:
-            try:
-                reply = await generator.generate(HELLO, params)  # type: ignore[arg-type]
+            await bot.send("and now?")
+            text = bot.assert_reply().text
+            if text != busy:  # a pooled connection that died with the old server may fail once
                 break
-            except ModelBusy:  # a pooled connection that died with the old server fails once
-                assert time.monotonic() < deadline, "no recovery within 60 s"
-                await asyncio.sleep(0.5)
-        assert reply.completion_tokens > 0
+            assert time.monotonic() < deadline, "no recovery within 60 s"
+            await asyncio.sleep(0.5)
+        assert text.strip()
         assert workers[0].proc.poll() is None
-    finally:
-        await generator.close()
 
 
 async def test_a_task_redelivered_while_its_worker_still_runs_waits_instead_of_generating_again(
