@@ -59,47 +59,19 @@ def train_tokenizer(cfg: TokenizerConfig):  # -> PreTrainedTokenizerFast
         DataError: the corpora hold no text.
         OutputError: the output directory cannot be written.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-
     check_writable(cfg.output_dir)
     counted = _Counted(_documents(cfg))
-    tok = Tokenizer(models.BPE())
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=cfg.vocab_size,
-        min_frequency=cfg.min_frequency,
-        special_tokens=list(chat_format.SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
+    hf_tok = chat_format.train_chat_tokenizer(
+        counted, cfg.vocab_size, min_frequency=cfg.min_frequency, model_max_length=cfg.model_max_length
     )
-    tok.train_from_iterator(counted, trainer=trainer)
     if counted.n == 0:
         raise DataError(
             "empty corpus: no documents found in "
             f"{[str(p) for p in cfg.data.text_files + cfg.data.dialogue_files]}"
         )
-    hf_tok = wrap_tokenizer(tok, cfg.model_max_length)
     hf_tok.save_pretrained(cfg.output_dir)
     mark_complete(cfg.output_dir, "tokenizer", {"documents": counted.n, "vocab_size": len(hf_tok)})
     log.info("tokenizer: %d documents, vocabulary %d -> %s", counted.n, len(hf_tok), cfg.output_dir)
-    return hf_tok
-
-
-def wrap_tokenizer(tok, model_max_length: int = 512):
-    """Wrap a ``tokenizers.Tokenizer`` as a ``PreTrainedTokenizerFast`` with botkit's chat format."""
-    from transformers import PreTrainedTokenizerFast
-
-    hf_tok = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=chat_format.BOS,
-        eos_token=chat_format.EOS,
-        pad_token=chat_format.PAD,
-        additional_special_tokens=[chat_format.TURN_START],
-        model_max_length=model_max_length,
-        clean_up_tokenization_spaces=False,
-    )
-    hf_tok.chat_template = chat_format.CHAT_TEMPLATE
     return hf_tok
 
 

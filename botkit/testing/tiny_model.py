@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from botkit.model.chat_format import BOS, CHAT_TEMPLATE, EOS, PAD, SPECIAL_TOKENS
+from botkit.model.chat_format import train_chat_tokenizer
 
 SENTENCES = [
     "hello there, how are you today?",
@@ -42,27 +42,13 @@ def make_tiny_model(
         seed: torch seed for the random weights.
     """
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
-
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=SPECIAL_TOKENS,
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
+    tokenizer = train_chat_tokenizer(
+        SENTENCES * 4, vocab_size, min_frequency=1, model_max_length=context_window
     )
-    bpe.train_from_iterator(SENTENCES * 4, trainer)
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token=BOS, eos_token=EOS, pad_token=PAD, unk_token=None
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
-    tokenizer.model_max_length = context_window
     tokenizer.save_pretrained(out)
 
     torch.manual_seed(seed)
