@@ -28,11 +28,9 @@ class InteractionSink(Protocol):
 
     def acknowledge(self, interaction: Mapping[str, Any]) -> dict[str, Any] | None:
         """The immediate response body (sent as the HTTP answer); None for an interaction it refuses."""
-        ...
 
     def process(self, interaction: Mapping[str, Any]) -> None:
         """Work on an acknowledged interaction in the background (follow-ups go through the REST API)."""
-        ...
 
 
 class DiscordInteractionsEndpoint:

@@ -74,17 +74,14 @@ class Generator(Protocol):
     @property
     def context_window(self) -> int:
         """Tokens the model can attend to (prompt plus reply)."""
-        ...
 
     def count_tokens(self, messages: Sequence[ChatTurn]) -> int:
         """Prompt length in tokens of ``messages`` rendered with the chat template."""
-        ...
 
     async def generate(
         self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
     ) -> Generation:
         """Generate one whole reply. ``key`` is an idempotency key (same key, one generation)."""
-        ...
 
     def stream(
         self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
@@ -94,11 +91,9 @@ class Generator(Protocol):
         Raises :class:`~botkit.errors.GenerationFailed` (or a subclass: ``ModelBusy``,
         ``GenerationTimeout`` when the time limit cut the reply off) after any text that did arrive.
         """
-        ...
 
     async def close(self) -> None:
         """Release the model or the connection."""
-        ...
 
 
 @runtime_checkable
@@ -107,27 +102,21 @@ class Store(Protocol):
 
     async def history(self, key: str, limit: int | None = None) -> list[ChatTurn]:
         """The last ``limit`` turns (all when None), oldest first."""
-        ...
 
     async def append(self, key: str, *turns: ChatTurn) -> None:
         """Add turns at the end of the history."""
-        ...
 
     async def clear(self, key: str) -> None:
         """Forget the history and state of one conversation."""
-        ...
 
     async def get_state(self, key: str) -> dict[str, Any]:
         """The conversation's state (an empty dict when none was saved)."""
-        ...
 
     async def set_state(self, key: str, state: dict[str, Any]) -> None:
         """Replace the conversation's state (it must be JSON-serialisable)."""
-        ...
 
     async def close(self) -> None:
         """Flush and release the store."""
-        ...
 
 
 @runtime_checkable
@@ -138,12 +127,9 @@ class Adapter(Protocol):
 
     async def start(self, bot: Bot) -> None:
         """Connect and begin delivering events to ``bot.handle``; returns once running."""
-        ...
 
     async def stop(self) -> None:
         """Disconnect; pending replies are sent first."""
-        ...
 
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
         """Answer ``to`` on its platform. A streaming reply is shown growing (message edits)."""
-        ...

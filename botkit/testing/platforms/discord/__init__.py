@@ -11,7 +11,7 @@ on successful answers, and every route a botkit adapter does not call (they answ
     fake = FakeDiscordServer()
     await fake.start()
     settings = DiscordSettings(token=fake.token, api_base=fake.api_base)
-    ...
+    # start your DiscordAdapter with these settings, then:
     await fake.send_message("hello", dm=True)
     await fake.wait_for(lambda: fake.messages_in(fake.dm_channel_id))
 
