@@ -42,6 +42,11 @@ class ModelSettings(Section):
     repetition_penalty: float = Field(1.15, ge=1.0, description="lower the odds of tokens already used")
     seed: int | None = Field(None, description="fixed sampling seed (reproducible replies, for tests)")
     max_batch: int = Field(32, ge=1, description="most requests generated together in one batch")
+    engine: Literal["auto", "botkit", "transformers"] = Field(
+        "auto",
+        description='batch engine: "botkit" (own scheduler), "transformers" (its continuous batching), '
+        '"auto" (botkit on CPU; on GPU the faster of the two, timed at start-up)',
+    )
     timeout_s: float = Field(120.0, gt=0, description="a reply taking longer is cut off with a notice")
 
 

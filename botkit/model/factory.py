@@ -43,4 +43,5 @@ def build_generator(settings: Settings) -> Generator:
         dtype=settings.model.dtype,
         max_batch=settings.model.max_batch,
         timeout_s=settings.model.timeout_s,
+        engine=settings.model.engine,
     )

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from botkit.errors import GenerationFailed, GenerationTimeout
-from botkit.model.decoding import GenerationJob, generate_batch
+from botkit.model.engines import start_engine
+from botkit.model.jobs import GenerationJob
 from botkit.model.loader import LoadedModel, load_model
-from botkit.model.scheduler import BatchRunner, BatchScheduler
+from botkit.model.scheduler import BatchRunner
 from botkit.types import ChatTurn, Generation, SamplingParams
 
 _DONE = object()
@@ -39,7 +40,9 @@ class LocalGenerator:
         lm: a loaded model.
         max_batch: most requests generated together.
         timeout_s: a reply still running after this long is cut off (``finish_reason="timeout"``).
-        runner: the batch function (benchmarks pass a trivial one to time the plumbing alone).
+        engine: the batch engine, ``"auto"``, ``"botkit"`` or ``"transformers"`` (see
+            :mod:`botkit.model.engines`).
+        runner: a stand-in batch function (benchmarks pass a trivial one to time the plumbing alone).
     """
 
     def __init__(
@@ -48,11 +51,12 @@ class LocalGenerator:
         *,
         max_batch: int = 32,
         timeout_s: float = 120.0,
-        runner: BatchRunner = generate_batch,
+        engine: str = "auto",
+        runner: BatchRunner | None = None,
     ) -> None:
         self.lm = lm
         self.timeout_s = timeout_s
-        self.scheduler = BatchScheduler(lm, max_batch=max_batch, runner=runner)
+        self.scheduler = start_engine(lm, engine, max_batch=max_batch, runner=runner)
 
     @classmethod
     def from_path(
@@ -63,9 +67,11 @@ class LocalGenerator:
         dtype: str = "auto",
         max_batch: int = 32,
         timeout_s: float = 120.0,
+        engine: str = "auto",
     ) -> LocalGenerator:
         """Load the model directory at ``path`` (see :func:`botkit.model.loader.load_model`)."""
-        return cls(load_model(path, device=device, dtype=dtype), max_batch=max_batch, timeout_s=timeout_s)
+        lm = load_model(path, device=device, dtype=dtype)
+        return cls(lm, max_batch=max_batch, timeout_s=timeout_s, engine=engine)
 
     @property
     def context_window(self) -> int:

@@ -13,7 +13,8 @@ import queue
 import threading
 from collections.abc import Callable
 
-from botkit.model.decoding import GenerationJob, generate_batch
+from botkit.model.decoding import generate_batch
+from botkit.model.jobs import GenerationJob
 from botkit.model.loader import LoadedModel
 
 log = logging.getLogger("botkit.model")
@@ -29,6 +30,8 @@ class BatchScheduler:
         max_batch: most jobs in one batch.
         runner: the batch function (``generate_batch``; a benchmark may pass another).
     """
+
+    name = "botkit"
 
     def __init__(self, lm: LoadedModel, *, max_batch: int = 32, runner: BatchRunner = generate_batch) -> None:
         self.lm = lm

@@ -35,6 +35,11 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", help="cuda, cuda:N, cpu or auto (default: [model] device)")
     parser.add_argument("--dtype", help="auto, float32, bfloat16, float16 (default: [model] dtype)")
     parser.add_argument("--max-batch", type=int, metavar="N", help="most requests in one batch")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "botkit", "transformers"),
+        help="batch engine (default: [model] engine; auto times both on a GPU and keeps the faster)",
+    )
     parser.add_argument("--queue", metavar="NAME", help="queue to consume (default: [queue] inference_queue)")
     parser.add_argument(
         "--config", metavar="FILE", help="botkit.toml (default: $BOTKIT_CONFIG or ./botkit.toml)"

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from botkit.model.decoding import GenerationJob
+from botkit.model.jobs import GenerationJob
 from botkit.model.loader import LoadedModel
 
 

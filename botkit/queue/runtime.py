@@ -1,6 +1,6 @@
-"""What an inference worker process holds: the model, one BatchScheduler, and a Redis connection.
+"""What an inference worker process holds: the model, one batch engine, and a Redis connection.
 
-Every Celery task thread hands its request to the same :class:`~botkit.model.scheduler.BatchScheduler`,
+Every Celery task thread hands its request to the same batch engine (:mod:`botkit.model.engines`),
 so requests that arrive while the model is busy go together into the next batch, exactly as in the
 in-process generator. The task thread then streams the reply into Redis while the model thread moves on.
 """
@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from botkit.errors import GenerationTimeout
-from botkit.model.decoding import GenerationJob, PromptTooLongError, generate_batch
+from botkit.model.decoding import generate_batch
+from botkit.model.engines import start_engine
+from botkit.model.jobs import GenerationJob, PromptTooLongError
 from botkit.model.loader import LoadedModel
-from botkit.model.scheduler import BatchRunner, BatchScheduler
+from botkit.model.scheduler import BatchRunner
 from botkit.queue.metrics import WorkerMetrics
 from botkit.queue.protocol import CLAIM_SCRIPT, MODEL_INFO_KEY, RELEASE_SCRIPT, RequestKeys, seed_for
 from botkit.queue.publisher import StreamPublisher
@@ -43,6 +45,7 @@ class WorkerOptions:
     device: str = "auto"
     dtype: str = "auto"
     max_batch: int = 32
+    engine: str = "auto"  # see botkit.model.engines
     echo: bool = False  # no model: replies echo the last message (benchmarks of the plumbing)
     step_delay_ms: float = 0.0  # slow every decoding step (tests that kill a worker mid-reply)
     metrics_port: int | None = None  # serve Prometheus metrics on this port
@@ -58,16 +61,18 @@ class WorkerRuntime:
         redis: a synchronous ``redis.Redis`` with ``decode_responses=True``.
         queue: the ``[queue]`` settings.
         options: how the worker was started.
-        runner: the batch function the scheduler runs.
+        runner: a stand-in batch function (echo worker, slowed tests), or None for the real engine.
     """
 
-    def __init__(self, lm: LoadedModel, redis: Any, queue: Any, options: WorkerOptions, runner: BatchRunner):
+    def __init__(
+        self, lm: LoadedModel, redis: Any, queue: Any, options: WorkerOptions, runner: BatchRunner | None
+    ) -> None:
         self.lm = lm
         self.redis = redis
         self.queue = queue
         self.options = options
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self.scheduler = BatchScheduler(lm, max_batch=options.max_batch, runner=runner)
+        self.scheduler = start_engine(lm, options.engine, max_batch=options.max_batch, runner=runner)
         self.generations = 0
         self._info_due = time.monotonic() + 30
         self.metrics = WorkerMetrics(options.metrics_port)
@@ -85,7 +90,7 @@ class WorkerRuntime:
             import torch
 
             torch.set_num_threads(options.threads)
-        runner: BatchRunner = generate_batch
+        runner: BatchRunner | None = None
         if options.echo:
             from botkit.queue.echo import echo_batch, echo_model
 
@@ -97,7 +102,7 @@ class WorkerRuntime:
                 raise ValueError("an inference worker needs --model DIR (or --echo)")
             lm = load_model(options.model, device=options.device, dtype=options.dtype)
         if options.step_delay_ms > 0:
-            runner = _slowed(runner, options.step_delay_ms / 1000)
+            runner = _slowed(runner or generate_batch, options.step_delay_ms / 1000)
         client = redis.Redis.from_url(
             redis_url(settings.queue),
             decode_responses=True,

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown
 
 from botkit.queue.app import make_celery
 from botkit.queue.protocol import GENERATE_TASK
@@ -46,7 +46,6 @@ def runtime() -> WorkerRuntime:
             if _State.settings is None or _State.options is None:
                 raise RuntimeError("the worker was not configured (start it with `botkit worker`)")
             _State.runtime = WorkerRuntime.create(_State.settings, _State.options)
-            log.info("model ready: %s (max batch %d)", _State.runtime.lm.path, _State.options.max_batch)
         return _State.runtime
 
 
@@ -79,6 +78,19 @@ def _load_on_start(**_: Any) -> None:
         raise SystemExit(1) from exc
 
 
+@worker_ready.connect
+def _announce(**_: Any) -> None:
+    # Said here, not at load time: Celery sets up its log handlers between worker_init and worker_ready.
+    if _State.runtime is not None:
+        ready = _State.runtime
+        log.info(
+            "model ready: %s (engine %s, max batch %d)",
+            ready.lm.path,
+            ready.scheduler.name,
+            ready.scheduler.max_batch,
+        )
+
+
 @worker_shutdown.connect
 def _close_on_stop(**_: Any) -> None:
     if _State.runtime is not None:
@@ -106,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device or settings.model.device,
         dtype=args.dtype or settings.model.dtype,
         max_batch=args.max_batch or settings.model.max_batch,
+        engine=args.engine or settings.model.engine,
         echo=args.echo,
         step_delay_ms=args.step_delay_ms,
         threads=args.torch_threads,

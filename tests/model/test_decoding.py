@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from botkit.model.decoding import GenerationJob, PromptTooLongError, generate_batch, token_budget
+from botkit.model.decoding import generate_batch
+from botkit.model.jobs import GenerationJob, PromptTooLongError, token_budget
 from botkit.model.loader import LoadedModel, load_model
 from botkit.model.local import LocalGenerator, encode_chat
 from botkit.model.scheduler import BatchScheduler

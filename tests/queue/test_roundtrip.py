@@ -16,7 +16,7 @@ from botkit.errors import GenerationFailed, GenerationTimeout
 from botkit.queue.client import CeleryGenerator
 from botkit.queue.protocol import RequestKeys, request_id
 from botkit.types import SamplingParams
-from tests.queue.servers import RedisServer, WorkerProcess
+from tests.queue.servers import RedisServer, WorkerProcess, write_config
 
 HELLO = [{"role": "user", "content": "hello there"}]
 
@@ -182,3 +182,34 @@ async def test_a_streamed_reply_over_the_time_limit_ends_with_generation_timeout
 async def _collect(stream: AsyncIterator[str], into: list[str]) -> None:
     async for piece in stream:
         into.append(piece)
+
+
+async def test_a_worker_on_the_transformers_engine_batches_streams_and_keeps_stop_rules(
+    tmp_path: Path, redis_server: RedisServer, model_dir: Path, config_file: Path, worker: WorkerProcess
+) -> None:
+    config = write_config(
+        tmp_path / "botkit.toml", redis_server.url, model_dir, inference_queue="cb.inference"
+    )
+    cb_worker = WorkerProcess(tmp_path, config, model_dir, "--engine", "transformers").wait_ready()
+    reference_gen = CeleryGenerator(load_settings(config_file), model_dir=None)
+    generator = CeleryGenerator(load_settings(config), model_dir=None)
+    greedy = SamplingParams(max_new_tokens=30, temperature=0.0, repetition_penalty=1.0)
+    try:
+        expected = await reference_gen.generate(HELLO, greedy)  # type: ignore[arg-type]  # the botkit engine
+        stop = expected.text[3:5]
+        cut = SamplingParams(max_new_tokens=30, temperature=0.0, repetition_penalty=1.0, stop=(stop,))
+        pieces = [p async for p in generator.stream(HELLO, greedy, key="cb:stream")]  # type: ignore[arg-type]
+        replies = await asyncio.gather(
+            *(generator.generate(HELLO, p) for p in (greedy, cut, greedy, cut))  # type: ignore[arg-type]
+        )
+    finally:
+        await generator.close()
+        await reference_gen.close()
+        cb_worker.stop()
+
+    assert "".join(pieces) == expected.text
+    assert len(pieces) >= 2
+    assert [r.text for r in replies] == [expected.text, expected.text[: expected.text.find(stop)]] * 2
+    assert max(r.extra["batch"] for r in replies) > 1
+    assert "engine transformers" in cb_worker.log
+    assert "engine botkit" in worker.log
