@@ -2,13 +2,16 @@
 
 For each concurrency level, ``c`` requests arrive at once. The batching path submits them to botkit's
 ``BatchScheduler`` (one padded dynamic batch, rows leaving as they finish); the baseline serves them one
-after another with ``model.generate``, as a server without batching would. Every reply is exactly
-``--max-new-tokens`` long (end-of-turn is ignored) so both sides do the same work.
+after another with ``model.generate``, as a server without batching would; the third side is the
+transformers engine (``TransformersBatcher``: transformers' ``ContinuousBatchingManager``, paged cache,
+requests joining every step) behind the same job and streaming code. Every reply is exactly
+``--max-new-tokens`` long (end-of-turn is ignored) and the repetition penalty is off (the transformers
+engine has none), so all sides do the same work.
 
 Prints one JSON line: aggregate tokens/s, p50/p99 time-to-first-token (TTFT, from arrival) and
-time-per-output-token (TPOT) per side and concurrency, and the speedup. ``--device cuda`` adds
-transformers' continuous batching (``model.generate_batch``) and decode speed at batch 1 as a percentage
-of the memory-bandwidth bound (all weight bytes read once per token at ``--bandwidth-gbs``).
+time-per-output-token (TPOT) per side and concurrency, and the speedups. ``--device cuda`` adds decode
+speed at batch 1 as a percentage of the memory-bandwidth bound (all weight bytes read once per token at
+``--bandwidth-gbs``).
 
     python bench/batching.py                      # CPU, tiny Llama (hidden 256, 4 layers)
     python bench/batching.py --device cuda --model DIR --bandwidth-gbs 4800
@@ -29,10 +32,13 @@ from typing import Any
 
 import torch
 
-from botkit.model.decoding import GenerationJob, generate_batch
+from botkit.model.decoding import generate_batch
+from botkit.model.engines import Batcher
+from botkit.model.jobs import GenerationJob
 from botkit.model.loader import LoadedModel, default_model_dir, load_model
 from botkit.model.local import encode_chat
 from botkit.model.scheduler import BatchScheduler
+from botkit.model.transformers_cb import TransformersBatcher
 from botkit.testing.tiny_model import SENTENCES, make_tiny_model
 from botkit.types import SamplingParams
 
@@ -65,15 +71,23 @@ def run_batched(
     params: SamplingParams,
     *,
     gap_s: float = 0.0,
-    continuous: bool = True,
+    engine: str = "botkit",
 ) -> dict[str, float]:
-    """All prompts submitted to one BatchScheduler, at once or ``gap_s`` apart.
+    """All prompts submitted to one warm batch engine, at once or ``gap_s`` apart.
 
-    ``continuous=False`` hides ``generate_batch`` behind a wrapper, which the scheduler then runs batch by
-    batch (late arrivals wait for the whole running batch instead of joining it).
+    ``engine``: ``"botkit"``; ``"botkit-batch-at-a-time"`` hides ``generate_batch`` behind a wrapper, which
+    the scheduler then runs batch by batch (late arrivals wait for the whole running batch instead of
+    joining it); ``"transformers"``: transformers' continuous batching.
     """
-    runner = generate_batch if continuous else lambda m, jobs: generate_batch(m, jobs)
-    scheduler = BatchScheduler(lm, max_batch=len(prompts), runner=runner)
+    scheduler: Batcher
+    if engine == "transformers":
+        scheduler = TransformersBatcher(lm, max_batch=len(prompts))
+    elif engine == "botkit-batch-at-a-time":
+        scheduler = BatchScheduler(lm, max_batch=len(prompts), runner=lambda m, jobs: generate_batch(m, jobs))
+    else:
+        scheduler = BatchScheduler(lm, max_batch=len(prompts))
+    warm = [scheduler.submit(GenerationJob(prompts[0], dataclasses.replace(params, max_new_tokens=2)))]
+    warm[0].done.wait()  # the engine's thread (and the manager, for transformers) is up before timing
     first: dict[int, float] = {}
     finished: dict[int, float] = {}
     jobs: list[GenerationJob] = []
@@ -142,29 +156,6 @@ def run_per_request(lm: LoadedModel, prompts: list[list[int]], params: SamplingP
     return summary(time.perf_counter() - start, tokens, ttft, tpot)
 
 
-def run_hf_continuous(lm: LoadedModel, prompts: list[list[int]], params: SamplingParams) -> dict[str, float]:
-    """transformers' continuous batching (``generate_batch``: paged KV cache, requests join mid-flight)."""
-    from transformers import GenerationConfig
-
-    # CB drops the repetition penalty (unsupported) and keeps its manager warm between calls, so the
-    # timed call excludes start-up and warm-up, as our scheduler's thread is warm too.
-    config = GenerationConfig(**{**_hf_sampling(lm, params), "repetition_penalty": None})
-    options = {"generation_config": config, "progress_bar": False, "persistent_manager": True}
-    lm.model.generate_batch(inputs=prompts[:2], **options)
-    start = time.perf_counter()
-    outputs = lm.model.generate_batch(inputs=prompts, record_timestamps=True, **options)
-    wall = time.perf_counter() - start
-    lm.model.destroy_cached_continuous_batching_manager()
-    ttft, tpot, tokens = [], [], 0
-    for out in outputs.values():
-        stamps = out.timestamps or []
-        tokens += len(out.generated_tokens)
-        if stamps:
-            ttft.append(stamps[0] - start)
-            tpot.append((stamps[-1] - stamps[0]) / max(1, len(stamps) - 1))
-    return summary(wall, tokens, ttft, tpot)
-
-
 def _hf_sampling(lm: LoadedModel, params: SamplingParams) -> dict[str, Any]:
     return {
         "do_sample": params.temperature > 0,
@@ -209,9 +200,6 @@ def main() -> None:
     parser.add_argument(
         "--bandwidth-gbs", type=float, default=4800.0, help="GPU memory bandwidth (H200: 4800)"
     )
-    parser.add_argument(
-        "--hf-continuous", action="store_true", help="also run transformers' CB (always on cuda)"
-    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -223,7 +211,9 @@ def main() -> None:
         lm = load_model(chosen, device=args.device)
     # Ignore end-of-turn so every reply is exactly max_new_tokens long on both sides.
     fixed = dataclasses.replace(lm, eos_ids=frozenset())
-    params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=0.8, top_p=0.95, top_k=50)
+    params = SamplingParams(
+        max_new_tokens=args.max_new_tokens, temperature=0.8, top_p=0.95, top_k=50, repetition_penalty=1.0
+    )
     levels = [int(c) for c in args.concurrency.split(",")]
     prompts = [
         encode_chat(lm, [{"role": "user", "content": f"{SENTENCES[i % len(SENTENCES)]} ({i})"}])
@@ -237,14 +227,16 @@ def main() -> None:
         # Median of --repeats runs each: the box is shared, and a single short run is noisy.
         batched = median_run(lambda c=c: run_batched(fixed, prompts[:c], params), args.repeats)
         baseline = median_run(lambda c=c: run_per_request(fixed, prompts[:c], params), args.repeats)
-        row: dict[str, Any] = {
+        theirs = median_run(
+            lambda c=c: run_batched(fixed, prompts[:c], params, engine="transformers"), args.repeats
+        )
+        results[str(c)] = {
             "batched": batched,
             "per_request_generate": baseline,
+            "transformers_engine": theirs,
             "speedup": round(batched["tokens_per_s"] / baseline["tokens_per_s"], 2),
+            "botkit_vs_transformers_engine": round(batched["tokens_per_s"] / theirs["tokens_per_s"], 2),
         }
-        if args.device == "cuda" or args.hf_continuous:
-            row["hf_continuous_batching"] = run_hf_continuous(fixed, prompts[:c], params)
-        results[str(c)] = row
     # Requests arriving one by one while others decode: joining the running batch (continuous) against
     # waiting for it to finish (batch at a time).
     c, gap = max(levels), args.arrival_gap_ms / 1000
@@ -253,7 +245,11 @@ def main() -> None:
         "arrival_gap_ms": args.arrival_gap_ms,
         "continuous": median_run(lambda: run_batched(fixed, prompts[:c], params, gap_s=gap), args.repeats),
         "batch_at_a_time": median_run(
-            lambda: run_batched(fixed, prompts[:c], params, gap_s=gap, continuous=False), args.repeats
+            lambda: run_batched(fixed, prompts[:c], params, gap_s=gap, engine="botkit-batch-at-a-time"),
+            args.repeats,
+        ),
+        "transformers_engine": median_run(
+            lambda: run_batched(fixed, prompts[:c], params, gap_s=gap, engine="transformers"), args.repeats
         ),
     }
     report: dict[str, Any] = {
