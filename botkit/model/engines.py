@@ -37,6 +37,7 @@ class Batcher(Protocol):
     """What a batch engine offers: jobs in from any thread, replies out through each job."""
 
     name: str  # "botkit" or "transformers", for logs
+    chosen_by: str  # why this engine runs, for the worker's ready line
     max_batch: int
 
     def submit(self, job: GenerationJob) -> GenerationJob:
@@ -47,7 +48,12 @@ class Batcher(Protocol):
 
 
 def start_engine(
-    lm: LoadedModel, engine: str = "auto", *, max_batch: int = 32, runner: BatchRunner | None = None
+    lm: LoadedModel,
+    engine: str = "auto",
+    *,
+    max_batch: int = 32,
+    runner: BatchRunner | None = None,
+    measure: bool | None = None,
 ) -> Batcher:
     """The batch engine named by ``engine`` for ``lm`` (``"auto"``: see the module docstring).
 
@@ -57,6 +63,7 @@ def start_engine(
         max_batch: most requests decoding together.
         runner: a stand-in batch function for botkit's scheduler (benchmarks, the echo worker, tests
             that slow decoding down); it needs the botkit engine.
+        measure: whether ``"auto"`` times both engines (default: on CUDA only).
 
     Raises:
         ValueError: an unknown engine name, or a runner with the transformers engine.
@@ -69,9 +76,16 @@ def start_engine(
         from botkit.model.scheduler import BatchScheduler
 
         return BatchScheduler(lm, max_batch=max_batch, runner=runner)
+    chosen_by = "configured"
     if engine == "auto":
-        engine = choose_engine(lm, max_batch=max_batch)[0] if lm.device.type == "cuda" else "botkit"
-    return _build(lm, engine, max_batch)
+        if measure if measure is not None else lm.device.type == "cuda":
+            engine, figures = choose_engine(lm, max_batch=max_batch)
+            chosen_by = "auto, timed: " + ", ".join(f"{n} {r:,.0f} tokens/s" for n, r in figures.items())
+        else:
+            engine, chosen_by = "botkit", "auto, the faster one on the CPU"
+    batcher = _build(lm, engine, max_batch)
+    batcher.chosen_by = chosen_by
+    return batcher
 
 
 def choose_engine(

@@ -32,6 +32,7 @@ class BatchScheduler:
     """
 
     name = "botkit"
+    chosen_by = "constructed directly"
 
     def __init__(self, lm: LoadedModel, *, max_batch: int = 32, runner: BatchRunner = generate_batch) -> None:
         self.lm = lm

@@ -43,6 +43,7 @@ class TransformersBatcher:
     """
 
     name = "transformers"
+    chosen_by = "constructed directly"
 
     def __init__(self, lm: LoadedModel, *, max_batch: int = 32) -> None:
         self.lm = lm

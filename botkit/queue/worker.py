@@ -84,9 +84,10 @@ def _announce(**_: Any) -> None:
     if _State.runtime is not None:
         ready = _State.runtime
         log.info(
-            "model ready: %s (engine %s, max batch %d)",
+            "model ready: %s (engine %s [%s], max batch %d)",
             ready.lm.path,
             ready.scheduler.name,
+            ready.scheduler.chosen_by,
             ready.scheduler.max_batch,
         )
 

@@ -177,6 +177,26 @@ def test_engine_names_are_checked_and_auto_is_botkits_scheduler_on_the_cpu(lm: L
     auto = start_engine(lm, "auto", max_batch=4)
     auto.close()
     assert isinstance(auto, BatchScheduler)
+    assert auto.chosen_by == "auto, the faster one on the CPU"
+    asked = start_engine(lm, "transformers", max_batch=4)
+    asked.close()
+    assert (asked.name, asked.chosen_by) == ("transformers", "configured")
+
+
+def test_auto_with_timing_runs_the_winner_and_says_why(lm: LoadedModel) -> None:
+    engine = start_engine(lm, "auto", max_batch=8, measure=True)  # what a CUDA device does by default
+    try:
+        job = finish(engine.submit(ask(lm, QUESTIONS[0])))[0]
+    finally:
+        engine.close()
+
+    assert job.text
+    timed = dict(
+        part.rsplit(" ", 2)[:2] for part in engine.chosen_by.removeprefix("auto, timed: ").split(", ")
+    )
+    assert set(timed) == {"botkit", "transformers"}
+    rates = {name: float(rate.replace(",", "")) for name, rate in timed.items()}
+    assert rates[engine.name] == max(rates.values())
 
 
 def test_choose_engine_times_both_and_names_the_faster(
