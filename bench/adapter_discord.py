@@ -25,18 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from adapters.discord import DiscordAdapter
 from botkit.app import Bot
 from botkit.config import DiscordSettings
-from botkit.context import Context
-from botkit.plugin import Plugin, on_message
+from botkit.testing import EchoPlugin
 from botkit.testing.platforms.discord import FakeDiscordServer
-
-
-class Echo(Plugin):
-    """The trivial plugin: answers every message with its text."""
-
-    @on_message()
-    async def echo(self, ctx: Context) -> None:
-        """Echo."""
-        await ctx.reply(ctx.text)
 
 
 async def run(messages: int) -> dict[str, object]:
@@ -51,7 +41,7 @@ async def run(messages: int) -> dict[str, object]:
         }
     )
     adapter = DiscordAdapter(settings)
-    bot = Bot([Echo()])
+    bot = Bot([EchoPlugin()])
     await adapter.start(bot)
     try:
         await fake.send_message("warm up", dm=True)

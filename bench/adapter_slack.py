@@ -24,18 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from adapters.slack import SlackAdapter
 from botkit.app import Bot
 from botkit.config import SlackSettings
-from botkit.context import Context
-from botkit.plugin import Plugin, on_message
+from botkit.testing import EchoPlugin
 from botkit.testing.platforms.slack import FakeSlackServer
-
-
-class Echo(Plugin):
-    """The trivial plugin: answers every message with its text."""
-
-    @on_message()
-    async def echo(self, ctx: Context) -> None:
-        """Echo."""
-        await ctx.reply(ctx.text)
 
 
 async def run(messages: int, concurrency: int) -> dict[str, object]:
@@ -50,7 +40,7 @@ async def run(messages: int, concurrency: int) -> dict[str, object]:
         }
     )
     adapter = SlackAdapter(settings)
-    await adapter.start(Bot([Echo()]))
+    await adapter.start(Bot([EchoPlugin()]))
     try:
         await fake.send_event(adapter.url, fake.message_event("warm up", user="U0"))
         await fake.wait_for(lambda: len(fake.messages) == 1)

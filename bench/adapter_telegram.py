@@ -26,17 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from adapters.telegram import TelegramAdapter
 from botkit.app import Bot
 from botkit.config import TelegramSettings
-from botkit.context import Context
-from botkit.plugin import Plugin, on_message
+from botkit.testing import EchoPlugin
 from botkit.testing.platforms.telegram import FakeTelegramServer
-
-
-class Echo(Plugin):
-    """Answers every message at once: the bench measures the adapter, not a model."""
-
-    @on_message()
-    async def echo(self, ctx: Context) -> None:
-        await ctx.reply(f"ok {ctx.text}")
 
 
 async def run(messages: int, chats: int, flood_limits: bool) -> float:
@@ -46,7 +37,7 @@ async def run(messages: int, chats: int, flood_limits: bool) -> float:
             token=SecretStr(tg.token), base_url=tg.base_url, poll_timeout_s=5, flood_limits=flood_limits
         )
         adapter = TelegramAdapter(settings)
-        await adapter.start(Bot([Echo()]))
+        await adapter.start(Bot([EchoPlugin()]))
         try:
             started = time.perf_counter()
             for i in range(messages):

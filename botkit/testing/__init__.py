@@ -12,8 +12,8 @@ one on disk for tests of the loading and generation code; ``botkit.testing.platf
 Telegram, Discord and Slack servers for adapter tests.
 """
 
-from botkit.testing.fakes import FakeAdapter, ScriptedModel
+from botkit.testing.fakes import EchoPlugin, FakeAdapter, ScriptedModel
 from botkit.testing.tester import BotTester
 from botkit.testing.tiny_model import make_tiny_model
 
-__all__ = ["BotTester", "FakeAdapter", "ScriptedModel", "make_tiny_model"]
+__all__ = ["BotTester", "EchoPlugin", "FakeAdapter", "ScriptedModel", "make_tiny_model"]

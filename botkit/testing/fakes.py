@@ -7,7 +7,9 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from botkit.app import Bot
+from botkit.context import Context
 from botkit.message import Incoming, Reply, StreamingReply
+from botkit.plugin import Plugin, on_message
 from botkit.types import ChatTurn, Generation, SamplingParams
 
 
@@ -99,3 +101,12 @@ class ScriptedModel:
 
     async def close(self) -> None:
         self.closed = True
+
+
+class EchoPlugin(Plugin):
+    """Answers every message with its own text at once: for measuring an adapter, not a model."""
+
+    @on_message()
+    async def echo(self, ctx: Context) -> None:
+        """Reply with the message's text."""
+        await ctx.reply(ctx.text)
