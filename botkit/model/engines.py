@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from botkit.model.jobs import GenerationJob
 from botkit.model.loader import LoadedModel
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botkit.model")
 
-EngineName = Literal["auto", "botkit", "transformers"]
 ENGINES: tuple[str, ...] = ("auto", "botkit", "transformers")
 
 PROBE_PROMPT = "Hello! Could you tell me how to reset my password, please?"
@@ -75,7 +74,9 @@ def start_engine(
             raise ValueError("a stand-in batch runner works only with the botkit engine")
         from botkit.model.scheduler import BatchScheduler
 
-        return BatchScheduler(lm, max_batch=max_batch, runner=runner)
+        stand_in = BatchScheduler(lm, max_batch=max_batch, runner=runner)
+        stand_in.chosen_by = "a stand-in batch runner"
+        return stand_in
     chosen_by = "configured"
     if engine == "auto":
         if measure if measure is not None else lm.device.type == "cuda":
