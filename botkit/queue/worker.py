@@ -14,11 +14,12 @@ import logging
 import socket
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
-from celery.signals import worker_init, worker_ready, worker_shutdown
+from celery.signals import worker_init, worker_ready, worker_shutdown, worker_shutting_down
 
 from botkit.queue.app import make_celery
 from botkit.queue.protocol import GENERATE_TASK
@@ -37,6 +38,13 @@ class _State:
     options: WorkerOptions | None = None
     runtime: WorkerRuntime | None = None
     lock = threading.Lock()
+    stop_requested = False  # a signal asked the worker to stop
+    exit_status = 0  # the last Celery worker's own exit status (Celery's entry points drop it)
+    cannot_start = False  # the model did not load: starting again would fail the same way
+
+
+# Pauses before starting a Celery worker that stopped by itself again; reset after a good long run.
+RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def runtime() -> WorkerRuntime:
@@ -74,6 +82,7 @@ def _load_on_start(**_: Any) -> None:
     try:
         runtime()
     except Exception as exc:  # stop the worker: taking tasks without a model would fail them all
+        _State.cannot_start = True
         log.critical("the worker cannot start: %s", exc)
         raise SystemExit(1) from exc
 
@@ -92,10 +101,14 @@ def _announce(**_: Any) -> None:
         )
 
 
+@worker_shutting_down.connect
+def _note_stop_request(**_: Any) -> None:
+    _State.stop_requested = True
+
+
 @worker_shutdown.connect
-def _close_on_stop(**_: Any) -> None:
-    if _State.runtime is not None:
-        _State.runtime.close()
+def _note_exit_status(sender: Any = None, **_: Any) -> None:
+    _State.exit_status = int(getattr(sender, "exitcode", 0) or 0)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -144,10 +157,40 @@ def run(args: argparse.Namespace) -> int:
         "--without-gossip",
     ]
     try:
-        app.worker_main(argv)
-    except SystemExit as exc:
-        return exc.code if isinstance(exc.code, int) else 1
-    return 0
+        return _serve(app, argv)
+    finally:
+        if _State.runtime is not None:
+            _State.runtime.close()
+
+
+def _serve(app: Celery, argv: list[str]) -> int:
+    """Run the Celery worker until asked to stop; start it again when it stops by itself.
+
+    Celery gives up ("Unrecoverable error") on some broker failures, e.g. kombu failing to restore
+    unacknowledged messages when Redis vanished while a task was running. The model stays loaded, so
+    starting the consumer again costs a second, not a model load.
+
+    Returns:
+        The exit status: 0 after a requested stop, Celery's own status when the model failed to load.
+    """
+    failures = 0
+    while True:
+        started, _State.exit_status = time.monotonic(), 0
+        try:
+            app.worker_main(argv)
+            code = _State.exit_status
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        if code == 0 or _State.stop_requested or _State.cannot_start:
+            return code
+        if time.monotonic() - started > 60:
+            failures = 0
+        delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
+        failures += 1
+        log.error(
+            "the Celery worker stopped by itself (exit status %d); starting it again in %.0f s", code, delay
+        )
+        time.sleep(delay)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import redis
 
 from botkit.app import Bot
 from botkit.config import load_settings
-from botkit.errors import ModelBusy
+from botkit.errors import GenerationTimeout, ModelBusy
 from botkit.plugins.chat import ChatPlugin
 from botkit.queue.client import CeleryGenerator
 from botkit.queue.protocol import RequestKeys, request_id
@@ -144,3 +145,55 @@ async def test_a_task_redelivered_while_its_worker_still_runs_waits_instead_of_g
     assert kinds.count("start") == 1
     assert kinds.count("final") == 1
     assert reply.extra["attempts"] == 1
+
+
+async def test_a_worker_whose_broker_vanishes_mid_reply_stays_up_and_serves_when_it_returns(
+    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
+) -> None:
+    # A reply still being written when Redis goes: its acknowledgement fails, and kombu's restore of
+    # unacknowledged messages then raised inside Celery, which gave up and ended the worker process.
+    config = write_config(tmp_path / "botkit.toml", own_redis.url, model_dir)
+    worker = WorkerProcess(tmp_path, config, model_dir, "--step-delay-ms", "30").wait_ready()
+    workers.append(worker)
+    generator = CeleryGenerator.from_settings(load_settings(config, model={"timeout_s": 3.0}))
+    long_reply = SamplingParams(max_new_tokens=60, temperature=0.0, repetition_penalty=1.0)
+    try:
+        in_flight = asyncio.ensure_future(generator.generate(HELLO, long_reply))  # type: ignore[arg-type]
+        await asyncio.sleep(0.8)  # the worker is half-way through the reply
+        own_redis.stop()
+        with pytest.raises((ModelBusy, GenerationTimeout)):  # what the waiting user is told
+            await in_flight
+        await asyncio.sleep(2)  # past Celery's reaction to the lost broker
+        assert worker.proc.poll() is None, worker.log[-3000:]
+
+        own_redis.start()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                reply = await generator.generate(HELLO, SamplingParams(max_new_tokens=4))  # type: ignore[arg-type]
+                break
+            except (ModelBusy, GenerationTimeout):
+                assert time.monotonic() < deadline, "no reply within 60 s of Redis coming back"
+    finally:
+        await generator.close()
+
+    assert reply.completion_tokens > 0
+    assert worker.proc.poll() is None
+
+
+def test_a_worker_whose_model_cannot_load_exits_with_status_1_instead_of_retrying(
+    tmp_path: Path, own_redis: RedisServer, model_dir: Path
+) -> None:
+    broken = tmp_path / "broken-model"
+    shutil.copytree(model_dir, broken)
+    (broken / "model.safetensors").write_bytes(b"not a safetensors file")
+    config = write_config(tmp_path / "botkit.toml", own_redis.url, broken)
+    worker = WorkerProcess(tmp_path, config, broken)
+    try:
+        code = worker.proc.wait(60)
+    finally:
+        worker.stop()
+
+    assert code == 1
+    assert "the worker cannot start" in worker.log
+    assert "starting it again" not in worker.log
