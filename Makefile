@@ -8,7 +8,12 @@ STAMP := $(VENV)/.installed-stamp
 # The CPU build of torch; a GPU user installs a CUDA build of the same version first (see README).
 TORCH := torch==2.13.0
 
-.PHONY: chat test lint typecheck unit bench clean
+# mypy and import-linter find packages by folder, not through the editable install's import hook, so
+# build/tree/botkit lays out the installed namespace with links: botkit/*, adapters/ as botkit/adapters,
+# training/ as botkit/training (see setup.py). Rebuilt on every check, so new files are always seen.
+TREE := build/tree
+
+.PHONY: chat test lint typecheck unit bench clean tree
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,12 +25,19 @@ $(STAMP): pyproject.toml
 chat: $(STAMP)
 	$(BIN)/botkit chat
 
-lint: $(STAMP)
+tree:
+	rm -rf $(TREE) && mkdir -p $(TREE)/botkit
+	for entry in botkit/*; do ln -s ../../../$$entry $(TREE)/botkit/; done
+	ln -s ../../../adapters $(TREE)/botkit/adapters
+	ln -s ../../../training $(TREE)/botkit/training
+
+lint: $(STAMP) tree
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	cd $(TREE) && ../../$(BIN)/lint-imports --config ../../pyproject.toml
 
-typecheck: $(STAMP)
-	$(BIN)/mypy
+typecheck: $(STAMP) tree
+	$(BIN)/mypy $(TREE)/botkit
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest
@@ -36,4 +48,4 @@ bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) build .mypy_cache .ruff_cache .pytest_cache

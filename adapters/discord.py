@@ -2,7 +2,7 @@
 
 discord.py keeps the gateway session (heartbeats, RESUME, reconnects, zlib-stream) and the REST client
 (auth, per-route buckets, waiting out 429s). This adapter taps the raw MESSAGE_CREATE, MESSAGE_UPDATE and
-INTERACTION_CREATE payloads, turns them into botkit messages and events (:mod:`adapters.discord_format`),
+INTERACTION_CREATE payloads, turns them into botkit messages and events (``discord_format``),
 and sends replies as raw JSON bodies through ``client.http``, so every reply gets ``allowed_mentions``
 that forbid pings and components built from botkit buttons. Interactions are acknowledged at once
 ("thinking..." for commands, a deferred update for buttons) and answered through their webhook.
@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import yarl
 
-from adapters import discord_format as fmt
-from adapters.discord_http import DiscordInteractionsEndpoint
-from adapters.discord_logs import redact_in_logs
-from adapters.discord_send import Outbox, Target
-from adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
+from botkit.adapters import discord_format as fmt
+from botkit.adapters.discord_http import DiscordInteractionsEndpoint
+from botkit.adapters.discord_logs import redact_in_logs
+from botkit.adapters.discord_send import Outbox, Target
+from botkit.adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
 from botkit.config import DiscordSettings
 from botkit.message import Incoming, Message, Reply, StreamingReply
 

@@ -1,6 +1,6 @@
 """Pure conversions between Discord payloads and botkit's neutral types (no I/O, no client state).
 
-Kept apart from :mod:`adapters.discord` so the rules (who is addressed, what a slash command's text is,
+Kept apart from :mod:`botkit.adapters.discord` so the rules (who is addressed, what a slash command's text is,
 how a reply is cut and escaped) can be read and tested without a gateway connection. Payloads are the
 raw JSON dicts Discord sends: gateway ``d`` objects and interaction objects.
 """
@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from adapters.shared import split_text
+from botkit.adapters.shared import split_text
 from botkit.message import Attachment, Button, Conversation, Event, Incoming, Message, User
 from botkit.plugin import Handler
 

@@ -24,7 +24,7 @@ PING = 1
 
 
 class InteractionSink(Protocol):
-    """What the endpoint hands verified interactions to (the :class:`~adapters.discord.DiscordAdapter`)."""
+    """What the endpoint hands verified interactions to (the ``DiscordAdapter``)."""
 
     def acknowledge(self, interaction: Mapping[str, Any]) -> dict[str, Any] | None:
         """The immediate response body (sent as the HTTP answer); None for an interaction it refuses."""

@@ -11,10 +11,10 @@ if TYPE_CHECKING:
 
 ADAPTERS: dict[str, tuple[str, str, str]] = {
     # name: (module, class, pip extra)
-    "console": ("adapters.console", "ConsoleAdapter", ""),
-    "telegram": ("adapters.telegram", "TelegramAdapter", "telegram"),
-    "discord": ("adapters.discord", "DiscordAdapter", "discord"),
-    "slack": ("adapters.slack", "SlackAdapter", "slack"),
+    "console": ("botkit.adapters.console", "ConsoleAdapter", ""),
+    "telegram": ("botkit.adapters.telegram", "TelegramAdapter", "telegram"),
+    "discord": ("botkit.adapters.discord", "DiscordAdapter", "discord"),
+    "slack": ("botkit.adapters.slack", "SlackAdapter", "slack"),
 }
 
 

@@ -2,7 +2,7 @@
 
 Slack wants every request acknowledged within 3 seconds, so the bolt listeners only parse, de-duplicate
 and acknowledge; the bot runs in a background task of this adapter (awaited by :meth:`SlackAdapter.stop`).
-The inbound rules live in :mod:`adapters.slack_events`, sending in :mod:`adapters.slack_send`.
+The inbound rules live in :mod:`botkit.adapters.slack_events`, sending in :mod:`botkit.adapters.slack_send`.
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
-from adapters.slack_events import (
+from botkit.adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
+from botkit.adapters.slack_events import (
     EventRules,
     action_to_event,
     command_to_message,
     event_to_message,
     self_user_ids,
 )
-from adapters.slack_format import escape
-from adapters.slack_send import SlackSender, reply_target
-from adapters.slack_support import REDACTOR
+from botkit.adapters.slack_format import escape
+from botkit.adapters.slack_send import SlackSender, reply_target
+from botkit.adapters.slack_support import REDACTOR
 from botkit.config import SlackSettings
 from botkit.message import Incoming, Message, Reply, StreamingReply
 

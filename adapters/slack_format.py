@@ -1,6 +1,6 @@
 """Slack message formatting: mrkdwn escaping, splitting long replies, Block Kit buttons.
 
-Kept apart from :mod:`adapters.slack` so the pure text rules can be tested and read on their own.
+Kept apart from :mod:`botkit.adapters.slack` so the pure text rules can be tested and read on their own.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.shared import split_text
+from botkit.adapters.shared import split_text
 from botkit.message import Button
 
 # Slack truncates the ``text`` of a message at 40,000 characters but renders anything past ~4,000 as

@@ -1,10 +1,10 @@
 """Telegram adapter on python-telegram-bot: long polling or webhook in, Bot API calls out.
 
 An update's walk: ``getUpdates`` (or the webhook) gives raw JSON -> :meth:`TelegramAdapter.receive`
-drops redeliveries (``update_id``) -> :func:`~adapters.telegram_parse.parse_update` makes a botkit
+drops redeliveries (``update_id``) -> :func:`~botkit.adapters.telegram_parse.parse_update` makes a botkit
 message or event -> a task per update hands it to ``bot.handle``, one at a time per chat so replies keep
 their order -> replies come back through :meth:`TelegramAdapter.send` to
-:class:`~adapters.telegram_send.TelegramSender`.
+:class:`~botkit.adapters.telegram_send.TelegramSender`.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest
 
-from adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
-from adapters.telegram_parse import BotIdentity, ParseOptions, Skip, parse_update
-from adapters.telegram_receive import Poller, WebhookServer
-from adapters.telegram_send import Target, TelegramSender, call_api, target_for
+from botkit.adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
+from botkit.adapters.telegram_parse import BotIdentity, ParseOptions, Skip, parse_update
+from botkit.adapters.telegram_receive import Poller, WebhookServer
+from botkit.adapters.telegram_send import Target, TelegramSender, call_api, target_for
 from botkit.message import Event, Incoming, Message, Reply, StreamingReply
 
 if TYPE_CHECKING:

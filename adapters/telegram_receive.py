@@ -21,7 +21,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import TelegramError
 
-from adapters.telegram_send import call_api
+from botkit.adapters.telegram_send import call_api
 
 log = logging.getLogger("botkit.adapters.telegram")
 

@@ -22,8 +22,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParam
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
 
-from adapters.shared import split_text, throttled
-from adapters.telegram_parse import utf16_len
+from botkit.adapters.shared import split_text, throttled
+from botkit.adapters.telegram_parse import utf16_len
 from botkit.message import Button, Event, Incoming, Reply, StreamingReply
 
 log = logging.getLogger("botkit.adapters.telegram")

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from adapters.discord import DiscordAdapter
+from botkit.adapters.discord import DiscordAdapter
 from botkit.app import Bot
 from botkit.config import DiscordSettings
 from botkit.testing import EchoPlugin

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from adapters.slack import SlackAdapter
+from botkit.adapters.slack import SlackAdapter
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.testing import EchoPlugin

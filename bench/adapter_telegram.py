@@ -23,7 +23,7 @@ from pydantic import SecretStr
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
-from adapters.telegram import TelegramAdapter
+from botkit.adapters.telegram import TelegramAdapter
 from botkit.app import Bot
 from botkit.config import TelegramSettings
 from botkit.testing import EchoPlugin

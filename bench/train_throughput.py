@@ -22,10 +22,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.loop import LoopConfig, Trainer
-from training.metrics import read_metrics
-from training.packing import TokenBlocks
-from training.schedule import make_optimizer
+from botkit.training.loop import LoopConfig, Trainer
+from botkit.training.metrics import read_metrics
+from botkit.training.packing import TokenBlocks
+from botkit.training.schedule import make_optimizer
 
 
 def build(args: argparse.Namespace):

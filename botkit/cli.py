@@ -17,7 +17,7 @@ from pathlib import Path
 from botkit import __version__
 
 # Sub-commands that live with their own packages; each module has register(subparsers).
-EXTERNAL_COMMANDS = (("botkit.queue.cli", "worker", "queue"), ("training.cli", "train", "train"))
+EXTERNAL_COMMANDS = (("botkit.queue.cli", "worker", "queue"), ("botkit.training.cli", "train", "train"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -120,7 +120,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
-    from adapters.console import ConsoleAdapter
+    from botkit.adapters.console import ConsoleAdapter
     from botkit.config import Settings
     from botkit.model.factory import build_generator
     from botkit.model.loader import ModelLoadError
@@ -180,7 +180,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from adapters.registry import AdapterUnavailable, create
+    from botkit.adapters.registry import AdapterUnavailable, create
     from botkit.config import Settings
     from botkit.model.factory import build_generator
     from botkit.model.loader import ModelLoadError

@@ -102,6 +102,11 @@ class Handler:
     func: Callable[..., Awaitable[None]]
 
     @property
+    def command(self) -> str:
+        """The command this handler answers ("" for message and event handlers)."""
+        return self.spec.command or ""
+
+    @property
     def description(self) -> str:
         """First line of the handler's docstring: what ``/help`` shows."""
         doc = inspect.getdoc(self.func) or ""

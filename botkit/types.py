@@ -8,12 +8,11 @@ Read this file first. An adapter turns platform events into :class:`~botkit.mess
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
 
 if TYPE_CHECKING:
-    from botkit.app import Bot
     from botkit.message import Incoming, Reply, StreamingReply
 
 Role = Literal["system", "user", "assistant"]
@@ -119,14 +118,42 @@ class Store(Protocol):
         """Flush and release the store."""
 
 
+class CommandInfo(Protocol):
+    """A plugin command as a platform's command menu shows it (Telegram's menu, Discord's slash commands)."""
+
+    @property
+    def command(self) -> str:
+        """The command's own name; its aliases map to the same info."""
+
+    @property
+    def description(self) -> str:
+        """One line saying what it does."""
+
+    @property
+    def usage(self) -> str:
+        """``/name <arg> [opt] [rest...]``."""
+
+
+@runtime_checkable
+class Dispatcher(Protocol):
+    """The bot as an adapter sees it: where events go, and which commands to advertise."""
+
+    @property
+    def commands(self) -> Mapping[str, CommandInfo]:
+        """Command name (and each alias) to its info."""
+
+    async def handle(self, incoming: Incoming, adapter: Adapter) -> object:
+        """Handle one message or event from ``adapter``; never raises for a handler's fault."""
+
+
 @runtime_checkable
 class Adapter(Protocol):
     """A platform connection: feeds events to the bot, sends replies back."""
 
     name: str
 
-    async def start(self, bot: Bot) -> None:
-        """Connect and begin delivering events to ``bot.handle``; returns once running."""
+    async def start(self, dispatcher: Dispatcher) -> None:
+        """Connect and begin delivering events to ``dispatcher.handle``; returns once running."""
 
     async def stop(self) -> None:
         """Disconnect; pending replies are sent first."""

@@ -1,7 +1,7 @@
 """Training checkpoints that resume exactly: model, optimizer, scheduler, RNG states and the step.
 
 The step is also the data position: the data order is a seeded permutation per epoch
-(``training.schedule.sample_indices``), so no iterator state needs saving.
+(``botkit.training.schedule.sample_indices``), so no iterator state needs saving.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``botkit train tokenizer|pretrain|sft|eval --config FILE`` runs one stage; ``botkit train pipeline
 --config FILE`` runs them all into one directory. Under ``torchrun`` the training stages run with DDP:
-``torchrun --nproc-per-node 2 -m training.cli pretrain --config FILE``. Imports of torch and the stage
+``torchrun --nproc-per-node 2 -m botkit.training.cli pretrain --config FILE``. Imports of torch and the stage
 modules happen inside the handlers, so registering the command costs nothing at start-up.
 """
 
@@ -23,23 +23,23 @@ def _stage(name: str) -> Callable[[argparse.Namespace], int]:
 
 
 def _run_stage(name: str, args: argparse.Namespace) -> int:
-    from training import config
+    from botkit.training import config
 
     path = Path(args.config)
     if name == "tokenizer":
-        from training.tokenizer import TokenizerConfig, train_tokenizer
+        from botkit.training.tokenizer import TokenizerConfig, train_tokenizer
 
         train_tokenizer(config.load(TokenizerConfig, path, section=name))
     elif name == "pretrain":
-        from training.pretrain import PretrainConfig, run_pretrain
+        from botkit.training.pretrain import PretrainConfig, run_pretrain
 
         run_pretrain(config.load(PretrainConfig, path, section=name))
     elif name == "sft":
-        from training.sft import SFTConfig, run_sft
+        from botkit.training.sft import SFTConfig, run_sft
 
         run_sft(config.load(SFTConfig, path, section=name))
     elif name == "eval":
-        from training.evaluate import EvalConfig, run_eval
+        from botkit.training.evaluate import EvalConfig, run_eval
 
         cfg = config.load(EvalConfig, path, section=name)
         if args.model:
@@ -49,7 +49,7 @@ def _run_stage(name: str, args: argparse.Namespace) -> int:
         where = cfg.output_dir or cfg.model_dir
         print(f"perplexity={d.get('perplexity')} unigram_f1={d.get('unigram_f1')} -> {where}")
     elif name == "pipeline":
-        from training.pipeline import PipelineConfig, run_pipeline
+        from botkit.training.pipeline import PipelineConfig, run_pipeline
 
         run_pipeline(config.load(PipelineConfig, path))
     return 0
@@ -57,9 +57,9 @@ def _run_stage(name: str, args: argparse.Namespace) -> int:
 
 def _guard(fn: Callable[[], int]) -> int:
     """Run a handler; known failures become one ``error:`` line and exit code 2 (config) or 1."""
-    from training.config import ConfigError
-    from training.corpora import DataError
-    from training.outputs import OutputError
+    from botkit.training.config import ConfigError
+    from botkit.training.corpora import DataError
+    from botkit.training.outputs import OutputError
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -74,7 +74,7 @@ def _guard(fn: Callable[[], int]) -> int:
         print("interrupted: rerun the same command to resume from the last checkpoint", file=sys.stderr)
         return 130
     finally:
-        from training.distributed import teardown
+        from botkit.training.distributed import teardown
 
         if "torch" in sys.modules:
             teardown()
@@ -82,7 +82,7 @@ def _guard(fn: Callable[[], int]) -> int:
 
 def _import_chatterbot(args: argparse.Namespace) -> int:
     def run() -> int:
-        from training.importers import import_chatterbot
+        from botkit.training.importers import import_chatterbot
 
         n = import_chatterbot(Path(args.out), args.languages, args.system or None)
         print(f"wrote {n} dialogues to {args.out}")
@@ -93,7 +93,7 @@ def _import_chatterbot(args: argparse.Namespace) -> int:
 
 def _import_csv(args: argparse.Namespace) -> int:
     def run() -> int:
-        from training.importers import import_qa_csv
+        from botkit.training.importers import import_qa_csv
 
         n = import_qa_csv(Path(args.out), Path(args.csv), args.question_column, args.answer_column)
         print(f"wrote {n} dialogues to {args.out}")
@@ -139,8 +139,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point for ``python -m training.cli STAGE ...`` (what ``torchrun -m`` runs)."""
-    parser = argparse.ArgumentParser(prog="python -m training.cli")
+    """Entry point for ``python -m botkit.training.cli STAGE ...`` (what ``torchrun -m`` runs)."""
+    parser = argparse.ArgumentParser(prog="python -m botkit.training.cli")
     sub = parser.add_subparsers(dest="command")
     register(sub)
     args = parser.parse_args(["train", *(argv if argv is not None else sys.argv[1:])])

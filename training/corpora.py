@@ -107,7 +107,7 @@ def iter_dialogues(cfg: DataConfig, split: Split = "all") -> Iterator[list[dict[
 
 
 def _all_dialogues(cfg: DataConfig) -> Iterator[list[dict[str, str]]]:
-    from training import importers  # here: importers builds on this module
+    from botkit.training import importers  # here: importers builds on this module
 
     for path in expand_files(cfg.dialogue_files, (".jsonl",)):
         for lineno, record in _iter_jsonl(path, cfg):

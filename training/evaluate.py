@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from training import textmetrics as tm
-from training.corpora import DataConfig, iter_dialogues, iter_text, write_jsonl
-from training.packing import IGNORE, encode_dialogue
+from botkit.training import textmetrics as tm
+from botkit.training.corpora import DataConfig, iter_dialogues, iter_text, write_jsonl
+from botkit.training.packing import IGNORE, encode_dialogue
 
 
 @dataclass
@@ -134,8 +134,8 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     """
     import torch
 
-    from training.corpora import DataError
-    from training.outputs import check_writable, mark_complete
+    from botkit.training.corpora import DataError
+    from botkit.training.outputs import check_writable, mark_complete
 
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)

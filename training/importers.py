@@ -11,7 +11,7 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from training.corpora import DataError, write_jsonl
+from botkit.training.corpora import DataError, write_jsonl
 
 Dialogue = dict[str, list[dict[str, str]]]
 

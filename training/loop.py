@@ -22,11 +22,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from training.checkpoint import load_state, save_state
-from training.distributed import DistInfo, all_reduce_sum
-from training.metrics import MetricsLog, Progress, plot_loss
-from training.packing import IGNORE, TokenBlocks
-from training.schedule import lr_factor, make_optimizer, sample_indices
+from botkit.training.checkpoint import load_state, save_state
+from botkit.training.distributed import DistInfo, all_reduce_sum
+from botkit.training.metrics import MetricsLog, Progress, plot_loss
+from botkit.training.packing import IGNORE, TokenBlocks
+from botkit.training.schedule import lr_factor, make_optimizer, sample_indices
 
 
 @dataclass

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.evaluate import EvalConfig
-from training.outputs import check_writable, is_complete
-from training.pretrain import PretrainConfig
-from training.sft import SFTConfig
-from training.tokenizer import TokenizerConfig
+from botkit.training.evaluate import EvalConfig
+from botkit.training.outputs import check_writable, is_complete
+from botkit.training.pretrain import PretrainConfig
+from botkit.training.sft import SFTConfig
+from botkit.training.tokenizer import TokenizerConfig
 
 log = logging.getLogger(__name__)
 
@@ -71,10 +71,10 @@ def wire(cfg: PipelineConfig) -> PipelineConfig:
 
 def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
     """Run the stages in order, skipping complete ones; returns per-stage wall times and results."""
-    from training.evaluate import run_eval
-    from training.pretrain import run_pretrain
-    from training.sft import run_sft
-    from training.tokenizer import train_tokenizer
+    from botkit.training.evaluate import run_eval
+    from botkit.training.pretrain import run_pretrain
+    from botkit.training.sft import run_sft
+    from botkit.training.tokenizer import train_tokenizer
 
     wire(cfg)
     check_writable(cfg.output_dir)
@@ -114,7 +114,7 @@ def _record_times(out: Path, report: dict[str, Any]) -> None:
 
 def ship(cfg: PipelineConfig) -> Path:
     """Copy the final model, evaluation and loss plots to ``cfg.ship_to`` and write its model card."""
-    from training.card import write_card
+    from botkit.training.card import write_card
 
     dst = check_writable(cfg.ship_to)  # type: ignore[arg-type]
     src = cfg.sft.output_dir if "sft" in cfg.stages else cfg.pretrain.output_dir

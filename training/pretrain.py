@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.config import to_dict
-from training.corpora import DataConfig, DataError, iter_text
-from training.loop import LoopConfig
-from training.modeling import ModelConfig, build_model
-from training.packing import TokenBlocks, blocks_from_token_file, encode_documents, write_token_file
+from botkit.training.config import to_dict
+from botkit.training.corpora import DataConfig, DataError, iter_text
+from botkit.training.loop import LoopConfig
+from botkit.training.modeling import ModelConfig, build_model
+from botkit.training.packing import TokenBlocks, blocks_from_token_file, encode_documents, write_token_file
 
 
 @dataclass
@@ -82,8 +82,8 @@ def run_pretrain(cfg: PretrainConfig, stop_at: int | None = None) -> dict[str, A
     """
     import torch
 
-    from training import runner
-    from training.distributed import barrier
+    from botkit.training import runner
+    from botkit.training.distributed import barrier
 
     dist = runner.start(cfg.output_dir, cfg.train)
     tokenizer = load_tokenizer(cfg.tokenizer, cfg.model.init_from)
@@ -116,6 +116,6 @@ def run_pretrain(cfg: PretrainConfig, stop_at: int | None = None) -> dict[str, A
 
 
 def _block_size(cfg: PretrainConfig, model) -> int:
-    from training.modeling import context_length_of
+    from botkit.training.modeling import context_length_of
 
     return cfg.model.context_length if cfg.model.init_from is None else context_length_of(model)

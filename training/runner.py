@@ -8,10 +8,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from training.distributed import DistInfo, barrier, setup
-from training.loop import LoopConfig, Trainer
-from training.outputs import check_writable, mark_complete
-from training.packing import TokenBlocks
+from botkit.training.distributed import DistInfo, barrier, setup
+from botkit.training.loop import LoopConfig, Trainer
+from botkit.training.outputs import check_writable, mark_complete
+from botkit.training.packing import TokenBlocks
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ def train_and_export(
         export: turns the trained model into the one to save (e.g. merge LoRA adapters).
         stop_at: stop after this step without finishing the schedule (for tests of resume).
     """
-    from training.modeling import save_model
+    from botkit.training.modeling import save_model
 
     trainer = Trainer(model, train, val, loop, out_dir, dist=dist, name=stage)
     summary = trainer.fit(stop_at=stop_at)

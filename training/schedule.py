@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 if TYPE_CHECKING:
-    from training.loop import LoopConfig
+    from botkit.training.loop import LoopConfig
 
 
 def lr_factor(step: int, cfg: LoopConfig) -> float:

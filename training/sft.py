@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from training.config import to_dict
-from training.corpora import DataConfig, DataError, iter_dialogues
-from training.loop import LoopConfig
-from training.packing import TokenBlocks, encode_dialogue, pack_dialogues
+from botkit.training.config import to_dict
+from botkit.training.corpora import DataConfig, DataError, iter_dialogues
+from botkit.training.loop import LoopConfig
+from botkit.training.packing import TokenBlocks, encode_dialogue, pack_dialogues
 
 
 @dataclass
@@ -74,9 +74,9 @@ def run_sft(cfg: SFTConfig, stop_at: int | None = None) -> dict[str, Any]:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from training import runner
-    from training.modeling import context_length_of
-    from training.pretrain import load_tokenizer
+    from botkit.training import runner
+    from botkit.training.modeling import context_length_of
+    from botkit.training.pretrain import load_tokenizer
 
     dist = runner.start(cfg.output_dir, cfg.train)
     tokenizer = load_tokenizer(cfg.init_from)

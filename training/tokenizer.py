@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from botkit.model import chat_format
-from training.corpora import DataConfig, DataError, iter_dialogues, iter_text
-from training.outputs import check_writable, mark_complete
+from botkit.training.corpora import DataConfig, DataError, iter_dialogues, iter_text
+from botkit.training.outputs import check_writable, mark_complete
 
 log = logging.getLogger(__name__)
 

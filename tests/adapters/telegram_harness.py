@@ -14,7 +14,7 @@ from typing import Any
 import pytest_asyncio
 from pydantic import SecretStr
 
-from adapters.telegram import TelegramAdapter
+from botkit.adapters.telegram import TelegramAdapter
 from botkit.app import Bot
 from botkit.config import TelegramSettings
 from botkit.context import Context

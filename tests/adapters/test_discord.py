@@ -14,8 +14,8 @@ import aiohttp
 import pytest
 from nacl.signing import SigningKey
 
-from adapters.discord import DiscordAdapter
-from adapters.discord_format import MESSAGE_LIMIT
+from botkit.adapters.discord import DiscordAdapter
+from botkit.adapters.discord_format import MESSAGE_LIMIT
 from botkit.app import Bot
 from botkit.config import DiscordSettings
 from botkit.context import Context

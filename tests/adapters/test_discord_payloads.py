@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from nacl.signing import SigningKey
 
-from adapters.discord_format import modal_values
-from adapters.discord_http import DiscordInteractionsEndpoint
+from botkit.adapters.discord_format import modal_values
+from botkit.adapters.discord_http import DiscordInteractionsEndpoint
 from botkit.testing.platforms.discord import FakeDiscordServer
 from tests.adapters.test_discord import running, signed
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from adapters.slack import SlackAdapter
-from adapters.slack_format import TEXT_LIMIT, escape, split_escaped, unescape
+from botkit.adapters.slack import SlackAdapter
+from botkit.adapters.slack_format import TEXT_LIMIT, escape, split_escaped, unescape
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.context import Context

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from adapters.slack import SlackAdapter
+from botkit.adapters.slack import SlackAdapter
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.context import Context

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from adapters.shared import UNSUPPORTED_ATTACHMENT
+from botkit.adapters.shared import UNSUPPORTED_ATTACHMENT
 from botkit.message import Event, Message, Reply
 from botkit.testing import ScriptedModel
 from botkit.testing.platforms.telegram import FakeTelegramServer

@@ -11,7 +11,7 @@ import pytest
 from telegram import Bot as TgBot
 from telegram.error import BadRequest
 
-from adapters.telegram_parse import utf16_len
+from botkit.adapters.telegram_parse import utf16_len
 from botkit.message import Reply
 from botkit.testing import ScriptedModel
 from botkit.testing.platforms.telegram import FakeTelegramServer, check_html, check_markdown_v2

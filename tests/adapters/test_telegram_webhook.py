@@ -12,7 +12,7 @@ import pytest
 from pydantic import SecretStr
 from telegram.error import InvalidToken
 
-from adapters.telegram import TelegramAdapter
+from botkit.adapters.telegram import TelegramAdapter
 from botkit.app import Bot
 from botkit.config import TelegramSettings
 from botkit.testing import ScriptedModel

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from training.corpora import DataConfig
-from training.loop import LoopConfig
-from training.modeling import ModelConfig
+from botkit.training.corpora import DataConfig
+from botkit.training.loop import LoopConfig
+from botkit.training.modeling import ModelConfig
 
 SENTENCES = [
     "the cat sat on the mat and looked at the dog.",
@@ -56,7 +56,7 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tokenizer_dir(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A byte-level BPE tokenizer trained on the tiny corpora by the tokenizer stage."""
-    from training.tokenizer import TokenizerConfig, train_tokenizer
+    from botkit.training.tokenizer import TokenizerConfig, train_tokenizer
 
     out = tmp_path_factory.mktemp("tok")
     data = DataConfig(text_files=[corpus_dir / "text.txt"], dialogue_files=[corpus_dir / "dialogues.jsonl"])
@@ -80,7 +80,7 @@ def tiny_loop(**kw) -> LoopConfig:
 @pytest.fixture(scope="session")
 def pretrained_dir(corpus_dir: Path, tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model after a few pretraining steps (the starting point of the SFT tests)."""
-    from training.pretrain import PretrainConfig, run_pretrain
+    from botkit.training.pretrain import PretrainConfig, run_pretrain
 
     out = tmp_path_factory.mktemp("pretrained")
     cfg = PretrainConfig(

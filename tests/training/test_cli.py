@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from training import cli
+from botkit.training import cli
 
 
 def test_register_adds_train_stages() -> None:

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from training import config
-from training.corpora import DataConfig, DataError, iter_dialogues, iter_text
-from training.importers import import_chatterbot, iter_chatterbot, iter_qa_csv
-from training.outputs import OutputError, check_writable
-from training.pretrain import PretrainConfig
+from botkit.training import config
+from botkit.training.corpora import DataConfig, DataError, iter_dialogues, iter_text
+from botkit.training.importers import import_chatterbot, iter_chatterbot, iter_qa_csv
+from botkit.training.outputs import OutputError, check_writable
+from botkit.training.pretrain import PretrainConfig
 
 
 def test_split_is_deterministic_and_disjoint(corpus_dir: Path) -> None:
@@ -59,7 +59,7 @@ def test_malformed_line_stops_when_configured(tmp_path: Path) -> None:
 
 
 def test_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
-    from training.tokenizer import TokenizerConfig, train_tokenizer
+    from botkit.training.tokenizer import TokenizerConfig, train_tokenizer
 
     (tmp_path / "empty.txt").write_text("\n\n")
     cfg = TokenizerConfig(output_dir=tmp_path / "tok", data=DataConfig(text_files=[tmp_path / "empty.txt"]))
@@ -68,7 +68,7 @@ def test_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_empty_corpus_in_pretraining(tmp_path: Path, tokenizer_dir: Path) -> None:
-    from training.pretrain import run_pretrain
+    from botkit.training.pretrain import run_pretrain
 
     (tmp_path / "empty.txt").write_text("")
     cfg = PretrainConfig(output_dir=tmp_path / "out", tokenizer=tokenizer_dir,

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import torch
 
+from botkit.training.corpora import DataConfig
+from botkit.training.pretrain import PretrainConfig, run_pretrain
 from tests.training.conftest import tiny_loop, tiny_model
 from tests.training.test_stages import _losses, _weights
-from training.corpora import DataConfig
-from training.pretrain import PretrainConfig, run_pretrain
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def test_two_processes_match_one(corpus_dir: Path, tokenizer_dir: Path, tmp_path
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "training.cli", "pretrain", "--config", str(config)]  # fmt: skip
+           "-m", "botkit.training.cli", "pretrain", "--config", str(config)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     two_dir = tmp_path / "two"

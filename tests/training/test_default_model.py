@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from training import config
-from training.evaluate import load_model, score
-from training.pipeline import PipelineConfig
+from botkit.training import config
+from botkit.training.evaluate import load_model, score
+from botkit.training.pipeline import PipelineConfig
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "botkit" / "data" / "default-model"
@@ -36,7 +36,7 @@ def test_quality_bar(shipped: dict) -> None:
 
 def test_fresh_evaluation_matches_card(shipped: dict) -> None:
     from botkit.model.chat_format import CHAT_TEMPLATE
-    from training.corpora import DataConfig, iter_dialogues
+    from botkit.training.corpora import DataConfig, iter_dialogues
 
     eval_cfg = config.load(PipelineConfig, PRESET).eval  # the generation settings the card used
     model, tok = load_model(MODEL)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from training.packing import IGNORE, encode_dialogue, pack_dialogues, pack_stream
+from botkit.training.packing import IGNORE, encode_dialogue, pack_dialogues, pack_stream
 
 
 def test_pack_stream_cuts_full_blocks_in_order() -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.loop import LoopConfig
-from training.schedule import lr_factor, sample_indices
+from botkit.training.loop import LoopConfig
+from botkit.training.schedule import lr_factor, sample_indices
 
 
 def test_warmup_then_cosine_to_floor() -> None:

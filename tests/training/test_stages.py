@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import torch
 
+from botkit.training.corpora import DataConfig
+from botkit.training.metrics import read_metrics
+from botkit.training.pretrain import PretrainConfig, run_pretrain
+from botkit.training.sft import LoraConfig, SFTConfig, run_sft
 from tests.training.conftest import tiny_loop, tiny_model
-from training.corpora import DataConfig
-from training.metrics import read_metrics
-from training.pretrain import PretrainConfig, run_pretrain
-from training.sft import LoraConfig, SFTConfig, run_sft
 
 
 def _weights(model_dir: Path) -> dict[str, torch.Tensor]:
@@ -36,7 +36,7 @@ def test_pretrain_lowers_loss_and_changes_parameters(
 ) -> None:
     from transformers import AutoTokenizer
 
-    from training.modeling import build_model
+    from botkit.training.modeling import build_model
 
     cfg = _pretrain_cfg(tmp_path / "pt", corpus_dir, tokenizer_dir, max_steps=8, eval_every=4)
     summary = run_pretrain(cfg)
@@ -112,7 +112,7 @@ def test_lora_merges_and_loads(corpus_dir: Path, pretrained_dir: Path, tmp_path:
 def test_eval_writes_json_and_markdown(corpus_dir: Path, pretrained_dir: Path, tmp_path: Path) -> None:
     import json
 
-    from training.evaluate import EvalConfig, run_eval
+    from botkit.training.evaluate import EvalConfig, run_eval
 
     cfg = EvalConfig(
         model_dir=pretrained_dir, output_dir=tmp_path / "eval",
