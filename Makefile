@@ -5,7 +5,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# The CPU build of torch; a GPU user installs a CUDA build of the same version first (see README).
+# The `model` extra's torch, installed on its own first: the build machines keep the CPU wheel of this
+# version on disk, and pip takes it instead of the CUDA wheel of several GB. A GPU user installs the CUDA
+# build of the same version first (see README); pip then keeps it.
 TORCH := torch==2.13.0
 
 # mypy and import-linter find packages by folder, not through the editable install's import hook, so
@@ -15,7 +17,8 @@ TREE := build/tree
 
 .PHONY: chat test lint typecheck unit bench clean tree
 
-$(STAMP): pyproject.toml
+# .[all,dev]: every extra (the model stack, the three platforms, the queue, training) and the dev tools.
+$(STAMP): pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet "$(TORCH)"
@@ -34,6 +37,7 @@ tree:
 lint: $(STAMP) tree
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/hadolint deploy/Dockerfile
 	cd $(TREE) && ../../$(BIN)/lint-imports --config ../../pyproject.toml
 
 typecheck: $(STAMP) tree

@@ -49,6 +49,27 @@ def test_compose_file() -> None:
         _parses(command)
 
 
+# Which Dockerfile target (deploy/Dockerfile) each botkit process runs from: only the worker has torch.
+TARGETS = {"worker": "worker", "bot": "bot", "flower": "bot"}
+
+
+@pytest.mark.parametrize(("service", "target"), TARGETS.items())
+def test_compose_builds_each_service_from_its_target(service: str, target: str) -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    spec = compose["services"][service]
+    assert spec["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert spec["build"]["target"] == target
+    assert spec["image"] == f"botkit-{target}:latest"
+    # The processes exit on failures they cannot heal; a stop on purpose stays a stop.
+    assert spec["restart"] == "on-failure"
+
+
+def test_compose_worker_serves_the_metrics_its_health_check_reads() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    command = compose["services"]["worker"]["command"]
+    assert command[command.index("--metrics-port") + 1] == "9100"
+
+
 @pytest.mark.parametrize("manifest", sorted((DEPLOY / "k8s").glob("*.yaml")), ids=lambda p: p.name)
 def test_kubernetes_manifest(manifest: Path) -> None:
     documents = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
@@ -58,6 +79,26 @@ def test_kubernetes_manifest(manifest: Path) -> None:
         assert document["metadata"].get("name")
     for command in _botkit_commands(documents):
         _parses(command)
+
+
+@pytest.mark.parametrize(("manifest", "target"), [("bot.yaml", "bot"), ("worker.yaml", "worker")])
+def test_kubernetes_runs_each_process_from_its_image(manifest: str, target: str) -> None:
+    deployment = yaml.safe_load((DEPLOY / "k8s" / manifest).read_text())
+    pod = deployment["spec"]["template"]["spec"]
+    assert [c["image"] for c in pod["containers"]] == [f"botkit-{target}:latest"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    # A Deployment's pods always restart (the only policy it allows): a process that exits is started again.
+    assert pod.get("restartPolicy", "Always") == "Always"
+
+
+def test_worker_is_ready_once_its_metrics_answer() -> None:
+    worker = yaml.safe_load((DEPLOY / "k8s" / "worker.yaml").read_text())
+    container = worker["spec"]["template"]["spec"]["containers"][0]
+    probe = container["readinessProbe"]["httpGet"]
+    port = next(p["containerPort"] for p in container["ports"] if p["name"] == probe["port"])
+    command = container["command"]
+    assert str(port) == command[command.index("--metrics-port") + 1]
+    assert probe["path"] == "/metrics"
 
 
 def test_worker_deployment_asks_for_a_gpu() -> None:
@@ -76,3 +117,5 @@ def test_systemd_unit(unit: Path) -> None:
     argv = shlex.split(exec_start.removeprefix("ExecStart="))
     assert argv[0].endswith("/botkit")
     _parses(["botkit", *argv[1:]])
+    # Restarted after a failure (the worker no longer restarts itself); `systemctl stop` stays a stop.
+    assert "Restart=on-failure" in text.splitlines()
