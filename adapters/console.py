@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TYPE_CHECKING, BinaryIO, TextIO
+from typing import TYPE_CHECKING, BinaryIO, Self, TextIO
 
 from botkit.message import Conversation, Incoming, Message, Reply, StreamingReply, User
 
 if TYPE_CHECKING:
-    from botkit.app import Bot
+    from botkit.config import Settings
+    from botkit.types import Dispatcher
 
 PROMPT = "you> "
 BOT_PREFIX = "bot> "
@@ -50,9 +51,14 @@ class ConsoleAdapter:
         self._task: asyncio.Task[None] | None = None
         self._counter = 0
 
-    async def start(self, bot: Bot) -> None:
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The terminal adapter on this process's stdin and stdout (it has no settings of its own)."""
+        return cls()
+
+    async def start(self, dispatcher: Dispatcher) -> None:
         """Start reading in the background; :meth:`wait` returns at end of input."""
-        self._task = asyncio.create_task(self.serve(bot))
+        self._task = asyncio.create_task(self.serve(dispatcher))
 
     async def wait(self) -> None:
         """Wait until the input is exhausted (or the user quits)."""
@@ -60,10 +66,11 @@ class ConsoleAdapter:
             await self._task
 
     async def stop(self) -> None:
+        """Stop reading."""
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    async def serve(self, bot: Bot) -> None:
+    async def serve(self, dispatcher: Dispatcher) -> None:
         """The read-dispatch-print loop."""
         if self.interactive:
             self._write("Chatting with botkit. /help lists commands; Ctrl-D quits.\n")
@@ -85,11 +92,12 @@ class ConsoleAdapter:
                 id=str(self._counter),
             )
             self._collected = []
-            await bot.handle(message, self)
+            await dispatcher.handle(message, self)
             if not self.interactive:
                 self._write(SEPARATOR.join(self._collected) + "\n")
 
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
+        """Print ``reply`` (as it streams, on a TTY) and collect it for the one-line-per-message output."""
         if isinstance(reply, StreamingReply):
             if self.interactive:
                 self._write(BOT_PREFIX)

@@ -15,13 +15,13 @@ import pytest_asyncio
 from pydantic import SecretStr
 
 from botkit.adapters.telegram import TelegramAdapter
+from botkit.adapters.telegram.fake_server import FakeTelegramServer
 from botkit.app import Bot
 from botkit.config import TelegramSettings
 from botkit.context import Context
 from botkit.message import Button, Event, Message
 from botkit.plugin import Plugin, on_command, on_event, on_message
 from botkit.testing import ScriptedModel
-from botkit.testing.platforms.telegram import FakeTelegramServer
 from botkit.types import SamplingParams
 
 TOKEN = "987654321:AAF-very-secret-token-0123456789abcdef"
@@ -125,7 +125,7 @@ class Rig:
 
 def settings(tg: FakeTelegramServer, **extra: Any) -> TelegramSettings:
     values: dict[str, Any] = {"token": SecretStr(tg.token), "base_url": tg.base_url, "poll_timeout_s": 5}
-    values["edit_interval_s"] = 0.1
+    values["stream_edit_interval_s"] = 0.1
     return TelegramSettings(**{**values, **extra})
 
 

@@ -15,14 +15,14 @@ import pytest
 from nacl.signing import SigningKey
 
 from botkit.adapters.discord import DiscordAdapter
-from botkit.adapters.discord_format import MESSAGE_LIMIT
+from botkit.adapters.discord.fake_server import FakeDiscordServer
+from botkit.adapters.discord.format import MESSAGE_LIMIT
 from botkit.app import Bot
 from botkit.config import DiscordSettings
 from botkit.context import Context
 from botkit.message import Button, Event, Message
 from botkit.plugin import Plugin, on_command, on_event, on_message
 from botkit.testing import ScriptedModel
-from botkit.testing.platforms.discord import FakeDiscordServer
 from botkit.types import SamplingParams
 
 LONG_WORDS = " ".join(f"word{i % 97}" for i in range(1600))  # ~10,000 characters
@@ -201,7 +201,7 @@ async def test_one_conversation_is_answered_in_order() -> None:
         ]
         assert second_post[0] < last_edit  # the other channel's answer did not wait
         assert second_post[1] > last_edit  # the same DM's second answer came after the first was complete
-        await fake.wait_for(lambda: adapter._lanes._locks == {}, within=5)  # nothing left behind
+        await fake.wait_for(lambda: adapter._intake._lanes._locks == {}, within=5)  # nothing left behind
 
 
 async def test_group_mode_all_answers_everything() -> None:

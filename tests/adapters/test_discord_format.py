@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from botkit.adapters import discord_format as fmt
+from botkit.adapters.discord import format as fmt
 from botkit.message import Button, Event, Message
 
 BOT = "725161345627979808"

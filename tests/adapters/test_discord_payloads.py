@@ -17,9 +17,9 @@ import aiohttp
 import pytest
 from nacl.signing import SigningKey
 
-from botkit.adapters.discord_format import modal_values
-from botkit.adapters.discord_http import DiscordInteractionsEndpoint
-from botkit.testing.platforms.discord import FakeDiscordServer
+from botkit.adapters.discord.fake_server import FakeDiscordServer
+from botkit.adapters.discord.format import modal_values
+from botkit.adapters.discord.interactions import DiscordInteractionsEndpoint
 from tests.adapters.test_discord import running, signed
 
 PAYLOADS = Path(__file__).resolve().parents[2].parent / "shared" / "platform-payloads" / "discord.json"

@@ -14,8 +14,8 @@ import socket
 import sys
 from pathlib import Path
 
-from botkit.testing.platforms.slack import FakeSlackServer
-from botkit.testing.platforms.telegram import FakeTelegramServer
+from botkit.adapters.slack.fake_server import FakeSlackServer
+from botkit.adapters.telegram.fake_server import FakeTelegramServer
 
 
 def _free_port() -> int:

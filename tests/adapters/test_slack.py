@@ -15,14 +15,14 @@ import pytest
 import pytest_asyncio
 
 from botkit.adapters.slack import SlackAdapter
-from botkit.adapters.slack_format import TEXT_LIMIT, escape, split_escaped, unescape
+from botkit.adapters.slack.fake_server import FakeSlackServer
+from botkit.adapters.slack.format import TEXT_LIMIT, escape, split_escaped, unescape
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.context import Context
 from botkit.message import Button
 from botkit.plugin import on_command
 from botkit.testing import ScriptedModel
-from botkit.testing.platforms.slack import FakeSlackServer
 from tests.adapters.slack_harness import SlackProbe
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(30)]
@@ -107,7 +107,7 @@ async def running(
             "app_token": fake.app_token,
             "api_base": fake.api_base,
             "port": 0,
-            "stream_interval_s": 0.02,
+            "stream_edit_interval_s": 0.02,
             **settings,
         }
     )
@@ -396,7 +396,7 @@ async def test_ten_thousand_characters_are_split_at_word_boundaries(slack: Harne
 
 
 async def test_long_streamed_reply_continues_in_new_messages() -> None:
-    fake, adapter, _, _ = await running([long_text()], stream_interval_s=0.0)
+    fake, adapter, _, _ = await running([long_text()], stream_edit_interval_s=0.0)
     try:
         await fake.send_event(adapter.url, fake.message_event("talk a lot"))
         await adapter.wait_idle()

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 
 from botkit.adapters.slack import SlackAdapter
+from botkit.adapters.slack.fake_server import FakeSlackServer
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.context import Context
 from botkit.plugin import on_command
 from botkit.testing import ScriptedModel
-from botkit.testing.platforms.slack import FakeSlackServer
 from tests.adapters.slack_harness import SlackProbe
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(30)]
@@ -115,7 +115,7 @@ async def replay(entry: dict[str, Any]) -> Outcome:
             "api_base": fake.api_base,
             "port": 0,
             "mode": "socket" if socket else "http",
-            "stream_interval_s": 0.0,
+            "stream_edit_interval_s": 0.0,
         }
     )
     recorder, model = Recorder(), ScriptedModel([MODEL_REPLY])

@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from botkit.adapters.shared import UNSUPPORTED_ATTACHMENT
+from botkit.adapters.telegram.fake_server import FakeTelegramServer
+from botkit.adapters.text import UNSUPPORTED_ATTACHMENT
 from botkit.message import Event, Message, Reply
 from botkit.testing import ScriptedModel
-from botkit.testing.platforms.telegram import FakeTelegramServer
 from tests.adapters.telegram_harness import (
     Rig,
     rig_fixture,  # noqa: F401  (the ``rig`` fixture)
@@ -175,7 +175,7 @@ async def test_stop_finishes_replies_in_flight_and_confirms_updates(tg: FakeTele
     await made.adapter.stop()  # right after the fetch: the reply must still go out
     assert tg.texts(15) == ["Welcome!"]
     assert made.adapter._poller is None
-    assert not made.adapter._tasks
+    assert made.adapter._intake.pending == 0
     final = tg.calls_to("getUpdates")[-1]  # fetched updates are confirmed: a restart won't redo them
     assert int(final.params["offset"]) == update["update_id"] + 1
     assert int(final.params["timeout"]) == 0

@@ -11,10 +11,10 @@ import pytest
 from telegram import Bot as TgBot
 from telegram.error import BadRequest
 
-from botkit.adapters.telegram_parse import utf16_len
+from botkit.adapters.telegram.fake_server import FakeTelegramServer, check_html, check_markdown_v2
+from botkit.adapters.telegram.parse import utf16_len
 from botkit.message import Reply
 from botkit.testing import ScriptedModel
-from botkit.testing.platforms.telegram import FakeTelegramServer, check_html, check_markdown_v2
 from tests.adapters.telegram_harness import (
     MARKUP,
     WORDS,
@@ -30,7 +30,9 @@ pytestmark = [pytest.mark.timeout(30)]
 
 # -- pacing: throttled edits, 429s ---------------------------------------------------------------------------
 async def test_edits_are_throttled(tg: FakeTelegramServer) -> None:
-    made, _ = await start_rig(tg, ScriptedModel([" ".join(["w"] * 40)], delay=0.02), edit_interval_s=0.3)
+    made, _ = await start_rig(
+        tg, ScriptedModel([" ".join(["w"] * 40)], delay=0.02), stream_edit_interval_s=0.3
+    )
     try:
         tg.message_update("go", chat_id=7)
         await tg.wait_for("editMessageText", where=lambda c: c.params["text"].count("w") == 40)
@@ -78,7 +80,7 @@ async def test_long_reply_in_a_group_quotes_the_question_once(rig: Rig) -> None:
 
 async def test_long_streamed_reply_overflows_into_new_messages(tg: FakeTelegramServer) -> None:
     text = " ".join(WORDS[i % 8] for i in range(1300))  # ~7,600 characters, streamed word by word
-    made, _ = await start_rig(tg, ScriptedModel([text]), edit_interval_s=0.05)
+    made, _ = await start_rig(tg, ScriptedModel([text]), stream_edit_interval_s=0.05)
     try:
         await made.roundtrip(tg.message_update("write a lot", chat_id=12))
         shown = tg.texts(12)
@@ -118,7 +120,7 @@ async def test_fake_rejects_bad_markup_like_telegram(tg: FakeTelegramServer) -> 
 
 async def test_slow_edits_do_not_slow_the_stream(tg: FakeTelegramServer) -> None:
     words = [f"w{i}" for i in range(30)]
-    made, _ = await start_rig(tg, ScriptedModel([" ".join(words)], delay=0.01), edit_interval_s=0.05)
+    made, _ = await start_rig(tg, ScriptedModel([" ".join(words)], delay=0.01), stream_edit_interval_s=0.05)
     try:
         tg.fail_next(1, method="editMessageText", retry_after=1)  # the first edit waits a whole second
         await made.roundtrip(tg.message_update("go", chat_id=13))

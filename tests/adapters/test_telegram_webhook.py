@@ -12,11 +12,12 @@ import pytest
 from pydantic import SecretStr
 from telegram.error import InvalidToken
 
+from botkit.adapters.redact import REDACTOR
 from botkit.adapters.telegram import TelegramAdapter
+from botkit.adapters.telegram.fake_server import FakeTelegramServer
 from botkit.app import Bot
 from botkit.config import TelegramSettings
 from botkit.testing import ScriptedModel
-from botkit.testing.platforms.telegram import FakeTelegramServer
 from tests.adapters.telegram_harness import (
     TOKEN,
     Probe,
@@ -33,7 +34,7 @@ async def test_wrong_token_fails_start_cleanly(tg: FakeTelegramServer) -> None:
     with pytest.raises(InvalidToken) as failure:
         await adapter.start(Bot([Probe()]))
     assert "wrong-token" not in "".join(traceback.format_exception(failure.value))  # it gets logged
-    assert adapter._redact not in logging.getLogger("httpx").filters  # nothing left behind
+    assert not REDACTOR.holds("111:wrong-token")  # nothing left behind
     assert [c.status for c in tg.calls] == [401]
 
 
@@ -109,4 +110,4 @@ async def test_token_never_appears_in_logs(tg: FakeTelegramServer, caplog: pytes
     assert TOKEN not in text
     assert secret_part not in text
     assert TOKEN not in caplog.text
-    assert "<redacted>" in text
+    assert "[redacted]" in text

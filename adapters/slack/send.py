@@ -19,8 +19,8 @@ from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from botkit.adapters.shared import throttled
-from botkit.adapters.slack_format import PLACEHOLDER, SECTION_LIMIT, TEXT_LIMIT, message_blocks, split_escaped
+from botkit.adapters.slack.format import PLACEHOLDER, SECTION_LIMIT, TEXT_LIMIT, message_blocks, split_escaped
+from botkit.adapters.text import throttled
 from botkit.message import Button, Event, Incoming, Reply, StreamingReply
 
 log = logging.getLogger("botkit.adapters.slack")

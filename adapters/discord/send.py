@@ -10,8 +10,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botkit.adapters import discord_format as fmt
-from botkit.adapters.shared import throttled
+from botkit.adapters.discord import format as fmt
+from botkit.adapters.text import throttled
 from botkit.message import Button, Reply, StreamingReply
 
 Call = Callable[..., Awaitable[Any]]  # call(method, path, body, **path_params) -> decoded JSON

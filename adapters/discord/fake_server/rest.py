@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp import web
 
-from botkit.testing.platforms.discord.payloads import _PayloadsMixin
-from botkit.testing.platforms.discord.records import Call, SentMessage
+from botkit.adapters.discord.fake_server.payloads import _PayloadsMixin
+from botkit.adapters.discord.fake_server.records import Call, SentMessage
 
 
 class _RestMixin(_PayloadsMixin):

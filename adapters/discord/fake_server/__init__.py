@@ -23,7 +23,7 @@ REST routes, body validation and 429 injection) and ``server`` (``FakeDiscordSer
 
 from __future__ import annotations
 
-from botkit.testing.platforms.discord.records import Call, SentMessage
-from botkit.testing.platforms.discord.server import FakeDiscordServer
+from botkit.adapters.discord.fake_server.records import Call, SentMessage
+from botkit.adapters.discord.fake_server.server import FakeDiscordServer
 
 __all__ = ["Call", "FakeDiscordServer", "SentMessage"]

@@ -5,14 +5,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from botkit.testing.platforms.discord.records import Call, SentMessage
-
-if TYPE_CHECKING:
-    from botkit.testing.platforms.discord.gateway import _Connection
+from botkit.adapters.discord.fake_server.connection import _Connection
+from botkit.adapters.discord.fake_server.records import Call, SentMessage
 
 
 class _ServerState:

@@ -1,8 +1,9 @@
 """Slack adapter on slack-bolt: Events API over HTTP (signed requests) or Socket Mode.
 
 Slack wants every request acknowledged within 3 seconds, so the bolt listeners only parse, de-duplicate
-and acknowledge; the bot runs in a background task of this adapter (awaited by :meth:`SlackAdapter.stop`).
-The inbound rules live in :mod:`botkit.adapters.slack_events`, sending in :mod:`botkit.adapters.slack_send`.
+and acknowledge; the bot runs in a background task of the shared :class:`~botkit.adapters.intake.Intake`
+(drained by :meth:`SlackAdapter.stop`). The inbound rules live in :mod:`botkit.adapters.slack.events`,
+sending in :mod:`botkit.adapters.slack.send`.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 from aiohttp import web
@@ -25,22 +26,24 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
-from botkit.adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
-from botkit.adapters.slack_events import (
+from botkit.adapters.intake import Intake
+from botkit.adapters.redact import REDACTOR
+from botkit.adapters.slack.events import (
     EventRules,
     action_to_event,
     command_to_message,
     event_to_message,
     self_user_ids,
 )
-from botkit.adapters.slack_format import escape
-from botkit.adapters.slack_send import SlackSender, reply_target
-from botkit.adapters.slack_support import REDACTOR
-from botkit.config import SlackSettings
+from botkit.adapters.slack.format import escape
+from botkit.adapters.slack.send import SlackSender, reply_target
+from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
+from botkit.config import ConfigError, SlackSettings
 from botkit.message import Incoming, Message, Reply, StreamingReply
 
 if TYPE_CHECKING:
-    from botkit.app import Bot
+    from botkit.config import Settings
+    from botkit.types import Dispatcher
 
 log = logging.getLogger("botkit.adapters.slack")
 SDK_LOGGER = "botkit.adapters.slack.sdk"  # what slack_sdk and slack_bolt log through
@@ -48,8 +51,29 @@ SYNC_BUDGET_S = 2.5  # a slash command without response_url must be answered in 
 _ANY = re.compile(".*")
 
 
+def check_settings(settings: SlackSettings) -> None:
+    """Refuse settings the adapter cannot run with, in one line naming the setting and its variable.
+
+    Raises:
+        ConfigError: a token the mode needs is missing, or a token is not of its kind.
+    """
+    s = settings
+    if s.bot_token is None or not s.bot_token.get_secret_value():
+        raise ConfigError("slack: set slack.bot_token (or BOTKIT_SLACK__BOT_TOKEN)")
+    if not s.bot_token.get_secret_value().startswith("xoxb-"):
+        raise ConfigError("slack: slack.bot_token must be the xoxb- bot token (BOTKIT_SLACK__BOT_TOKEN)")
+    if s.mode == "http" and (s.signing_secret is None or not s.signing_secret.get_secret_value()):
+        raise ConfigError("slack: http mode needs slack.signing_secret (or BOTKIT_SLACK__SIGNING_SECRET)")
+    if s.mode == "socket" and (s.app_token is None or not s.app_token.get_secret_value()):
+        raise ConfigError("slack: socket mode needs slack.app_token (or BOTKIT_SLACK__APP_TOKEN)")
+    if s.app_token is not None and not s.app_token.get_secret_value().startswith("xapp-"):
+        raise ConfigError(
+            "slack: slack.app_token must be the xapp- app-level token (BOTKIT_SLACK__APP_TOKEN)"
+        )
+
+
 class SlackAdapter:
-    """Connects a :class:`~botkit.app.Bot` to Slack.
+    """Connects a botkit dispatcher (the :class:`~botkit.app.Bot`) to Slack.
 
     Args:
         settings: the ``[slack]`` section; ``bot_token`` always, plus ``signing_secret`` (mode "http") or
@@ -57,38 +81,47 @@ class SlackAdapter:
 
     Attributes:
         url: where the Events API / interactivity / slash command endpoint listens (mode "http").
+
+    Raises:
+        ConfigError: the settings lack what the mode needs (see :func:`check_settings`).
     """
 
     name = "slack"
 
-    def __init__(self, settings: SlackSettings | None = None) -> None:
-        self.settings = settings if settings is not None else SlackSettings.model_validate({})
+    def __init__(self, settings: SlackSettings) -> None:
+        check_settings(settings)
+        self.settings = settings
         self.url = ""
-        self._bot: Bot | None = None
         self._app: AsyncApp | None = None
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._session: aiohttp.ClientSession | None = None
         self._sender: SlackSender | None = None
         self._bot_user_id = ""
-        self._seen = RecentIds()
-        self._tasks: set[asyncio.Task[None]] = set()
         self._sync_replies: dict[int, list[str]] = {}
-        self._lanes = ConversationLanes()
+        self._intake = Intake(self, screen=self._screen, typing=self._typing)
+        secrets = (settings.bot_token, settings.signing_secret, settings.app_token)
+        self._secrets = [x.get_secret_value() for x in secrets if x is not None]
+        self._redacting = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The adapter for the ``[slack]`` section of ``settings``.
+
+        Raises:
+            ConfigError: a setting is missing or malformed (one line, naming it and its variable).
+        """
+        return cls(settings.slack)
 
     # -- life cycle -------------------------------------------------------------------------------
-    async def start(self, bot: Bot) -> None:
+    async def start(self, dispatcher: Dispatcher) -> None:
         """Verify the token (``auth.test``), then listen (HTTP) or connect (Socket Mode); returns once up."""
         s = self.settings
-        if s.bot_token is None:
-            raise ValueError("slack: bot_token is not set (BOTKIT_SLACK__BOT_TOKEN)")
-        if s.mode == "http" and s.signing_secret is None:
-            raise ValueError("slack: signing_secret is required in http mode (BOTKIT_SLACK__SIGNING_SECRET)")
-        if s.mode == "socket" and s.app_token is None:
-            raise ValueError("slack: app_token is required in socket mode (BOTKIT_SLACK__APP_TOKEN)")
-        REDACTOR.install(*(x.get_secret_value() for x in (s.bot_token, s.signing_secret, s.app_token) if x))
+        assert s.bot_token is not None  # checked in __init__
+        REDACTOR.add(*self._secrets)
+        self._redacting = True
         sdk_logger = logging.getLogger(SDK_LOGGER)
-        self._bot = bot
+        self._intake.bind(dispatcher)
         self._session = aiohttp.ClientSession()
         retry: list[AsyncRetryHandler] = [
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
@@ -101,7 +134,7 @@ class SlackAdapter:
             logger=sdk_logger,
             retry_handlers=retry,
         )
-        self._sender = SlackSender(client, self._session, retry, s.stream_interval_s, sdk_logger)
+        self._sender = SlackSender(client, self._session, retry, s.stream_edit_interval_s, sdk_logger)
         try:
             auth = await client.auth_test()
             self._bot_user_id = str(auth.get("user_id") or "")
@@ -160,21 +193,17 @@ class SlackAdapter:
         if self._socket is not None:
             await self._socket.close_async()  # type: ignore[no-untyped-call]  # bolt leaves it unannotated
             self._socket = None
-        try:
-            async with asyncio.timeout(30):
-                await self.wait_idle()
-        except TimeoutError:
-            log.warning("slack: %d replies still running at stop; cancelled", len(self._tasks))
-        for task in list(self._tasks):
-            task.cancel()
+        await self._intake.close()
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._redacting:
+            REDACTOR.discard(*self._secrets)
+            self._redacting = False
 
     async def wait_idle(self) -> None:
         """Wait until every event taken so far has been handled (tests and benchmarks use it)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._intake.drain()
 
     # -- inbound ----------------------------------------------------------------------------------
     async def _on_http(self, request: web.Request) -> web.Response:
@@ -193,8 +222,7 @@ class SlackAdapter:
     async def _on_event(self, body: dict[str, Any], ack: AsyncAck) -> None:
         await ack()
         event_id = str(body.get("event_id") or "")
-        if event_id and self._seen.seen(f"event:{event_id}"):
-            log.info("slack: event %s delivered again; already handled", event_id)
+        if event_id and not self._intake.is_new(f"event:{event_id}"):
             return
         event = body.get("event")
         if isinstance(event, dict) and event.get("type") in ("app_uninstalled", "tokens_revoked"):
@@ -214,28 +242,28 @@ class SlackAdapter:
             return
         # A mention in a channel arrives twice (message.channels and app_mention, different event ids).
         edit = f":edit:{body['event'].get('ts')}" if message.edited else ""  # each edit is new
-        if self._seen.seen(f"msg:{message.conversation.id}:{message.id}{edit}"):
+        if not self._intake.is_new(f"msg:{message.conversation.id}:{message.id}{edit}"):
             return
-        self._spawn(self._dispatch(message))
+        self._intake.submit(message)
 
     async def _on_command(self, command: dict[str, Any], ack: AsyncAck) -> None:
         message = command_to_message(command)
-        if message is None or self._bot is None:
+        if message is None:
             await ack()
             return
         name = message.text.split(maxsplit=1)[0][1:].lower()
-        if name not in self._bot.commands:
+        if name not in self._intake.dispatcher.commands:
             # Never hand an unknown slash command (possibly with empty text) to the model as a prompt.
             await ack(escape(f"Sorry, I don't know the command {command.get('command')}."))
             return
         if command.get("response_url"):
             await ack()
-            self._spawn(self._dispatch(message))
+            self._intake.submit(message)
             return
         # Legacy integrations send no response_url: the HTTP response is the only answer we can give.
         collected: list[str] = []
         self._sync_replies[id(message)] = collected
-        task = self._spawn(self._dispatch(message))
+        task = self._intake.submit(message)
         await asyncio.wait({task}, timeout=SYNC_BUDGET_S)
         del self._sync_replies[id(message)]
         await ack(text=escape("\n\n".join(collected)) if collected else "\u2026", response_type="in_channel")
@@ -245,39 +273,26 @@ class SlackAdapter:
         event = action_to_event(body)
         if event is None:
             return
-        if self._seen.seen(f"action:{body.get('trigger_id') or ''}:{event.id}"):
+        if not self._intake.is_new(f"action:{body.get('trigger_id') or ''}:{event.id}"):
             return
-        self._spawn(self._dispatch(event))
+        self._intake.submit(event)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
+    async def _screen(self, incoming: Incoming) -> Incoming | None:
+        """Say which attachments the bot cannot read; a message with nothing else goes no further."""
+        if isinstance(incoming, Message):
+            kinds = unsupported_kinds(incoming, self.settings.attachment_kinds)
+            if kinds:
+                await self.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(kinds))))
+                if not incoming.text:
+                    return None
+        return incoming
 
-    async def _dispatch(self, incoming: Incoming) -> None:
-        # One conversation at a time, in arrival order, so each reply sees the history of the one before.
-        async with self._lanes.lane(incoming.conversation.key):
-            await self._handle(incoming)
-
-    async def _handle(self, incoming: Incoming) -> None:
-        assert self._bot is not None
+    def _typing(self, incoming: Incoming) -> AbstractAsyncContextManager[None]:
         assert self._sender is not None
-        try:
-            if isinstance(incoming, Message):
-                kinds = unsupported_kinds(incoming, self.settings.attachment_kinds)
-                if kinds:
-                    await self.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(kinds))))
-                    if not incoming.text:
-                        return
-            target = reply_target(incoming, self.settings.dm_threads)
-            # A legacy slash command answers in its HTTP response: a "…" in the channel would only confuse.
-            delay = 0.0 if id(incoming) in self._sync_replies else self.settings.typing_delay_s
-            async with self._sender.typing(target, id(incoming), delay):
-                await self._bot.handle(incoming, self)
-        except Exception:
-            where = incoming.conversation.id
-            log.exception("slack: handling %s in %s failed", type(incoming).__name__, where)
+        target = reply_target(incoming, self.settings.dm_threads)
+        # A legacy slash command answers in its HTTP response: a "…" in the channel would only confuse.
+        delay = 0.0 if id(incoming) in self._sync_replies else self.settings.typing_delay_s
+        return self._sender.typing(target, id(incoming), delay)
 
     # -- outbound ---------------------------------------------------------------------------------
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:

@@ -1,21 +1,24 @@
 """Telegram adapter on python-telegram-bot: long polling or webhook in, Bot API calls out.
 
-An update's walk: ``getUpdates`` (or the webhook) gives raw JSON -> :meth:`TelegramAdapter.receive`
-drops redeliveries (``update_id``) -> :func:`~botkit.adapters.telegram_parse.parse_update` makes a botkit
-message or event -> a task per update hands it to ``bot.handle``, one at a time per chat so replies keep
-their order -> replies come back through :meth:`TelegramAdapter.send` to
-:class:`~botkit.adapters.telegram_send.TelegramSender`.
+An update's walk: ``getUpdates`` (``receive.Poller``) or the webhook (``receive.WebhookServer``) gives raw
+JSON -> :meth:`TelegramAdapter.receive` drops redeliveries (``update_id``) ->
+:func:`~botkit.adapters.telegram.parse.parse_update` makes a botkit message or event -> the shared
+:class:`~botkit.adapters.intake.Intake` hands it to ``dispatcher.handle``, one at a time per chat so
+replies keep their order -> replies come back through :meth:`TelegramAdapter.send` to
+:class:`~botkit.adapters.telegram.send.TelegramSender`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import os
 import re
 import secrets
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, Self
 
 # Opt in to PTB's future timedelta durations now: reading ``RetryAfter.retry_after`` as an int emits a
 # deprecation warning on every 429 (an error under ``-W error``). telegram_send accepts both types.
@@ -27,79 +30,78 @@ from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest
 
-from botkit.adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
-from botkit.adapters.telegram_parse import BotIdentity, ParseOptions, Skip, parse_update
-from botkit.adapters.telegram_receive import Poller, WebhookServer
-from botkit.adapters.telegram_send import Target, TelegramSender, call_api, target_for
+from botkit.adapters.intake import Intake
+from botkit.adapters.redact import REDACTOR
+from botkit.adapters.telegram.parse import BotIdentity, ParseOptions, Skip, parse_update
+from botkit.adapters.telegram.receive import Poller, WebhookServer
+from botkit.adapters.telegram.send import Target, TelegramSender, call_api, target_for
+from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
+from botkit.config import ConfigError
 from botkit.message import Event, Incoming, Message, Reply, StreamingReply
 
 if TYPE_CHECKING:
-    from botkit.app import Bot
-    from botkit.config import TelegramSettings
+    from botkit.config import Settings, TelegramSettings
+    from botkit.types import Dispatcher
 
 log = logging.getLogger("botkit.adapters.telegram")
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "chat_member"]
 TYPING_DELAY = 0.5  # seconds: quick answers need no "typing..." hint
 TYPING_REPEAT = 4.5  # Telegram shows the hint for 5 s
-STOP_GRACE = 10.0  # seconds stop() waits for replies in flight
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
-# Loggers that may print the request URL, which contains the bot token.
-_URL_LOGGERS = ("httpx", "httpcore", "telegram.request", "telegram.Bot", "telegram.ext.ExtBot")
-
-
-class _RedactSecrets(logging.Filter):
-    """Replaces secrets in log records of the client libraries (httpx logs every URL, token included)."""
-
-    def __init__(self, *secret_values: str) -> None:
-        super().__init__()
-        self._secrets = [s for s in secret_values if s]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(s in message for s in self._secrets):
-            for value in self._secrets:
-                message = message.replace(value, "<redacted>")
-            record.msg, record.args = message, None
-        return True
+_TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")  # "123456:ABC-..." as @BotFather hands it out
 
 
 class TelegramAdapter:
-    """Connects a botkit :class:`~botkit.app.Bot` to Telegram.
+    """Connects a botkit dispatcher (the :class:`~botkit.app.Bot`) to Telegram.
 
     Args:
         settings: the ``[telegram]`` section; ``token`` is required, and ``webhook_url`` in webhook mode.
 
     Raises:
-        ValueError: when the settings lack what the chosen mode needs.
+        ConfigError: when the settings lack what the chosen mode needs, or the token is malformed.
     """
 
     name = "telegram"
 
     def __init__(self, settings: TelegramSettings) -> None:
         if settings.token is None or not settings.token.get_secret_value():
-            raise ValueError("telegram: set telegram.token (or BOTKIT_TELEGRAM__TOKEN)")
+            raise ConfigError("telegram: set telegram.token (or BOTKIT_TELEGRAM__TOKEN)")
+        if not _TOKEN_SHAPE.match(settings.token.get_secret_value()):
+            raise ConfigError(
+                "telegram: telegram.token is not a bot token of the form 123456:ABC-... "
+                "(check BOTKIT_TELEGRAM__TOKEN)"
+            )
         if settings.mode == "webhook" and not settings.webhook_url:
-            raise ValueError("telegram: webhook mode needs telegram.webhook_url (the public HTTPS URL)")
+            raise ConfigError(
+                "telegram: webhook mode needs telegram.webhook_url, the public HTTPS URL "
+                "(or BOTKIT_TELEGRAM__WEBHOOK_URL)"
+            )
         self.settings = settings
         self._token = settings.token.get_secret_value()
         given = settings.secret_token.get_secret_value() if settings.secret_token else ""
         # Webhook requests must prove they come from Telegram; without a configured secret, make one.
         self.secret_token = given or secrets.token_urlsafe(32)
         self._options = ParseOptions(settings.group_mode, settings.edited_messages)
-        self._recent = RecentIds()
-        self._redact = _RedactSecrets(self._token, self.secret_token)
         self._app: Application[Any, Any, Any, Any, Any, Any] | None = None
         self._sender: TelegramSender | None = None
-        self._bot: Bot | None = None
         self._me = BotIdentity(0, "")
         self._poller: Poller | None = None
         self._webhook: WebhookServer | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._lanes = ConversationLanes()
+        self._intake = Intake(self, screen=self._screen, typing=self._typing_while_handled)
         self._typing: dict[int, asyncio.Task[None]] = {}
+        self._redacting = False
         self._blocked: set[str] = set()
         self._requests: tuple[HTTPXRequest, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The adapter for the ``[telegram]`` section of ``settings``.
+
+        Raises:
+            ConfigError: a setting is missing or malformed (one line, naming it and its variable).
+        """
+        return cls(settings.telegram)
 
     @property
     def me(self) -> BotIdentity:
@@ -112,7 +114,7 @@ class TelegramAdapter:
         return self._webhook.port if self._webhook else None
 
     # -- life cycle -------------------------------------------------------------------------------
-    async def start(self, bot: Bot) -> None:
+    async def start(self, dispatcher: Dispatcher) -> None:
         """Log in (``getMe``), register the commands, begin polling or serving the webhook; returns then.
 
         Raises:
@@ -120,7 +122,7 @@ class TelegramAdapter:
                 adapter is then closed again).
         """
         try:
-            await self._start(bot)
+            await self._start(dispatcher)
         except InvalidToken:
             await self.stop()
             # PTB's message quotes the token, and whoever runs us will log this exception.
@@ -129,9 +131,9 @@ class TelegramAdapter:
             await self.stop()
             raise
 
-    async def _start(self, bot: Bot) -> None:
-        for name in _URL_LOGGERS:
-            logging.getLogger(name).addFilter(self._redact)
+    async def _start(self, dispatcher: Dispatcher) -> None:
+        REDACTOR.add(self._token, self.secret_token)
+        self._redacting = True
         # Stay under Telegram's published limits (30 messages/s, 20/min per group) before they bite; a
         # zero rate switches a limit off. PTB retries a 429 a few times itself, call_api keeps waiting after.
         on = self.settings.flood_limits
@@ -152,11 +154,11 @@ class TelegramAdapter:
             builder = builder.base_url(self.settings.base_url)
         self._app = builder.build()
         await self._app.initialize()
-        self._bot = bot
+        self._intake.bind(dispatcher)
         self._me = BotIdentity(self._app.bot.id, self._app.bot.username or "")
-        self._sender = TelegramSender(self._app.bot, self.settings.edit_interval_s)
-        # bot.start() is left to the runner (or the first bot.handle): several adapters share one bot.
-        await self._register_commands(bot)
+        self._sender = TelegramSender(self._app.bot, self.settings.stream_edit_interval_s)
+        # bot.start() is left to the runner (or the first dispatch): several adapters share one bot.
+        await self._register_commands(dispatcher)
         if self.settings.mode == "webhook":
             await self._start_webhook()
         else:
@@ -175,23 +177,19 @@ class TelegramAdapter:
         if self._webhook is not None:
             await self._webhook.stop()
             self._webhook = None
-        await self.drain(STOP_GRACE)
-        for task in list(self._tasks):
-            task.cancel()
+        await self._intake.close()
         if self._app is not None:
             app, self._app = self._app, None
             await app.shutdown()  # a no-op when initialize() never succeeded
         for request in self._requests:
             await request.shutdown()
-        for name in _URL_LOGGERS:
-            logging.getLogger(name).removeFilter(self._redact)
+        if self._redacting:
+            REDACTOR.discard(self._token, self.secret_token)
+            self._redacting = False
 
     async def drain(self, within: float = 10.0) -> None:
         """Wait until every received update has been handled (or ``within`` seconds passed)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while self._tasks and loop.time() < deadline:
-            await asyncio.wait(set(self._tasks), timeout=deadline - loop.time())
+        await self._intake.drain(within)
 
     def _app_bot(self) -> TgBot:
         if self._app is None:
@@ -199,11 +197,11 @@ class TelegramAdapter:
         bot: TgBot = self._app.bot
         return bot
 
-    async def _register_commands(self, bot: Bot) -> None:
+    async def _register_commands(self, dispatcher: Dispatcher) -> None:
         commands = [
-            BotCommand(name, (handler.description or name)[:256])
-            for name, handler in bot.commands.items()
-            if name == handler.spec.command and _COMMAND_NAME.match(name)
+            BotCommand(name, (info.description or name)[:256])
+            for name, info in dispatcher.commands.items()
+            if name == info.command and _COMMAND_NAME.match(name)
         ][:100]
         try:
             await call_api("setMyCommands", lambda: self._app_bot().set_my_commands(commands))
@@ -231,50 +229,44 @@ class TelegramAdapter:
             log.warning("telegram: ignoring an update that is not a JSON object")
             return
         update_id = update.get("update_id")
-        if update_id is not None and self._recent.seen(str(update_id)):
-            log.info("telegram: update %s delivered again; ignored", update_id)
+        if update_id is not None and not self._intake.is_new(str(update_id)):
             return
         parsed = parse_update(update, self._me, self._options)
         if isinstance(parsed, Skip):
             log.debug("telegram: update %s ignored: %s", update_id, parsed.reason)
             return
-        task = asyncio.create_task(self._dispatch(parsed))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        # Button presses are answered at once, even while the chat is busy.
+        self._intake.submit(parsed, prepare=self._prepare_event)
 
-    async def _dispatch(self, incoming: Incoming) -> None:
-        key = incoming.conversation.id
-        try:
-            if isinstance(incoming, Event):  # answer button presses at once, even while the chat is busy
-                incoming = await self._prepare_event(incoming)
-            async with self._lanes.lane(key):
-                await self._handle(incoming)
-        except Exception:  # one bad update must not end the adapter
-            log.exception("telegram: failed to handle an update in chat %s", key)
-
-    async def _handle(self, incoming: Incoming) -> None:
-        assert self._bot is not None
-        assert self._sender is not None
+    async def _screen(self, incoming: Incoming) -> Incoming | None:
         if isinstance(incoming, Message) and incoming.attachments and not incoming.text.strip():
-            kinds = unsupported_kinds(incoming, self.settings.supported_attachments)
+            kinds = unsupported_kinds(incoming, self.settings.attachment_kinds)
             if kinds:  # nothing the bot can read: say so when spoken to, never give the model ""
                 if incoming.addressed:
                     await self.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(kinds))))
-                return
+                return None
         if isinstance(incoming, Message):  # whoever writes to the bot has not blocked it (any more)
             self._blocked.discard(incoming.conversation.id)
-        typing = None
-        if isinstance(incoming, Message) and incoming.addressed:
-            typing = asyncio.create_task(self._keep_typing(target_for(incoming), TYPING_DELAY))
-            self._typing[id(incoming)] = typing
-        try:
-            await self._bot.handle(incoming, self)
-        finally:
-            if typing is not None:
-                typing.cancel()
-                self._typing.pop(id(incoming), None)
+        return incoming
 
-    async def _prepare_event(self, event: Event) -> Event:
+    @contextlib.asynccontextmanager
+    async def _typing_while_handled(self, incoming: Incoming) -> AsyncIterator[None]:
+        """Show "typing..." for an addressed message after a short delay; :meth:`send` ends it early."""
+        if not (isinstance(incoming, Message) and incoming.addressed):
+            yield
+            return
+        typing = asyncio.create_task(self._keep_typing(target_for(incoming), TYPING_DELAY))
+        self._typing[id(incoming)] = typing
+        try:
+            yield
+        finally:
+            typing.cancel()
+            self._typing.pop(id(incoming), None)
+
+    async def _prepare_event(self, incoming: Incoming) -> Incoming:
+        if not isinstance(incoming, Event):
+            return incoming
+        event = incoming
         assert self._sender is not None
         if event.kind == "button":
             await self._sender.answer_button(event.id)

@@ -1,8 +1,8 @@
 """Pure conversions between Discord payloads and botkit's neutral types (no I/O, no client state).
 
-Kept apart from :mod:`botkit.adapters.discord` so the rules (who is addressed, what a slash command's text is,
-how a reply is cut and escaped) can be read and tested without a gateway connection. Payloads are the
-raw JSON dicts Discord sends: gateway ``d`` objects and interaction objects.
+Kept apart from :mod:`botkit.adapters.discord.adapter` so the rules (who is addressed, what a slash
+command's text is, how a reply is cut and escaped) can be read and tested without a gateway connection.
+Payloads are the raw JSON dicts Discord sends: gateway ``d`` objects and interaction objects.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from botkit.adapters.shared import split_text
+from botkit.adapters.text import split_text
 from botkit.message import Attachment, Button, Conversation, Event, Incoming, Message, User
-from botkit.plugin import Handler
+from botkit.types import CommandInfo
 
 with warnings.catch_warnings():
     # discord.py imports the stdlib ``audioop`` for voice (unused here), deprecated since Python 3.11;
@@ -75,25 +75,25 @@ def message_body(content: str, buttons: Sequence[Sequence[Button]] = ()) -> dict
     return body
 
 
-def application_commands(commands: Mapping[str, Handler]) -> list[dict[str, Any]]:
+def application_commands(commands: Mapping[str, CommandInfo]) -> list[dict[str, Any]]:
     """Global slash commands for the plugins' commands (aliases are left out: Discord autocompletes).
 
     Each command takes its arguments as one optional free-text ``args`` option, so botkit parses them
     exactly as it parses ``!name args`` typed in a channel.
     """
     found: list[dict[str, Any]] = []
-    for name, handler in sorted(commands.items()):
-        if name != handler.spec.command or not _COMMAND_NAME_RE.match(name):
+    for name, info in sorted(commands.items()):
+        if name != info.command or not _COMMAND_NAME_RE.match(name):
             continue
         command: dict[str, Any] = {
             "name": name,
             "type": 1,
-            "description": (handler.description or f"Run /{name}")[:100],
+            "description": (info.description or f"Run /{name}")[:100],
         }
-        if handler.usage != f"/{name}":
-            required = "<" in handler.usage
+        if info.usage != f"/{name}":
+            required = "<" in info.usage
             command["options"] = [
-                {"type": 3, "name": "args", "description": handler.usage[:100], "required": required}
+                {"type": 3, "name": "args", "description": info.usage[:100], "required": required}
             ]
         found.append(command)
     return found

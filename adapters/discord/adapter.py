@@ -2,7 +2,8 @@
 
 discord.py keeps the gateway session (heartbeats, RESUME, reconnects, zlib-stream) and the REST client
 (auth, per-route buckets, waiting out 429s). This adapter taps the raw MESSAGE_CREATE, MESSAGE_UPDATE and
-INTERACTION_CREATE payloads, turns them into botkit messages and events (``discord_format``),
+INTERACTION_CREATE payloads, turns them into botkit messages and events (``format``), hands them to the
+shared :class:`~botkit.adapters.intake.Intake`,
 and sends replies as raw JSON bodies through ``client.http``, so every reply gets ``allowed_mentions``
 that forbid pings and components built from botkit buttons. Interactions are acknowledged at once
 ("thinking..." for commands, a deferred update for buttons) and answered through their webhook.
@@ -13,24 +14,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Mapping
+import re
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 import yarl
 
-from botkit.adapters import discord_format as fmt
-from botkit.adapters.discord_http import DiscordInteractionsEndpoint
-from botkit.adapters.discord_logs import redact_in_logs
-from botkit.adapters.discord_send import Outbox, Target
-from botkit.adapters.shared import UNSUPPORTED_ATTACHMENT, ConversationLanes, RecentIds, unsupported_kinds
-from botkit.config import DiscordSettings
+from botkit.adapters.discord import format as fmt
+from botkit.adapters.discord.interactions import DiscordInteractionsEndpoint
+from botkit.adapters.discord.send import Outbox, Target
+from botkit.adapters.intake import Intake
+from botkit.adapters.redact import REDACTOR
+from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
+from botkit.config import ConfigError, DiscordSettings
 from botkit.message import Incoming, Message, Reply, StreamingReply
 
 if TYPE_CHECKING:
-    from botkit.app import Bot
+    from botkit.config import Settings
+    from botkit.types import Dispatcher
 
-import discord  # after discord_format, which imports discord.py without its audioop warning
+import discord  # after ``format``, which imports discord.py without its audioop warning
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
@@ -38,26 +42,60 @@ log = logging.getLogger("botkit.adapters.discord")
 
 Parser = Callable[[Any], None]
 TYPING_EVERY_S = 8.0  # Discord shows "typing" for 10 s after each call
+# Interaction tokens are credentials too (15 minutes): in webhook URLs and in logged gateway payloads.
+INTERACTION_TOKEN_PATTERNS = (
+    re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s?'\"]+"),
+    re.compile(r"(['\"]token['\"]:\s*['\"])[^'\"]+"),
+)
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
+def check_settings(settings: DiscordSettings) -> None:
+    """Refuse settings the adapter cannot run with, in one line naming the setting and its variable.
+
+    Raises:
+        ConfigError: the token is missing, or the application id or public key is malformed.
+    """
+    if settings.token is None or not settings.token.get_secret_value():
+        raise ConfigError("discord: set discord.token (or BOTKIT_DISCORD__TOKEN)")
+    if settings.application_id is not None and not settings.application_id.isdigit():
+        raise ConfigError(
+            "discord: discord.application_id must be the numeric application id "
+            "(BOTKIT_DISCORD__APPLICATION_ID)"
+        )
+    key = settings.public_key
+    if key is not None and (len(key) != 64 or not set(key) <= _HEX):
+        raise ConfigError(
+            "discord: discord.public_key must be the application's public key, 64 hex digits "
+            "(BOTKIT_DISCORD__PUBLIC_KEY)"
+        )
+    if settings.interactions_port is not None and key is None:
+        raise ConfigError(
+            "discord: discord.interactions_port needs discord.public_key to verify requests "
+            "(or BOTKIT_DISCORD__PUBLIC_KEY)"
+        )
 
 
 class DiscordAdapter:
-    """A Discord bot (gateway + REST) serving a botkit :class:`~botkit.app.Bot`.
+    """A Discord bot (gateway + REST) serving a botkit dispatcher (the :class:`~botkit.app.Bot`).
 
     Args:
         settings: the ``[discord]`` section; ``token`` is required.
+
+    Raises:
+        ConfigError: the settings lack the token or hold a malformed value (see :func:`check_settings`).
     """
 
     name = "discord"
 
-    def __init__(self, settings: DiscordSettings | None = None) -> None:
-        self.settings = settings or DiscordSettings()
+    def __init__(self, settings: DiscordSettings) -> None:
+        check_settings(settings)
+        self.settings = settings
         self.client: discord.Client | None = None
-        self.bot: Bot | None = None
         self.endpoint: DiscordInteractionsEndpoint | None = None
-        self._recent = RecentIds()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._intake = Intake(self, screen=self._screen, typing=self._typing)
         self._targets: dict[str, Target] = {}
-        self._lanes = ConversationLanes()
+        self._redacting = ""
         self._runner: asyncio.Task[None] | None = None
         self._saved = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
         self._outbox = Outbox(
@@ -66,6 +104,15 @@ class DiscordAdapter:
             edit_interval_s=self.settings.stream_edit_interval_s,
         )
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Self:
+        """The adapter for the ``[discord]`` section of ``settings``.
+
+        Raises:
+            ConfigError: a setting is missing or malformed (one line, naming it and its variable).
+        """
+        return cls(settings.discord)
+
     @property
     def bot_user_id(self) -> str:
         """The bot's own user id (from READY), or "" before it connected."""
@@ -73,23 +120,24 @@ class DiscordAdapter:
         return str(user.id) if user is not None else ""
 
     # -- life cycle -------------------------------------------------------------------------------
-    async def start(self, bot: Bot) -> None:
+    async def start(self, dispatcher: Dispatcher) -> None:
         """Log in, connect to the gateway and register slash commands; returns once READY.
 
         Raises:
-            ValueError: no token is configured.
             discord.LoginFailure: Discord refused the token.
             RuntimeError: the gateway did not become ready within ``ready_timeout_s``.
         """
-        if self.settings.token is None:
-            raise ValueError("discord.token is not set (BOTKIT_DISCORD__TOKEN)")
+        assert self.settings.token is not None  # checked in __init__
         token = self.settings.token.get_secret_value()
-        redact_in_logs(token)
-        self.bot = bot
+        REDACTOR.add(token)
+        self._redacting = token
+        for pattern in INTERACTION_TOKEN_PATTERNS:
+            REDACTOR.add_pattern(pattern)
+        self._intake.bind(dispatcher)
         try:
             await self._connect(token)
             if self.settings.register_commands:
-                await self._register_commands(bot)
+                await self._register_commands(dispatcher)
             if self.settings.interactions_port is not None and self.settings.public_key:
                 self.endpoint = DiscordInteractionsEndpoint(
                     self.settings.public_key, self, path=self.settings.interactions_path
@@ -136,10 +184,7 @@ class DiscordAdapter:
         if self.endpoint is not None:
             await self.endpoint.stop()
             self.endpoint = None
-        if self._tasks:
-            _done, late = await asyncio.wait(set(self._tasks), timeout=10.0)
-            for task in late:
-                task.cancel()
+        await self._intake.close()
         if self.client is not None:
             await self.client.close()
         if self._runner is not None:
@@ -147,10 +192,13 @@ class DiscordAdapter:
                 await asyncio.wait_for(self._runner, 5.0)
             self._runner = None
         Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved
+        if self._redacting:
+            REDACTOR.discard(self._redacting)
+            self._redacting = ""
 
-    async def _register_commands(self, bot: Bot) -> None:
-        _bot, client = self._running()
-        commands = fmt.application_commands(bot.commands)
+    async def _register_commands(self, dispatcher: Dispatcher) -> None:
+        client = self._running()
+        commands = fmt.application_commands(dispatcher.commands)
         try:
             await self._call(
                 "PUT",
@@ -163,10 +211,10 @@ class DiscordAdapter:
         else:
             log.info("registered %d slash commands", len(commands))
 
-    def _running(self) -> tuple[Bot, discord.Client]:
-        if self.bot is None or self.client is None:
+    def _running(self) -> discord.Client:
+        if self.client is None:
             raise RuntimeError("the Discord adapter is not started")
-        return self.bot, self.client
+        return self.client
 
     # -- incoming ---------------------------------------------------------------------------------
     def _tap_parsers(self, client: discord.Client) -> None:
@@ -199,8 +247,7 @@ class DiscordAdapter:
 
     def _on_message(self, data: Mapping[str, Any], *, edited: bool) -> None:
         key = f"{data.get('id')}@{data.get('edited_timestamp')}" if edited else str(data.get("id"))
-        if self._recent.seen(key):
-            log.debug("dropped redelivered message %s", key)
+        if not self._intake.is_new(key):
             return
         message = fmt.message_from_payload(
             data,
@@ -214,32 +261,39 @@ class DiscordAdapter:
             return
         if message.thread_id is None and self._is_thread(message.conversation.id):
             message = replace(message, thread_id=message.conversation.id)
-        self._spawn(self._handle_message(message))
+        self._intake.submit(message)
 
     def _is_thread(self, channel_id: str) -> bool:
         """Whether discord.py's guild cache knows ``channel_id`` as a thread (payloads rarely say)."""
         channel = self.client.get_channel(int(channel_id)) if self.client and channel_id.isdigit() else None
         return isinstance(channel, discord.Thread)
 
-    async def _handle_message(self, message: Message) -> None:
-        bot, _client = self._running()
-        if message.addressed:
-            unsupported = unsupported_kinds(message, self.settings.supported_attachments)
-            if unsupported:
-                await self.send(message, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(unsupported))))
-                if not message.text.strip():
-                    return
-                kept = tuple(a for a in message.attachments if a.kind not in unsupported)
-                message = replace(message, attachments=kept)
-        async with self._lanes.lane(message.conversation.key):
-            typing = asyncio.create_task(self._typing(message.conversation.id)) if message.addressed else None
-            try:
-                await bot.handle(message, self)
-            finally:
-                if typing is not None:
-                    typing.cancel()
+    async def _screen(self, incoming: Incoming) -> Incoming | None:
+        """Say which attachments the bot cannot read (when spoken to) and pass the rest on."""
+        if not isinstance(incoming, Message) or not incoming.addressed:
+            return incoming
+        unsupported = unsupported_kinds(incoming, self.settings.attachment_kinds)
+        if not unsupported:
+            return incoming
+        await self.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(unsupported))))
+        if not incoming.text.strip():
+            return None
+        kept = tuple(a for a in incoming.attachments if a.kind not in unsupported)
+        return replace(incoming, attachments=kept)
 
-    async def _typing(self, channel_id: str) -> None:
+    @contextlib.asynccontextmanager
+    async def _typing(self, incoming: Incoming) -> AsyncIterator[None]:
+        """Show "typing" while an addressed message is handled (interactions show "thinking...")."""
+        if not isinstance(incoming, Message) or not incoming.addressed or incoming.id in self._targets:
+            yield
+            return
+        typing = asyncio.create_task(self._keep_typing(incoming.conversation.id))
+        try:
+            yield
+        finally:
+            typing.cancel()
+
+    async def _keep_typing(self, channel_id: str) -> None:
         with contextlib.suppress(discord.HTTPException):
             while True:
                 await self._call("POST", "/channels/{channel_id}/typing", None, channel_id=channel_id)
@@ -247,7 +301,7 @@ class DiscordAdapter:
 
     def _on_gateway_interaction(self, data: Any) -> None:
         if self.acknowledge(data) is not None:
-            self._spawn(self._handle_interaction(data, ack=fmt.ack_type(data)))
+            self._submit_interaction(data, ack=fmt.ack_type(data))
 
     def acknowledge(self, interaction: Mapping[str, Any]) -> dict[str, Any] | None:
         """The immediate answer to an interaction; None if it is a duplicate or nothing botkit handles."""
@@ -255,53 +309,45 @@ class DiscordAdapter:
         if ack is None or fmt.interaction_from_payload(interaction) is None:
             log.debug("ignored interaction %s of type %s", interaction.get("id"), interaction.get("type"))
             return None
-        if self._recent.seen(f"interaction:{interaction.get('id')}"):
-            log.debug("dropped redelivered interaction %s", interaction.get("id"))
+        if not self._intake.is_new(f"interaction:{interaction.get('id')}"):
             return None
         return {"type": ack}
 
     def process(self, interaction: Mapping[str, Any]) -> None:
         """Handle an interaction already acknowledged over HTTP (see :meth:`acknowledge`)."""
-        self._spawn(self._handle_interaction(interaction, ack=None))
+        self._submit_interaction(interaction, ack=None)
 
-    async def _handle_interaction(self, data: Mapping[str, Any], *, ack: int | None) -> None:
-        bot, client = self._running()
+    def _submit_interaction(self, data: Mapping[str, Any], *, ack: int | None) -> None:
         incoming = fmt.interaction_from_payload(data)
         if incoming is None:
             return
-        token = str(data["token"])
-        if ack is not None:  # over the gateway: acknowledge by REST, within Discord's 3 seconds
-            await self._call(
-                "POST",
-                "/interactions/{interaction_id}/{token}/callback",
-                {"type": ack},
-                interaction_id=data["id"],
-                token=token,
+
+        async def prepare(incoming: Incoming) -> Incoming:
+            client = self._running()
+            token = str(data["token"])
+            if ack is not None:  # over the gateway: acknowledge by REST, within Discord's 3 seconds
+                await self._call(
+                    "POST",
+                    "/interactions/{interaction_id}/{token}/callback",
+                    {"type": ack},
+                    interaction_id=data["id"],
+                    token=token,
+                )
+            self._targets[incoming.id] = Target(
+                incoming.conversation.id,
+                str(data.get("application_id") or client.application_id),
+                token,
+                original_pending=fmt.ack_type(data) == fmt.DEFERRED_CHANNEL_MESSAGE,
             )
-        target = Target(
-            incoming.conversation.id,
-            str(data.get("application_id") or client.application_id),
-            token,
-            original_pending=fmt.ack_type(data) == fmt.DEFERRED_CHANNEL_MESSAGE,
-        )
-        self._targets[incoming.id] = target
-        try:
-            async with self._lanes.lane(incoming.conversation.key):
-                await bot.handle(incoming, self)
-        finally:
-            self._targets.pop(incoming.id, None)
-            with contextlib.suppress(discord.HTTPException):  # nothing said: remove "thinking..."
-                await self._outbox.drop_pending_original(target)
+            return incoming
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        async def cleanup(incoming: Incoming) -> None:
+            target = self._targets.pop(incoming.id, None)
+            if target is not None:
+                with contextlib.suppress(discord.HTTPException):  # nothing said: remove "thinking..."
+                    await self._outbox.drop_pending_original(target)
 
-    def _finished(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("handling a Discord event failed", exc_info=task.exception())
+        self._intake.submit(incoming, prepare=prepare, cleanup=cleanup)
 
     # -- outgoing ---------------------------------------------------------------------------------
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
@@ -310,7 +356,7 @@ class DiscordAdapter:
 
     async def _call(self, method: str, path: str, body: Any, **params: Any) -> Any:
         """One REST call through discord.py's HTTP client (auth, buckets, 429 retries)."""
-        _bot, client = self._running()
+        client = self._running()
         route = Route(method, path, **params)
         if body is None:
             return await client.http.request(route)
@@ -333,4 +379,4 @@ def _guarded(event: str, parse: Parser) -> Parser:
     return run
 
 
-__all__ = ["DiscordAdapter", "DiscordInteractionsEndpoint", "redact_in_logs"]
+__all__ = ["DiscordAdapter", "DiscordInteractionsEndpoint", "check_settings"]

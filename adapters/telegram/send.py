@@ -22,8 +22,8 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParam
 from telegram.constants import ChatAction
 from telegram.error import BadRequest, ChatMigrated, NetworkError, RetryAfter, TelegramError
 
-from botkit.adapters.shared import split_text, throttled
-from botkit.adapters.telegram_parse import utf16_len
+from botkit.adapters.telegram.parse import utf16_len
+from botkit.adapters.text import split_text, throttled
 from botkit.message import Button, Event, Incoming, Reply, StreamingReply
 
 log = logging.getLogger("botkit.adapters.telegram")
@@ -153,11 +153,11 @@ class TelegramSender:
 
     Args:
         bot: an initialised PTB bot.
-        edit_interval: least seconds between two edits of a streamed message.
+        edit_interval_s: least seconds between two edits of a streamed message.
     """
 
     bot: Bot
-    edit_interval: float = 1.0
+    edit_interval_s: float = 1.0
     buttons: ButtonData = field(default_factory=ButtonData)
 
     def keyboard(self, rows: Sequence[Sequence[Button]]) -> InlineKeyboardMarkup | None:
@@ -208,7 +208,7 @@ class TelegramSender:
         shown: list[_Shown] = []
         if target.inline_message_id is None:
             latest = _Latest()
-            reader = asyncio.create_task(latest.fill(throttled(aiter(reply), self.edit_interval)))
+            reader = asyncio.create_task(latest.fill(throttled(aiter(reply), self.edit_interval_s)))
             try:
                 while (text := await latest.take()) is not None:
                     if on_first is not None:

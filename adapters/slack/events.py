@@ -12,7 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from botkit.adapters.slack_format import to_plain
+from botkit.adapters.slack.format import to_plain
 from botkit.message import Attachment, Conversation, ConversationKind, Event, Message, User
 
 log = logging.getLogger("botkit.adapters.slack")

@@ -1,6 +1,6 @@
 """The two ways updates arrive: long polling (:class:`Poller`) and the webhook (:class:`WebhookServer`).
 
-Both hand each update on as raw JSON (see ``telegram_parse`` for why). python-telegram-bot ships a
+Both hand each update on as raw JSON (see ``parse`` for why). python-telegram-bot ships a
 webhook server too, but it compares the secret token with ``!=``; this one compares in constant time
 (``hmac.compare_digest``) so the secret cannot be guessed byte by byte from response timings, and it
 answers before the update is handled so Telegram never times out and redelivers.
@@ -21,7 +21,7 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import TelegramError
 
-from botkit.adapters.telegram_send import call_api
+from botkit.adapters.telegram.send import call_api
 
 log = logging.getLogger("botkit.adapters.telegram")
 

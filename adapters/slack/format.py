@@ -9,7 +9,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from botkit.adapters.shared import split_text
+from botkit.adapters.text import split_text
 from botkit.message import Button
 
 # Slack truncates the ``text`` of a message at 40,000 characters but renders anything past ~4,000 as

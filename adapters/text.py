@@ -1,14 +1,12 @@
-"""What every platform adapter needs: splitting long text, throttled streaming, de-duplication.
+"""Text helpers every platform's sender shares: splitting long replies, throttling streamed edits, notices.
 
-Kept here so that the Telegram, Discord and Slack adapters differ only in what their platforms differ in.
+What happens to an event on its way in (de-duplication, lanes, typing, draining) is in
+:mod:`botkit.adapters.intake`; keeping secrets out of logs is in :mod:`botkit.adapters.redact`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Iterable
 
 from botkit.message import Message
@@ -85,51 +83,7 @@ async def throttled(stream: AsyncIterator[str], min_interval: float) -> AsyncIte
         yield latest
 
 
-class RecentIds:
-    """Remembers the last ``size`` event ids, to drop redelivered events (bounded memory)."""
-
-    def __init__(self, size: int = 10_000) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-
-    def seen(self, event_id: str) -> bool:
-        """True if ``event_id`` was seen before; otherwise remember it and return False."""
-        if event_id in self._seen:
-            self._seen.move_to_end(event_id)
-            return True
-        self._seen[event_id] = None
-        if len(self._seen) > self._size:
-            self._seen.popitem(last=False)
-        return False
-
-
 def unsupported_kinds(message: Message, supported: Iterable[str]) -> list[str]:
     """Attachment kinds on ``message`` that the bot does not handle."""
     allowed = set(supported)
     return sorted({a.kind for a in message.attachments if a.kind not in allowed})
-
-
-class ConversationLanes:
-    """Per-conversation locks that exist only while a conversation has work (bounded memory).
-
-    Events of one conversation are handled one at a time, in arrival order, so each reply sees the
-    history the one before it wrote; different conversations run concurrently.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    @contextlib.asynccontextmanager
-    async def lane(self, key: str) -> AsyncIterator[None]:
-        """Hold the lane of conversation ``key`` for the duration of the ``async with`` block."""
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)

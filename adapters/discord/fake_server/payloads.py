@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from botkit.testing.platforms.discord.records import SentMessage
-from botkit.testing.platforms.discord.state import _ServerState
+from botkit.adapters.discord.fake_server.records import SentMessage
+from botkit.adapters.discord.fake_server.state import _ServerState
 
 
 class _PayloadsMixin(_ServerState):

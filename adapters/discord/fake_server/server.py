@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from botkit.testing.platforms.discord.gateway import _GatewayMixin
-from botkit.testing.platforms.discord.records import SentMessage
-from botkit.testing.platforms.discord.rest import _RestMixin
+from botkit.adapters.discord.fake_server.gateway import _GatewayMixin
+from botkit.adapters.discord.fake_server.records import SentMessage
+from botkit.adapters.discord.fake_server.rest import _RestMixin
 
 
 class FakeDiscordServer(_GatewayMixin, _RestMixin):

@@ -1,0 +1,189 @@
+"""The one way every platform adapter takes events in: drop redeliveries, one lane per conversation, a typing
+indicator while the bot works, ``dispatcher.handle``, every task tracked, and a drain on stop.
+
+A platform adapter parses its payloads and calls :meth:`Intake.submit`; how it shows "typing" and which
+messages it refuses before the bot sees them (attachments it cannot read) are the two hooks it passes in.
+Everything else here is the same on Telegram, Discord and Slack, including the lane key
+(``conversation.key``, the key the store files the conversation's history under).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING
+
+from botkit.message import Incoming
+
+if TYPE_CHECKING:
+    from botkit.types import Adapter, Dispatcher
+
+log = logging.getLogger("botkit.adapters")
+
+#: Runs before the lane: returns what to hand on (maybe changed), or None when nothing more is to be done.
+Prepare = Callable[[Incoming], Awaitable[Incoming | None]]
+#: Runs after the dispatcher (also when it failed), e.g. to take down an interaction's "thinking...".
+Cleanup = Callable[[Incoming], Awaitable[None]]
+#: The platform's typing indicator, shown while the dispatcher handles ``incoming``.
+Typing = Callable[[Incoming], AbstractAsyncContextManager[None]]
+
+STOP_GRACE_S = 10.0  # how long stopping waits for replies in flight before cancelling them
+
+
+class RecentIds:
+    """Remembers the last ``size`` event ids, to drop redelivered events (bounded memory)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+
+    def seen(self, event_id: str) -> bool:
+        """True if ``event_id`` was seen before; otherwise remember it and return False."""
+        if event_id in self._seen:
+            self._seen.move_to_end(event_id)
+            return True
+        self._seen[event_id] = None
+        if len(self._seen) > self._size:
+            self._seen.popitem(last=False)
+        return False
+
+
+class ConversationLanes:
+    """Per-conversation locks that exist only while a conversation has work (bounded memory).
+
+    Events of one conversation are handled one at a time, in arrival order, so each reply sees the
+    history the one before it wrote; different conversations run concurrently.
+    """
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def lane(self, key: str) -> AsyncIterator[None]:
+        """Hold the lane of conversation ``key`` for the duration of the ``async with`` block."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+@contextlib.asynccontextmanager
+async def no_typing(incoming: Incoming) -> AsyncIterator[None]:
+    """A typing indicator that shows nothing (the default)."""
+    yield
+
+
+async def _unchanged(incoming: Incoming) -> Incoming | None:
+    return incoming
+
+
+class Intake:
+    """Takes a platform's parsed events to the dispatcher, one conversation at a time.
+
+    Args:
+        adapter: the adapter that answers (handed to ``dispatcher.handle``).
+        screen: runs inside the conversation's lane before the dispatcher; returns what to hand on, or
+            None when the platform answered itself (e.g. a notice about an attachment it cannot read).
+        typing: the platform's typing indicator around ``dispatcher.handle``.
+    """
+
+    def __init__(self, adapter: Adapter, *, screen: Prepare = _unchanged, typing: Typing = no_typing) -> None:
+        self._adapter = adapter
+        self._screen = screen
+        self._typing = typing
+        self._dispatcher: Dispatcher | None = None
+        self._recent = RecentIds()
+        self._lanes = ConversationLanes()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def bind(self, dispatcher: Dispatcher) -> None:
+        """Deliver from now on to ``dispatcher`` (the adapter's ``start`` calls this)."""
+        self._dispatcher = dispatcher
+
+    @property
+    def dispatcher(self) -> Dispatcher:
+        """The dispatcher events go to.
+
+        Raises:
+            RuntimeError: the adapter was not started.
+        """
+        if self._dispatcher is None:
+            raise RuntimeError(f"the {self._adapter.name} adapter is not started")
+        return self._dispatcher
+
+    @property
+    def pending(self) -> int:
+        """Events taken in and not yet handled."""
+        return len(self._tasks)
+
+    def is_new(self, event_id: str) -> bool:
+        """False when ``event_id`` was taken in before (a redelivery); each platform chooses its ids."""
+        if self._recent.seen(event_id):
+            log.info("%s: event %s delivered again; ignored", self._adapter.name, event_id)
+            return False
+        return True
+
+    def submit(
+        self, incoming: Incoming, *, prepare: Prepare = _unchanged, cleanup: Cleanup | None = None
+    ) -> asyncio.Task[None]:
+        """Handle ``incoming`` in the background; the task is tracked until it ends.
+
+        ``prepare`` runs at once, before waiting for the conversation's lane (a button press is
+        acknowledged while the conversation is still busy); ``cleanup`` runs last, whatever happened.
+        """
+        task = asyncio.get_running_loop().create_task(self._run(incoming, prepare, cleanup))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, incoming: Incoming, prepare: Prepare, cleanup: Cleanup | None) -> None:
+        try:
+            ready = await prepare(incoming)
+            if ready is None:
+                return
+            async with self._lanes.lane(ready.conversation.key):
+                screened = await self._screen(ready)
+                if screened is None:
+                    return
+                async with self._typing(screened):
+                    await self.dispatcher.handle(screened, self._adapter)
+        except Exception:  # one bad event must not end the adapter
+            where = incoming.conversation.key
+            log.exception("%s: handling %s in %s failed", self._adapter.name, type(incoming).__name__, where)
+        finally:
+            if cleanup is not None:
+                try:
+                    await cleanup(incoming)
+                except Exception:
+                    log.exception("%s: cleaning up after %s failed", self._adapter.name, incoming.id)
+
+    async def drain(self, within: float | None = None) -> None:
+        """Wait until every event taken in so far (and any taken in meanwhile) is handled, or ``within`` s."""
+        loop = asyncio.get_running_loop()
+        deadline = None if within is None else loop.time() + within
+        while self._tasks:
+            left = None if deadline is None else deadline - loop.time()
+            if left is not None and left <= 0:
+                return
+            await asyncio.wait(set(self._tasks), timeout=left)
+
+    async def close(self, grace_s: float = STOP_GRACE_S) -> None:
+        """Let events in flight finish (``grace_s`` at most), then cancel the rest and wait for them."""
+        await self.drain(grace_s)
+        late = set(self._tasks)
+        if late:
+            log.warning("%s: %d replies still running at stop; cancelled", self._adapter.name, len(late))
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
