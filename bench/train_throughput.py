@@ -22,13 +22,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from botkit.training.loop import LoopConfig, Trainer
+from botkit.training.config import LoopConfig
+from botkit.training.loop import Trainer
 from botkit.training.metrics import read_metrics
 from botkit.training.packing import TokenBlocks
 from botkit.training.schedule import make_optimizer
 
 
-def build(args: argparse.Namespace):
+def build(args: argparse.Namespace) -> tuple[torch.nn.Module, TokenBlocks]:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
@@ -46,7 +47,7 @@ def build(args: argparse.Namespace):
     return LlamaForCausalLM(config), TokenBlocks(ids)
 
 
-def bare_loop(model, blocks: TokenBlocks, cfg: LoopConfig, steps: int) -> float:
+def bare_loop(model: torch.nn.Module, blocks: TokenBlocks, cfg: LoopConfig, steps: int) -> float:
     opt = make_optimizer(model, cfg)
     model.train()
     tokens, t0 = 0, time.perf_counter()
@@ -66,7 +67,7 @@ def bare_loop(model, blocks: TokenBlocks, cfg: LoopConfig, steps: int) -> float:
     return tokens / (time.perf_counter() - t0)
 
 
-def trainer_loop(model, blocks: TokenBlocks, cfg: LoopConfig) -> float:
+def trainer_loop(model: torch.nn.Module, blocks: TokenBlocks, cfg: LoopConfig) -> float:
     with tempfile.TemporaryDirectory() as d:
         Trainer(model, blocks, None, cfg, Path(d)).fit()
         # The loop's own figure at its last step: excludes the end-of-run checkpoint and plot.

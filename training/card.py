@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from botkit.training.config import PipelineConfig
+
 
 def _read(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def card_fields(cfg: Any, dst: Path) -> dict[str, str]:
+def card_fields(cfg: PipelineConfig, dst: Path) -> dict[str, str]:
     """Figures for the card template: sizes, steps, wall times and evaluation results."""
     pre = _read(cfg.pretrain.output_dir / "run.json").get("summary", {})
     sft = _read(cfg.sft.output_dir / "run.json").get("summary", {})
@@ -68,9 +70,9 @@ def card_fields(cfg: Any, dst: Path) -> dict[str, str]:
     }
 
 
-def write_card(cfg: Any, dst: Path) -> Path:
-    """Fill ``cfg.card_template`` and write it as ``dst/README.md``."""
-    template = Path(cfg.card_template).read_text(encoding="utf-8")
+def write_card(cfg: PipelineConfig, template_path: Path, dst: Path) -> Path:
+    """Fill the Markdown template at ``template_path`` from the run and write it as ``dst/README.md``."""
+    template = template_path.read_text(encoding="utf-8")
     out = dst / "README.md"
     out.write_text(template.format(**card_fields(cfg, dst)), encoding="utf-8")
     return out

@@ -1,165 +1,267 @@
-"""Loading stage configs from TOML or YAML into dataclasses, strictly.
+"""The training stages' settings: one pydantic model per stage, read strictly from a TOML or YAML file.
 
-Every stage takes one dataclass. A config file holds its fields at top level (or under a section named
-after the stage, for the pipeline). Unknown keys are an error rather than a silent no-op, because a
-misspelt ``learning_rat`` that is ignored costs a whole training run.
+The stage configs (``TokenizerConfig``, ``PretrainConfig``, ``SFTConfig``, ``EvalConfig``, ``PipelineConfig``)
+and the parts they share (``DataConfig``, ``ModelConfig``, ``LoopConfig``, ``LoraConfig``) are pydantic
+models themselves, not dataclasses validated through a parallel model, because:
+
+* each field is written once: a second model would repeat every name, type and default, and drift;
+* Python callers (tests, benchmarks, notebooks) build them with the same keywords as before, and get the
+  same checks as a file does;
+* they live here, apart from the stage code, and import nothing heavier than pydantic, so ``botkit train``
+  rejects a bad file before it imports torch, and the loop, the schedule, the corpora and the stages all
+  take their settings from this one module (which is what keeps them free of import cycles).
+
+Strictness, paths relative to the file and one-line errors come from ``config_file.py``: read a stage's
+settings with ``config_file.load(PretrainConfig, "my.toml", section="pretrain")``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import tomllib
-import types
-import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Literal
 
-T = TypeVar("T")
+from pydantic import Field
+
+from botkit.training.config_file import ConfigPath, ConfigSection
+
+Stage = Literal["tokenizer", "pretrain", "sft", "eval"]
+STAGES: tuple[Stage, ...] = ("tokenizer", "pretrain", "sft", "eval")
 
 
-class ConfigError(ValueError):
-    """A config file or value that cannot be used; the message names the file and key."""
+class DataConfig(ConfigSection):
+    """Where a stage's data comes from and how it is split.
 
-
-def read_config_file(path: str | Path) -> dict[str, Any]:
-    """Parse a TOML (``.toml``) or YAML (``.yaml``/``.yml``) file into a dict.
-
-    Args:
-        path: the config file.
-
-    Raises:
-        ConfigError: the file is missing, unparsable, or not a mapping.
+    Attributes:
+        text_files: plain-text corpora (``.txt`` or ``.jsonl`` with a ``text`` field), files or folders.
+        dialogue_files: dialogue JSONL files or folders (chat format).
+        chatterbot_languages: chatterbot-corpus languages to import as dialogues (``english``, ``chinese``);
+            a language listed twice counts twice.
+        chatterbot_exclude: chatterbot-corpus categories (file names without ``.yml``) to leave out.
+        qa_csv_files: CSV files of question/answer pairs (columns ``question``, ``answer``) to import.
+        system_prompt: a system turn put first in imported dialogues (empty = none).
+        validation_fraction: share of records held out for validation (by hash, so stable).
+        split_seed: salt of the split hash; change it to draw another split.
+        on_bad_line: ``"skip"`` logs a malformed JSONL line (file:line) and goes on, ``"error"`` stops.
+        min_chars: text documents shorter than this are dropped.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    try:
-        if path.suffix in (".yaml", ".yml"):
-            import yaml
 
-            data = yaml.safe_load(text) or {}
-        else:
-            data = tomllib.loads(text)
-    except Exception as exc:
-        raise ConfigError(f"cannot parse config file {path}: {exc}") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a mapping at top level")
-    return data
+    text_files: list[ConfigPath] = Field(default_factory=list)
+    dialogue_files: list[ConfigPath] = Field(default_factory=list)
+    chatterbot_languages: list[str] = Field(default_factory=list)
+    chatterbot_exclude: list[str] = Field(default_factory=list)
+    qa_csv_files: list[ConfigPath] = Field(default_factory=list)
+    system_prompt: str = ""
+    validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
+    split_seed: int = 0
+    on_bad_line: Literal["skip", "error"] = "skip"
+    min_chars: int = 1
 
 
-def build(cls: type[T], data: dict[str, Any], *, where: str = "config", base_dir: Path | None = None) -> T:
-    """Build dataclass ``cls`` from ``data``, recursing into nested dataclass fields.
+class ModelConfig(ConfigSection):
+    """The transformer to train.
 
-    Relative paths (fields typed ``Path``) resolve against ``base_dir`` (the config file's folder) so a
-    preset works from any working directory.
-
-    Args:
-        cls: the dataclass to build.
-        data: the mapping read from a file.
-        where: the location, for error messages (file and section).
-        base_dir: the folder relative paths are taken from.
-
-    Raises:
-        ConfigError: an unknown key, a missing required key, or a value of the wrong type.
+    Attributes:
+        init_from: a local Hugging Face model directory to continue from; when set the size fields
+            below are ignored (the checkpoint's own config wins).
+        architecture: ``llama`` (RMSNorm, RoPE, SwiGLU) or ``gpt2`` (LayerNorm, learned positions).
+        hidden_size: width of the residual stream.
+        num_layers: transformer blocks.
+        num_heads: attention heads (``hidden_size`` must divide by it).
+        intermediate_size: MLP width (0 = about 8/3 x hidden for llama, 4 x for gpt2).
+        context_length: positions the model attends over; also the packing block size.
+        dropout: dropout probability (0 keeps runs bit-for-bit reproducible across resumes).
+        tie_embeddings: share input and output embeddings (saves vocab x hidden parameters).
     """
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where}: expected a table/mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown key(s) {', '.join(repr(k) for k in unknown)}; "
-            f"allowed keys: {', '.join(sorted(fields))}"
-        )
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        kwargs[name] = _coerce(hints[name], value, where=f"{where}.{name}", base_dir=base_dir)
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{where}: {exc}") from exc
+
+    init_from: ConfigPath | None = None
+    architecture: Literal["llama", "gpt2"] = "llama"
+    hidden_size: int = Field(256, gt=0)
+    num_layers: int = Field(4, gt=0)
+    num_heads: int = Field(4, gt=0)
+    intermediate_size: int = 0
+    context_length: int = Field(256, gt=1)
+    dropout: float = 0.0
+    tie_embeddings: bool = True
 
 
-def load(cls: type[T], path: str | Path, *, section: str | None = None) -> T:
-    """Read ``path`` and build ``cls`` from it (or from its ``[section]``).
+class LoopConfig(ConfigSection):
+    """Optimisation and bookkeeping of one training run (the loop shared by pretraining and SFT).
 
-    Args:
-        cls: the stage's config dataclass.
-        path: a TOML or YAML file.
-        section: a top-level table to read instead of the whole file.
+    Attributes:
+        max_steps: optimizer steps to run (the schedule's length).
+        micro_batch_size: blocks per forward pass on each process.
+        grad_accum_steps: micro-batches per optimizer step on each process.
+        learning_rate: peak learning rate.
+        min_lr_ratio: the cosine decays to ``learning_rate * min_lr_ratio``.
+        warmup_steps: steps of linear warmup from 0.
+        weight_decay: AdamW decay, applied to matrices only (not to norms and biases).
+        beta1: AdamW beta1.
+        beta2: AdamW beta2.
+        grad_clip: clip the global gradient norm to this (0 = off).
+        eval_every: steps between validation passes (0 = only at the end).
+        eval_batches: micro-batches per validation pass (0 = the whole validation set).
+        checkpoint_every: steps between checkpoints (0 = only at the end).
+        log_every: steps between training-loss records.
+        seed: seeds the model init, data order and dropout.
+        bf16: bf16 autocast when on CUDA (ignored on CPU, where it is slow).
+        compile: wrap the model in ``torch.compile``.
+        max_minutes: hard wall-clock budget for this run; on reaching it the run checkpoints and stops.
+        resume: continue from ``checkpoints/last`` in the output directory if it exists.
+        num_threads: torch CPU threads (0 = leave torch's default).
+        progress: show a progress bar (main rank only).
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
     """
-    path = Path(path)
-    data = read_config_file(path)
-    where = str(path)
-    if section is not None and section in data and isinstance(data[section], dict):
-        data = data[section]
-        where = f"{path} [{section}]"
-    return build(cls, data, where=where, base_dir=path.parent.resolve())
+
+    max_steps: int = Field(1000, gt=0)
+    micro_batch_size: int = Field(8, gt=0)
+    grad_accum_steps: int = Field(1, gt=0)
+    learning_rate: float = 1e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = Field(50, ge=0)
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    eval_every: int = 200
+    eval_batches: int = 0
+    checkpoint_every: int = 500
+    log_every: int = Field(10, gt=0)
+    seed: int = 0
+    bf16: bool = True
+    compile: bool = False
+    max_minutes: float = 0.0
+    resume: bool = True
+    num_threads: int = 0
+    progress: bool = True
+    device: Literal["auto", "cpu", "cuda"] = "auto"
 
 
-def to_dict(obj: Any) -> Any:
-    """A dataclass as plain JSON-ready data (paths become strings)."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, list | tuple):
-        return [to_dict(v) for v in obj]
-    if isinstance(obj, dict):
-        return {k: to_dict(v) for k, v in obj.items()}
-    return obj
+class LoraConfig(ConfigSection):
+    """LoRA adapters (through peft).
+
+    Attributes:
+        enabled: train adapters instead of all weights.
+        r: adapter rank.
+        alpha: scaling numerator (the update is scaled by alpha / r).
+        dropout: dropout on the adapter input.
+        target_modules: module names to adapt (empty = peft's default for the architecture).
+    """
+
+    enabled: bool = False
+    r: int = Field(8, gt=0)
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: list[str] = Field(default_factory=list)
 
 
-def _coerce(tp: Any, value: Any, *, where: str, base_dir: Path | None) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(tp) if a is not type(None)]
-        if value is None:
-            return None
-        errors = []
-        for arg in args:
-            try:
-                return _coerce(arg, value, where=where, base_dir=base_dir)
-            except ConfigError as exc:
-                errors.append(str(exc))
-        raise ConfigError(errors[0] if errors else f"{where}: bad value {value!r}")
-    if origin is typing.Literal:
-        if value not in typing.get_args(tp):
-            raise ConfigError(f"{where}: {value!r} is not one of {list(typing.get_args(tp))}")
-        return value
-    if origin in (list, tuple):
-        if not isinstance(value, list | tuple):
-            raise ConfigError(f"{where}: expected a list, got {value!r}")
-        (inner,) = typing.get_args(tp)[:1] or (Any,)
-        items = [_coerce(inner, v, where=f"{where}[{i}]", base_dir=base_dir) for i, v in enumerate(value)]
-        return items if origin is list else tuple(items)
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{where}: expected a table, got {value!r}")
-        return dict(value)
-    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        return build(tp, value, where=where, base_dir=base_dir)
-    if tp is Path:
-        if not isinstance(value, str | Path):
-            raise ConfigError(f"{where}: expected a path string, got {value!r}")
-        p = Path(value).expanduser()
-        return p if p.is_absolute() or base_dir is None else (base_dir / p).resolve()
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: expected a number, got {value!r}")
-        return float(value)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where}: expected true/false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where}: expected an integer, got {value!r}")
-        return value
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: expected a string, got {value!r}")
-        return value
-    return value
+class TokenizerConfig(ConfigSection):
+    """Tokenizer stage settings.
+
+    Attributes:
+        output_dir: where the tokenizer files go.
+        data: corpora to learn merges from (text and dialogue contents both count).
+        vocab_size: size of the vocabulary, special tokens included.
+        min_frequency: pairs seen fewer times are not merged.
+        max_documents: cap on documents read (0 = all), to bound time on large corpora.
+        model_max_length: context length recorded in the tokenizer config.
+    """
+
+    output_dir: ConfigPath = Path("out/tokenizer")
+    data: DataConfig = Field(default_factory=DataConfig)
+    vocab_size: int = Field(8000, gt=0)
+    min_frequency: int = 2
+    max_documents: int = 0
+    model_max_length: int = 512
+
+
+class PretrainConfig(ConfigSection):
+    """Pretraining stage settings.
+
+    Attributes:
+        output_dir: where the model, metrics, plot and checkpoints go.
+        tokenizer: a tokenizer directory (from the tokenizer stage); empty = the one in ``model.init_from``.
+        data: plain-text corpora and the validation split.
+        model: the transformer (or the checkpoint to continue).
+        train: the loop settings.
+    """
+
+    output_dir: ConfigPath = Path("out/pretrain")
+    tokenizer: ConfigPath | None = None
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    train: LoopConfig = Field(default_factory=LoopConfig)
+
+
+class SFTConfig(ConfigSection):
+    """SFT stage settings.
+
+    Attributes:
+        output_dir: where the fine-tuned model, metrics, plot and checkpoints go.
+        init_from: the model directory to fine-tune (e.g. the pretraining stage's output).
+        data: dialogue sources and the validation split.
+        lora: LoRA settings (off = full fine-tuning).
+        context_length: block size for packing (0 = the model's context length).
+        train: the loop settings.
+    """
+
+    output_dir: ConfigPath = Path("out/sft")
+    init_from: ConfigPath = Path("out/pretrain")
+    data: DataConfig = Field(default_factory=DataConfig)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    context_length: int = 0
+    train: LoopConfig = Field(default_factory=LoopConfig)
+
+
+class EvalConfig(ConfigSection):
+    """Evaluation stage settings.
+
+    Attributes:
+        model_dir: the model to evaluate.
+        output_dir: where ``eval.json`` / ``eval.md`` go (empty = ``model_dir``).
+        data: dialogue (and optionally text) sources; their validation split is evaluated.
+        baselines: other model directories whose dialogue perplexity is reported alongside.
+        max_dialogues: cap on held-out dialogues (0 = all).
+        max_replies: held-out dialogues to generate replies for (0 = none).
+        prompts: fixed prompts whose replies are shown in the report.
+        max_new_tokens: reply length cap.
+        repetition_penalty: as in the backend's default sampling.
+        subset_size: the first N held-out dialogues are also scored alone and saved as
+            ``heldout_subset.jsonl``, so a test can recheck the figures quickly.
+        num_threads: torch CPU threads (0 = leave torch's default).
+    """
+
+    model_dir: ConfigPath = Path("out/sft")
+    output_dir: ConfigPath | None = None
+    data: DataConfig = Field(default_factory=DataConfig)
+    baselines: list[ConfigPath] = Field(default_factory=list)
+    max_dialogues: int = 0
+    max_replies: int = 64
+    prompts: list[str] = Field(default_factory=lambda: ["Hello!", "What is botkit?", "你好", "你是谁?"])
+    max_new_tokens: int = Field(48, gt=0)
+    repetition_penalty: float = 1.1
+    subset_size: int = 16
+    num_threads: int = 0
+
+
+class PipelineConfig(ConfigSection):
+    """The whole recipe: every stage into one run directory, then optionally a shipped copy.
+
+    Attributes:
+        output_dir: run directory; stages write into its sub-folders.
+        stages: which stages to run (they run in pipeline order whatever the order here).
+        tokenizer: tokenizer stage settings (its ``output_dir`` is set by the pipeline).
+        pretrain: pretraining settings (``output_dir`` and ``tokenizer`` are set by the pipeline).
+        sft: SFT settings (``output_dir`` and ``init_from`` are set by the pipeline).
+        eval: evaluation settings (``model_dir``, ``output_dir`` set; baselines default to pretrain).
+        ship_to: copy the final model, its evaluation and a model card here (e.g. botkit/data/default-model).
+        card_template: Markdown with ``{placeholders}`` filled from the run to make the card.
+    """
+
+    output_dir: ConfigPath = Path("out/pipeline")
+    stages: list[Stage] = Field(default_factory=lambda: list(STAGES))
+    tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    sft: SFTConfig = Field(default_factory=SFTConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    ship_to: ConfigPath | None = None
+    card_template: ConfigPath | None = None

@@ -13,48 +13,16 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from botkit.training.config import DataConfig
+from botkit.training.importers import iter_chatterbot, iter_qa_csv
+from botkit.training.records import DataError, validate_dialogue
+
 log = logging.getLogger(__name__)
 
-ROLES = ("system", "user", "assistant")
 Split = Literal["train", "validation", "all"]
-
-
-class DataError(ValueError):
-    """Unusable input data; the message names the file (and line, where there is one)."""
-
-
-@dataclass
-class DataConfig:
-    """Where a stage's data comes from and how it is split.
-
-    Attributes:
-        text_files: plain-text corpora (``.txt`` or ``.jsonl`` with a ``text`` field), files or folders.
-        dialogue_files: dialogue JSONL files or folders (chat format).
-        chatterbot_languages: chatterbot-corpus languages to import as dialogues (``english``, ``chinese``);
-            a language listed twice counts twice.
-        chatterbot_exclude: chatterbot-corpus categories (file names without ``.yml``) to leave out.
-        qa_csv_files: CSV files of question/answer pairs (columns ``question``, ``answer``) to import.
-        system_prompt: a system turn put first in imported dialogues (empty = none).
-        validation_fraction: share of records held out for validation (by hash, so stable).
-        split_seed: salt of the split hash; change it to draw another split.
-        on_bad_line: ``"skip"`` logs a malformed JSONL line (file:line) and goes on, ``"error"`` stops.
-        min_chars: text documents shorter than this are dropped.
-    """
-
-    text_files: list[Path] = field(default_factory=list)
-    dialogue_files: list[Path] = field(default_factory=list)
-    chatterbot_languages: list[str] = field(default_factory=list)
-    chatterbot_exclude: list[str] = field(default_factory=list)
-    qa_csv_files: list[Path] = field(default_factory=list)
-    system_prompt: str = ""
-    validation_fraction: float = 0.05
-    split_seed: int = 0
-    on_bad_line: Literal["skip", "error"] = "skip"
-    min_chars: int = 1
 
 
 def expand_files(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]:
@@ -107,8 +75,6 @@ def iter_dialogues(cfg: DataConfig, split: Split = "all") -> Iterator[list[dict[
 
 
 def _all_dialogues(cfg: DataConfig) -> Iterator[list[dict[str, str]]]:
-    from botkit.training import importers  # here: importers builds on this module
-
     for path in expand_files(cfg.dialogue_files, (".jsonl",)):
         for lineno, record in _iter_jsonl(path, cfg):
             try:
@@ -117,40 +83,11 @@ def _all_dialogues(cfg: DataConfig) -> Iterator[list[dict[str, str]]]:
                 _bad_line(cfg, path, lineno, str(exc))
     system = cfg.system_prompt or None
     if cfg.chatterbot_languages:
-        for d in importers.iter_chatterbot(cfg.chatterbot_languages, system, cfg.chatterbot_exclude):
+        for d in iter_chatterbot(cfg.chatterbot_languages, system, cfg.chatterbot_exclude):
             yield d["messages"]
     for path in cfg.qa_csv_files:
-        for d in importers.iter_qa_csv(path):
+        for d in iter_qa_csv(path):
             yield ([{"role": "system", "content": system}] if system else []) + d["messages"]
-
-
-def validate_dialogue(record: Any) -> list[dict[str, str]]:
-    """Check one chat-format record and return its messages.
-
-    Raises:
-        DataError: not ``{"messages": [...]}``, an unknown role, non-string content, or no assistant turn.
-    """
-    if not isinstance(record, dict) or not isinstance(record.get("messages"), list):
-        raise DataError('expected an object {"messages": [...]}')
-    messages = []
-    for i, m in enumerate(record["messages"]):
-        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
-            raise DataError(f"message {i} must be {{'role': system|user|assistant, 'content': str}}")
-        messages.append({"role": m["role"], "content": m["content"]})
-    if not any(m["role"] == "assistant" for m in messages):
-        raise DataError("dialogue has no assistant turn")
-    return messages
-
-
-def write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> int:
-    """Write records as JSONL (UTF-8, one per line); returns how many."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with path.open("w", encoding="utf-8") as f:
-        for r in records:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-            n += 1
-    return n
 
 
 def _bad_line(cfg: DataConfig, path: Path, lineno: int, why: str) -> None:

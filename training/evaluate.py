@@ -10,50 +10,21 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from botkit.training import textmetrics as tm
-from botkit.training.corpora import DataConfig, iter_dialogues, iter_text, write_jsonl
+from botkit.training.config import EvalConfig
+from botkit.training.corpora import iter_dialogues, iter_text
+from botkit.training.modeling import context_length_of
+from botkit.training.outputs import check_writable, mark_complete
 from botkit.training.packing import IGNORE, encode_dialogue
+from botkit.training.records import DataError, write_jsonl
 
 
-@dataclass
-class EvalConfig:
-    """Evaluation stage settings.
-
-    Attributes:
-        model_dir: the model to evaluate.
-        output_dir: where ``eval.json`` / ``eval.md`` go (empty = ``model_dir``).
-        data: dialogue (and optionally text) sources; their validation split is evaluated.
-        baselines: other model directories whose dialogue perplexity is reported alongside.
-        max_dialogues: cap on held-out dialogues (0 = all).
-        max_replies: held-out dialogues to generate replies for (0 = none).
-        prompts: fixed prompts whose replies are shown in the report.
-        max_new_tokens: reply length cap.
-        repetition_penalty: as in the backend's default sampling.
-        subset_size: the first N held-out dialogues are also scored alone and saved as
-            ``heldout_subset.jsonl``, so a test can recheck the figures quickly.
-        num_threads: torch CPU threads (0 = leave torch's default).
-    """
-
-    model_dir: Path = Path("out/sft")
-    output_dir: Path | None = None
-    data: DataConfig = field(default_factory=DataConfig)
-    baselines: list[Path] = field(default_factory=list)
-    max_dialogues: int = 0
-    max_replies: int = 64
-    prompts: list[str] = field(default_factory=lambda: ["Hello!", "What is botkit?", "你好", "你是谁?"])
-    max_new_tokens: int = 48
-    repetition_penalty: float = 1.1
-    subset_size: int = 16
-    num_threads: int = 0
-
-
-def load_model(model_dir: Path):
+def load_model(model_dir: Path) -> tuple[Any, Any]:
     """Model (eval mode, float32) and tokenizer from a local directory, offline."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -63,12 +34,12 @@ def load_model(model_dir: Path):
     return model.eval(), tok
 
 
-def dialogue_nll(model, tokenizer, dialogues: list[list[dict[str, str]]]) -> tuple[float, int]:
+def dialogue_nll(model: Any, tokenizer: Any, dialogues: list[list[dict[str, str]]]) -> tuple[float, int]:
     """Summed NLL over assistant tokens of ``dialogues`` (each cut to the context), and the count."""
     import torch
     import torch.nn.functional as F
 
-    ctx = getattr(model.config, "max_position_embeddings", None) or model.config.n_positions
+    ctx = context_length_of(model)
     total, count = 0.0, 0
     with torch.no_grad():
         for messages in dialogues:
@@ -82,7 +53,7 @@ def dialogue_nll(model, tokenizer, dialogues: list[list[dict[str, str]]]) -> tup
     return total, count
 
 
-def reply(model, tokenizer, messages: list[dict[str, str]], cfg: EvalConfig) -> str:
+def reply(model: Any, tokenizer: Any, messages: list[dict[str, str]], cfg: EvalConfig) -> str:
     """Greedy reply to ``messages`` (ending with a user turn)."""
     import torch
 
@@ -101,7 +72,9 @@ def reply(model, tokenizer, messages: list[dict[str, str]], cfg: EvalConfig) -> 
     return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
 
 
-def score(model, tokenizer, dialogues: list[list[dict[str, str]]], cfg: EvalConfig, n_replies: int) -> dict:
+def score(
+    model: Any, tokenizer: Any, dialogues: list[list[dict[str, str]]], cfg: EvalConfig, n_replies: int
+) -> dict[str, Any]:
     """Perplexity and reply metrics of ``model`` on ``dialogues``."""
     nll, n = dialogue_nll(model, tokenizer, dialogues)
     out: dict[str, Any] = {"dialogues": len(dialogues), "assistant_tokens": n}
@@ -133,9 +106,6 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         DataError: no held-out dialogues or text to evaluate on.
     """
     import torch
-
-    from botkit.training.corpora import DataError
-    from botkit.training.outputs import check_writable, mark_complete
 
     if cfg.num_threads:
         torch.set_num_threads(cfg.num_threads)
@@ -172,17 +142,17 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     return result
 
 
-def _assistant_ids(tok, messages) -> list[int]:
+def _assistant_ids(tok: Any, messages: list[dict[str, str]]) -> list[int]:
     # Next-token targets as the model sees them: the first token has no context and is not scored.
     _, labels = encode_dialogue(tok, messages)
     return [int(t) for t in labels[1:] if t != IGNORE]
 
 
-def _text_perplexity(model, tok, texts: list[str]) -> float:
+def _text_perplexity(model: Any, tok: Any, texts: list[str]) -> float:
     import torch
     import torch.nn.functional as F
 
-    ctx = getattr(model.config, "max_position_embeddings", None) or model.config.n_positions
+    ctx = context_length_of(model)
     total, n = 0.0, 0
     with torch.no_grad():
         for t in texts:

@@ -11,9 +11,7 @@ import csv
 from collections.abc import Iterator
 from pathlib import Path
 
-from botkit.training.corpora import DataError, write_jsonl
-
-Dialogue = dict[str, list[dict[str, str]]]
+from botkit.training.records import DataError, Dialogue, write_jsonl
 
 
 def chatterbot_corpus_dir() -> Path:

@@ -12,9 +12,9 @@ update (up to float summation order).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,63 +23,11 @@ import torch
 import torch.nn.functional as F
 
 from botkit.training.checkpoint import load_state, save_state
+from botkit.training.config import LoopConfig
 from botkit.training.distributed import DistInfo, all_reduce_sum
 from botkit.training.metrics import MetricsLog, Progress, plot_loss
 from botkit.training.packing import IGNORE, TokenBlocks
 from botkit.training.schedule import lr_factor, make_optimizer, sample_indices
-
-
-@dataclass
-class LoopConfig:
-    """Optimisation and bookkeeping of one training run.
-
-    Attributes:
-        max_steps: optimizer steps to run (the schedule's length).
-        micro_batch_size: blocks per forward pass on each process.
-        grad_accum_steps: micro-batches per optimizer step on each process.
-        learning_rate: peak learning rate.
-        min_lr_ratio: the cosine decays to ``learning_rate * min_lr_ratio``.
-        warmup_steps: steps of linear warmup from 0.
-        weight_decay: AdamW decay, applied to matrices only (not to norms and biases).
-        beta1: AdamW beta1.
-        beta2: AdamW beta2.
-        grad_clip: clip the global gradient norm to this (0 = off).
-        eval_every: steps between validation passes (0 = only at the end).
-        eval_batches: micro-batches per validation pass (0 = the whole validation set).
-        checkpoint_every: steps between checkpoints (0 = only at the end).
-        log_every: steps between training-loss records.
-        seed: seeds the model init, data order and dropout.
-        bf16: bf16 autocast when on CUDA (ignored on CPU, where it is slow).
-        compile: wrap the model in ``torch.compile``.
-        max_minutes: hard wall-clock budget for this run; on reaching it the run checkpoints and stops.
-        resume: continue from ``checkpoints/last`` in the output directory if it exists.
-        num_threads: torch CPU threads (0 = leave torch's default).
-        progress: show a progress bar (main rank only).
-        device: ``auto``, ``cpu`` or ``cuda``.
-    """
-
-    max_steps: int = 1000
-    micro_batch_size: int = 8
-    grad_accum_steps: int = 1
-    learning_rate: float = 1e-3
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 50
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    grad_clip: float = 1.0
-    eval_every: int = 200
-    eval_batches: int = 0
-    checkpoint_every: int = 500
-    log_every: int = 10
-    seed: int = 0
-    bf16: bool = True
-    compile: bool = False
-    max_minutes: float = 0.0
-    resume: bool = True
-    num_threads: int = 0
-    progress: bool = True
-    device: str = "auto"
 
 
 class Trainer:
@@ -184,7 +132,8 @@ class Trainer:
         loss_sum = 0.0
         for k, (ids, labels) in enumerate(batches):
             last = k == len(batches) - 1
-            sync = self.net.no_sync() if self.dist.enabled and not last else _null()  # type: ignore[operator]
+            # Under DDP only the last micro-batch's backward all-reduces the gradients.
+            sync = self.net.no_sync() if self.dist.enabled and not last else contextlib.nullcontext()
             with sync:
                 loss, _ = self._loss_sum(ids, labels)
                 (loss * scale).backward()
@@ -200,9 +149,9 @@ class Trainer:
         return {"loss": loss_total / max(global_tokens, 1.0), "grad_norm": grad_norm, "tokens": global_tokens}
 
     @torch.no_grad()
-    def evaluate(self, blocks: TokenBlocks | None = None) -> dict[str, float]:
+    def evaluate(self) -> dict[str, float]:
         """Mean loss per target token over the validation blocks (split across ranks) and perplexity."""
-        blocks = blocks if blocks is not None else self.val
+        blocks = self.val
         if blocks is None or len(blocks) == 0:
             return {}
         self.net.eval()
@@ -287,11 +236,3 @@ class Trainer:
             "wall_s": wall,
             "tokens_per_s": tokens / max(wall, 1e-9),
         }
-
-
-class _null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None

@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any
+
+from botkit.training.config import ModelConfig
 
 
-@dataclass
-class ModelConfig:
-    """The transformer to train.
-
-    Attributes:
-        init_from: a local Hugging Face model directory to continue from; when set the size fields
-            below are ignored (the checkpoint's own config wins).
-        architecture: ``llama`` (RMSNorm, RoPE, SwiGLU) or ``gpt2`` (LayerNorm, learned positions).
-        hidden_size: width of the residual stream.
-        num_layers: transformer blocks.
-        num_heads: attention heads (``hidden_size`` must divide by it).
-        intermediate_size: MLP width (0 = about 8/3 x hidden for llama, 4 x for gpt2).
-        context_length: positions the model attends over; also the packing block size.
-        dropout: dropout probability (0 keeps runs bit-for-bit reproducible across resumes).
-        tie_embeddings: share input and output embeddings (saves vocab x hidden parameters).
-    """
-
-    init_from: Path | None = None
-    architecture: Literal["llama", "gpt2"] = "llama"
-    hidden_size: int = 256
-    num_layers: int = 4
-    num_heads: int = 4
-    intermediate_size: int = 0
-    context_length: int = 256
-    dropout: float = 0.0
-    tie_embeddings: bool = True
-
-
-def build_model(cfg: ModelConfig, tokenizer):  # -> PreTrainedModel
+def build_model(cfg: ModelConfig, tokenizer: Any) -> Any:
     """A fresh model sized by ``cfg`` for ``tokenizer``'s vocabulary, or the checkpoint ``cfg.init_from``.
 
     Raises:
@@ -89,13 +62,13 @@ def build_model(cfg: ModelConfig, tokenizer):  # -> PreTrainedModel
     return AutoModelForCausalLM.from_config(config)
 
 
-def context_length_of(model) -> int:
+def context_length_of(model: Any) -> int:
     """Positions ``model`` can attend over, whatever its architecture calls it."""
     c = model.config
     return int(getattr(c, "max_position_embeddings", None) or getattr(c, "n_positions", 0) or 512)
 
 
-def save_model(model, tokenizer, out_dir: Path) -> None:
+def save_model(model: Any, tokenizer: Any, out_dir: Path) -> None:
     """Save a trained model and its tokenizer as a directory ``AutoModelForCausalLM`` loads offline."""
     from transformers import GenerationConfig
 

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch  # imported when a batch is made: tokenizing a corpus needs no torch
 
 IGNORE = -100
 
@@ -35,7 +39,7 @@ class TokenBlocks:
     def block_size(self) -> int:
         return int(self.ids.shape[1])
 
-    def batch(self, indices: np.ndarray):  # -> tuple[torch.Tensor, torch.Tensor]
+    def batch(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Input ids and labels, both ``(len(indices), block_size)`` int64 tensors."""
         import torch
 
@@ -45,7 +49,7 @@ class TokenBlocks:
         return ids, torch.from_numpy(np.asarray(self.labels[indices], dtype=np.int64))
 
 
-def encode_documents(docs: Iterable[str], tokenizer, batch_size: int = 256) -> Iterator[np.ndarray]:
+def encode_documents(docs: Iterable[str], tokenizer: Any, batch_size: int = 256) -> Iterator[np.ndarray]:
     """Token ids of each document followed by the document separator, in batches for speed."""
     sep = tokenizer.bos_token_id
     # Whole documents are longer than the model's context by design (they are cut into blocks later);
@@ -61,7 +65,7 @@ def encode_documents(docs: Iterable[str], tokenizer, batch_size: int = 256) -> I
         yield from _encode_batch(batch, tokenizer, sep)
 
 
-def _encode_batch(batch: list[str], tokenizer, sep: int) -> Iterator[np.ndarray]:
+def _encode_batch(batch: list[str], tokenizer: Any, sep: int) -> Iterator[np.ndarray]:
     for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
         yield np.asarray([*ids, sep], dtype=np.uint32)
 
@@ -92,7 +96,7 @@ def pack_stream(chunks: Iterable[np.ndarray], block_size: int) -> TokenBlocks:
     return TokenBlocks(flat[: n * block_size].reshape(n, block_size))
 
 
-def encode_dialogue(tokenizer, messages: list[dict[str, str]]) -> tuple[np.ndarray, np.ndarray]:
+def encode_dialogue(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[np.ndarray, np.ndarray]:
     """Render one dialogue with the chat template; labels are the ids on assistant tokens, else -100."""
     out = tokenizer.apply_chat_template(
         messages, tokenize=True, return_dict=True, return_assistant_tokens_mask=True

@@ -8,37 +8,17 @@ The corpus is streamed through the tokenizer into ``data/train.bin`` and ``data/
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from botkit.training.config import to_dict
-from botkit.training.corpora import DataConfig, DataError, iter_text
-from botkit.training.loop import LoopConfig
-from botkit.training.modeling import ModelConfig, build_model
+from botkit.training.config import PretrainConfig
+from botkit.training.corpora import iter_text
+from botkit.training.modeling import build_model, context_length_of
 from botkit.training.packing import TokenBlocks, blocks_from_token_file, encode_documents, write_token_file
+from botkit.training.records import DataError
 
 
-@dataclass
-class PretrainConfig:
-    """Pretraining stage settings.
-
-    Attributes:
-        output_dir: where the model, metrics, plot and checkpoints go.
-        tokenizer: a tokenizer directory (from the tokenizer stage); empty = the one in ``model.init_from``.
-        data: plain-text corpora and the validation split.
-        model: the transformer (or the checkpoint to continue).
-        train: the loop settings.
-    """
-
-    output_dir: Path = Path("out/pretrain")
-    tokenizer: Path | None = None
-    data: DataConfig = field(default_factory=DataConfig)
-    model: ModelConfig = field(default_factory=ModelConfig)
-    train: LoopConfig = field(default_factory=LoopConfig)
-
-
-def load_tokenizer(path: Path | None, fallback: Path | None = None):
+def load_tokenizer(path: Path | None, fallback: Path | None = None) -> Any:
     """The tokenizer at ``path`` (or ``fallback``), offline.
 
     Raises:
@@ -54,10 +34,10 @@ def load_tokenizer(path: Path | None, fallback: Path | None = None):
     return AutoTokenizer.from_pretrained(str(where), local_files_only=True)
 
 
-def tokenize_corpus(cfg: PretrainConfig, tokenizer, data_dir: Path) -> dict[str, int]:
+def tokenize_corpus(cfg: PretrainConfig, tokenizer: Any, data_dir: Path) -> dict[str, int]:
     """Tokenize both splits into ``data_dir`` unless a manifest says it is done for this config."""
     manifest = data_dir / "manifest.json"
-    key = json.dumps({"data": to_dict(cfg.data), "vocab": len(tokenizer)}, sort_keys=True)
+    key = json.dumps({"data": cfg.data.model_dump(mode="json"), "vocab": len(tokenizer)}, sort_keys=True)
     if manifest.is_file():
         saved = json.loads(manifest.read_text())
         if saved.get("key") == key:
@@ -110,12 +90,10 @@ def run_pretrain(cfg: PretrainConfig, stop_at: int | None = None) -> dict[str, A
         loop=cfg.train,
         out_dir=cfg.output_dir,
         dist=dist,
-        config=to_dict(cfg),
+        config=cfg.model_dump(mode="json"),
         stop_at=stop_at,
     )
 
 
-def _block_size(cfg: PretrainConfig, model) -> int:
-    from botkit.training.modeling import context_length_of
-
+def _block_size(cfg: PretrainConfig, model: Any) -> int:
     return cfg.model.context_length if cfg.model.init_from is None else context_length_of(model)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-if TYPE_CHECKING:
-    from botkit.training.loop import LoopConfig
+from botkit.training.config import LoopConfig
 
 
 def lr_factor(step: int, cfg: LoopConfig) -> float:
@@ -43,12 +42,6 @@ def sample_indices(position: int, count: int, n: int, seed: int) -> np.ndarray:
     return out
 
 
-_perm_cache: dict[tuple[int, int], np.ndarray] = {}
-
-
+@functools.lru_cache(maxsize=1)  # one epoch at a time is all a run needs
 def _permutation(n: int, seed: int) -> np.ndarray:
-    key = (n, seed)
-    if key not in _perm_cache:
-        _perm_cache.clear()  # one epoch at a time is all a run needs
-        _perm_cache[key] = np.random.default_rng(seed).permutation(n)
-    return _perm_cache[key]
+    return np.random.default_rng(seed).permutation(n)

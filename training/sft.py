@@ -8,59 +8,18 @@ the adapters are merged into the base weights on export, so the output is a plai
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-from botkit.training.config import to_dict
-from botkit.training.corpora import DataConfig, DataError, iter_dialogues
-from botkit.training.loop import LoopConfig
+from botkit.training.config import DataConfig, LoraConfig, SFTConfig
+from botkit.training.corpora import Split, iter_dialogues
 from botkit.training.packing import TokenBlocks, encode_dialogue, pack_dialogues
+from botkit.training.records import DataError
 
 
-@dataclass
-class LoraConfig:
-    """LoRA adapters (through peft).
-
-    Attributes:
-        enabled: train adapters instead of all weights.
-        r: adapter rank.
-        alpha: scaling numerator (the update is scaled by alpha / r).
-        dropout: dropout on the adapter input.
-        target_modules: module names to adapt (empty = peft's default for the architecture).
-    """
-
-    enabled: bool = False
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: list[str] = field(default_factory=list)
-
-
-@dataclass
-class SFTConfig:
-    """SFT stage settings.
-
-    Attributes:
-        output_dir: where the fine-tuned model, metrics, plot and checkpoints go.
-        init_from: the model directory to fine-tune (e.g. the pretraining stage's output).
-        data: dialogue sources and the validation split.
-        lora: LoRA settings (off = full fine-tuning).
-        context_length: block size for packing (0 = the model's context length).
-        train: the loop settings.
-    """
-
-    output_dir: Path = Path("out/sft")
-    init_from: Path = Path("out/pretrain")
-    data: DataConfig = field(default_factory=DataConfig)
-    lora: LoraConfig = field(default_factory=LoraConfig)
-    context_length: int = 0
-    train: LoopConfig = field(default_factory=LoopConfig)
-
-
-def dialogue_blocks(data: DataConfig, tokenizer, split: str, block_size: int) -> TokenBlocks:
+def dialogue_blocks(data: DataConfig, tokenizer: Any, split: Split, block_size: int) -> TokenBlocks:
     """Encode and pack the dialogues of one split."""
-    encoded = (encode_dialogue(tokenizer, m) for m in iter_dialogues(data, split))  # type: ignore[arg-type]
+    encoded = (encode_dialogue(tokenizer, m) for m in iter_dialogues(data, split))
     return pack_dialogues(encoded, block_size, tokenizer.pad_token_id)
 
 
@@ -101,13 +60,13 @@ def run_sft(cfg: SFTConfig, stop_at: int | None = None) -> dict[str, Any]:
         loop=cfg.train,
         out_dir=cfg.output_dir,
         dist=dist,
-        config=to_dict(cfg),
+        config=cfg.model_dump(mode="json"),
         export=export,
         stop_at=stop_at,
     )
 
 
-def _with_lora(model, lora: LoraConfig):
+def _with_lora(model: Any, lora: LoraConfig) -> tuple[Any, Callable[[Any], Any]]:
     from peft import LoraConfig as PeftLoraConfig
     from peft import get_peft_model
 
@@ -123,7 +82,7 @@ def _with_lora(model, lora: LoraConfig):
         warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
         wrapped = get_peft_model(model, peft_cfg)
 
-    def export(m):
+    def export(m: Any) -> Any:
         # merge_and_unload folds B @ A into the base weights: a plain model the backend can load.
         return m.merge_and_unload()
 

@@ -10,35 +10,15 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 from botkit.model import chat_format
-from botkit.training.corpora import DataConfig, DataError, iter_dialogues, iter_text
+from botkit.training.config import TokenizerConfig
+from botkit.training.corpora import iter_dialogues, iter_text
 from botkit.training.outputs import check_writable, mark_complete
+from botkit.training.records import DataError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class TokenizerConfig:
-    """Tokenizer stage settings.
-
-    Attributes:
-        output_dir: where the tokenizer files go.
-        data: corpora to learn merges from (text and dialogue contents both count).
-        vocab_size: size of the vocabulary, special tokens included.
-        min_frequency: pairs seen fewer times are not merged.
-        max_documents: cap on documents read (0 = all), to bound time on large corpora.
-        model_max_length: context length recorded in the tokenizer config.
-    """
-
-    output_dir: Path = Path("out/tokenizer")
-    data: DataConfig = field(default_factory=DataConfig)
-    vocab_size: int = 8000
-    min_frequency: int = 2
-    max_documents: int = 0
-    model_max_length: int = 512
 
 
 def _documents(cfg: TokenizerConfig) -> Iterator[str]:
@@ -49,7 +29,7 @@ def _documents(cfg: TokenizerConfig) -> Iterator[str]:
     return itertools.islice(docs, cfg.max_documents) if cfg.max_documents > 0 else docs
 
 
-def train_tokenizer(cfg: TokenizerConfig):  # -> PreTrainedTokenizerFast
+def train_tokenizer(cfg: TokenizerConfig) -> Any:
     """Train the tokenizer and save it to ``cfg.output_dir``.
 
     Returns:

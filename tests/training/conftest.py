@@ -7,9 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from botkit.training.corpora import DataConfig
-from botkit.training.loop import LoopConfig
-from botkit.training.modeling import ModelConfig
+from botkit.training.config import DataConfig, LoopConfig, ModelConfig
 
 SENTENCES = [
     "the cat sat on the mat and looked at the dog.",
@@ -56,7 +54,8 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tokenizer_dir(corpus_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A byte-level BPE tokenizer trained on the tiny corpora by the tokenizer stage."""
-    from botkit.training.tokenizer import TokenizerConfig, train_tokenizer
+    from botkit.training.config import TokenizerConfig
+    from botkit.training.tokenizer import train_tokenizer
 
     out = tmp_path_factory.mktemp("tok")
     data = DataConfig(text_files=[corpus_dir / "text.txt"], dialogue_files=[corpus_dir / "dialogues.jsonl"])
@@ -68,19 +67,20 @@ def tiny_model() -> ModelConfig:
     return ModelConfig(hidden_size=32, num_layers=2, num_heads=2, context_length=32)
 
 
-def tiny_loop(**kw) -> LoopConfig:
-    base = dict(
+def tiny_loop(**kw: object) -> LoopConfig:
+    base: dict[str, object] = dict(
         max_steps=6, micro_batch_size=4, learning_rate=3e-3, warmup_steps=1, eval_every=0, eval_batches=2,
         checkpoint_every=0, log_every=1, progress=False, num_threads=1, device="cpu",
     )  # fmt: skip
     base.update(kw)
-    return LoopConfig(**base)
+    return LoopConfig.model_validate(base)
 
 
 @pytest.fixture(scope="session")
 def pretrained_dir(corpus_dir: Path, tokenizer_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model after a few pretraining steps (the starting point of the SFT tests)."""
-    from botkit.training.pretrain import PretrainConfig, run_pretrain
+    from botkit.training.config import PretrainConfig
+    from botkit.training.pretrain import run_pretrain
 
     out = tmp_path_factory.mktemp("pretrained")
     cfg = PretrainConfig(

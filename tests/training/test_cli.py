@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +19,7 @@ def test_register_adds_train_stages() -> None:
     for stage in ("tokenizer", "pretrain", "sft", "eval", "pipeline"):
         args = parser.parse_args(["train", stage, "--config", "x.toml"])
         assert args.train_command == stage
-        assert callable(args.func)
+        assert callable(args.handler)
 
 
 def test_unknown_key_is_exit_2_with_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -25,9 +27,44 @@ def test_unknown_key_is_exit_2_with_message(tmp_path: Path, capsys: pytest.Captu
     path.write_text("[sft]\nmax_step = 3\n")
     assert cli.main(["sft", "--config", str(path)]) == 2
     err = capsys.readouterr().err
-    assert "error:" in err
+    assert err.startswith("botkit train: ")
+    assert err.count("\n") == 1  # one line
     assert "unknown key(s) 'max_step'" in err
     assert "sft.toml [sft]" in err
+
+
+def test_installed_botkit_train_help_lists_the_stages() -> None:
+    botkit = Path(sys.executable).parent / "botkit"  # the console script, found through botkit.commands
+    proc = subprocess.run([str(botkit), "train", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for stage in ("tokenizer", "pretrain", "sft", "eval", "pipeline", "import-chatterbot", "import-csv"):
+        assert stage in proc.stdout, stage
+
+
+def test_module_entry_point_runs_a_stage_parser(tmp_path: Path) -> None:
+    """``python -m botkit.training.cli`` (what torchrun runs) takes the stage as its first argument."""
+    path = tmp_path / "bad.toml"
+    path.write_text("[pretrain.model]\narchitecture = 'rnn'\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "botkit.training.cli", "pretrain", "--config", str(path)],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    want = f"botkit train: {path} [pretrain].model.architecture: 'rnn' is not one of 'llama' or 'gpt2'\n"
+    assert proc.stderr == want
+
+
+def test_a_bad_config_fails_before_torch_is_imported(tmp_path: Path) -> None:
+    path = tmp_path / "sft.toml"
+    path.write_text("[sft.train]\nmax_steps = 'many'\n")
+    script = (
+        "import sys\nfrom botkit.training import cli\n"
+        f"code = cli.main(['sft', '--config', {str(path)!r}])\n"
+        "print(code, 'torch' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert proc.stdout == "2 False\n", proc.stderr
+    assert "sft.toml [sft].train.max_steps: expected an integer, got 'many'" in proc.stderr
 
 
 def test_unwritable_output_is_exit_1(

@@ -1,4 +1,4 @@
-"""Data: streaming, splits, importers, and clear errors on bad input."""
+"""Data: streaming, splits, importers, and clear errors on bad input (config files: test_config.py)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from botkit.training import config
-from botkit.training.corpora import DataConfig, DataError, iter_dialogues, iter_text
+from botkit.training.config import DataConfig, PretrainConfig, TokenizerConfig
+from botkit.training.corpora import iter_dialogues, iter_text
 from botkit.training.importers import import_chatterbot, iter_chatterbot, iter_qa_csv
 from botkit.training.outputs import OutputError, check_writable
-from botkit.training.pretrain import PretrainConfig
+from botkit.training.records import DataError
 
 
 def test_split_is_deterministic_and_disjoint(corpus_dir: Path) -> None:
@@ -59,7 +59,7 @@ def test_malformed_line_stops_when_configured(tmp_path: Path) -> None:
 
 
 def test_empty_corpus_is_a_clear_error(tmp_path: Path) -> None:
-    from botkit.training.tokenizer import TokenizerConfig, train_tokenizer
+    from botkit.training.tokenizer import train_tokenizer
 
     (tmp_path / "empty.txt").write_text("\n\n")
     cfg = TokenizerConfig(output_dir=tmp_path / "tok", data=DataConfig(text_files=[tmp_path / "empty.txt"]))
@@ -80,25 +80,6 @@ def test_empty_corpus_in_pretraining(tmp_path: Path, tokenizer_dir: Path) -> Non
 def test_missing_data_file(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"data file not found: .*nope\.txt"):
         list(iter_text(DataConfig(text_files=[tmp_path / "nope.txt"])))
-
-
-def test_unknown_config_key(tmp_path: Path) -> None:
-    path = tmp_path / "pretrain.toml"
-    path.write_text('output_dir = "out"\n[train]\nlearning_rat = 0.1\n')
-    with pytest.raises(config.ConfigError, match=r"pretrain\.toml\.train: unknown key\(s\) 'learning_rat'"):
-        config.load(PretrainConfig, path)
-
-
-def test_yaml_config_and_type_errors(tmp_path: Path) -> None:
-    path = tmp_path / "pretrain.yaml"
-    path.write_text("output_dir: out\ntrain:\n  max_steps: 7\n  learning_rate: 1\n")
-    cfg = config.load(PretrainConfig, path)
-    assert cfg.train.max_steps == 7
-    assert cfg.train.learning_rate == 1.0
-    assert cfg.output_dir == (tmp_path / "out").resolve()  # relative to the config file
-    path.write_text("train:\n  max_steps: many\n")
-    with pytest.raises(config.ConfigError, match=r"train\.max_steps: expected an integer, got 'many'"):
-        config.load(PretrainConfig, path)
 
 
 def test_unwritable_output_dir(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import torch
 
-from botkit.training.corpora import DataConfig
-from botkit.training.pretrain import PretrainConfig, run_pretrain
+from botkit.training.config import DataConfig, PretrainConfig
+from botkit.training.pretrain import run_pretrain
 from tests.training.conftest import tiny_loop, tiny_model
 from tests.training.test_stages import _losses, _weights
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from botkit.training import config
+from botkit.training.config import DataConfig, PipelineConfig
+from botkit.training.config_file import load
 from botkit.training.evaluate import load_model, score
-from botkit.training.pipeline import PipelineConfig
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "botkit" / "data" / "default-model"
@@ -36,9 +36,9 @@ def test_quality_bar(shipped: dict) -> None:
 
 def test_fresh_evaluation_matches_card(shipped: dict) -> None:
     from botkit.model.chat_format import CHAT_TEMPLATE
-    from botkit.training.corpora import DataConfig, iter_dialogues
+    from botkit.training.corpora import iter_dialogues
 
-    eval_cfg = config.load(PipelineConfig, PRESET).eval  # the generation settings the card used
+    eval_cfg = load(PipelineConfig, PRESET).eval  # the generation settings the card used
     model, tok = load_model(MODEL)
     assert tok.chat_template == CHAT_TEMPLATE
     subset = list(iter_dialogues(DataConfig(dialogue_files=[MODEL / "heldout_subset.jsonl"])))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from botkit.training.loop import LoopConfig
+from botkit.training.config import LoopConfig
 from botkit.training.schedule import lr_factor, sample_indices
 
 

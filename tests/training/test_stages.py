@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import torch
 
-from botkit.training.corpora import DataConfig
+from botkit.training.config import DataConfig, EvalConfig, LoraConfig, PretrainConfig, SFTConfig
 from botkit.training.metrics import read_metrics
-from botkit.training.pretrain import PretrainConfig, run_pretrain
-from botkit.training.sft import LoraConfig, SFTConfig, run_sft
+from botkit.training.pretrain import run_pretrain
+from botkit.training.sft import run_sft
 from tests.training.conftest import tiny_loop, tiny_model
 
 
@@ -112,7 +113,7 @@ def test_lora_merges_and_loads(corpus_dir: Path, pretrained_dir: Path, tmp_path:
 def test_eval_writes_json_and_markdown(corpus_dir: Path, pretrained_dir: Path, tmp_path: Path) -> None:
     import json
 
-    from botkit.training.evaluate import EvalConfig, run_eval
+    from botkit.training.evaluate import run_eval
 
     cfg = EvalConfig(
         model_dir=pretrained_dir, output_dir=tmp_path / "eval",
@@ -135,10 +136,10 @@ def test_eval_writes_json_and_markdown(corpus_dir: Path, pretrained_dir: Path, t
 
 @pytest.mark.parametrize("architecture", ["gpt2"])
 def test_gpt2_architecture_trains(
-    corpus_dir: Path, tokenizer_dir: Path, tmp_path: Path, architecture: str
+    corpus_dir: Path, tokenizer_dir: Path, tmp_path: Path, architecture: Literal["gpt2"]
 ) -> None:
     cfg = _pretrain_cfg(tmp_path / "gpt2", corpus_dir, tokenizer_dir, max_steps=4)
-    cfg.model.architecture = architecture  # type: ignore[assignment]
+    cfg.model.architecture = architecture
     run_pretrain(cfg)
     losses = _losses(cfg.output_dir)
     assert losses[4] < losses[1]
