@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING
 
@@ -19,15 +19,12 @@ from botkit.context import Context, NoModelError
 from botkit.message import Incoming, Reply
 from botkit.plugin import Handler, Plugin, UsageError
 from botkit.stores.memory import MemoryStore
-from botkit.types import Adapter, Generator, Store
+from botkit.types import Adapter, Generator, Middleware, Next, Store
 
 if TYPE_CHECKING:
     from botkit.config import Settings
 
 log = logging.getLogger("botkit")
-
-Next = Callable[[Context], Awaitable[None]]
-Middleware = Callable[[Context, Next], Awaitable[None]]
 
 APOLOGY = "Sorry, something went wrong while handling that. Please try again."
 NO_MODEL = "No dialogue model is configured for this bot, so I can only answer commands. Try /help."
@@ -36,36 +33,50 @@ NO_MODEL = "No dialogue model is configured for this bot, so I can only answer c
 class Bot:
     """Plugins, middleware, a store and a model, wired together.
 
+    The bot is what adapters are given (it satisfies :class:`botkit.types.Dispatcher`) and what plugins see
+    (:class:`botkit.plugin.BotView`).
+
     Args:
         plugins: plugin instances, in load order.
         middleware: outermost first; each is ``async (ctx, call_next) -> None``.
         store: conversation store (in-memory when omitted).
         model: the dialogue model (None: commands only).
         settings: the loaded configuration, for plugins that read it.
+
+    Attributes:
+        load_errors: plugin source or name -> why it was not loaded (import, construction or ``setup``).
+        teardown_errors: plugin name -> why its ``teardown`` failed (the bot still stopped).
     """
 
     def __init__(
         self,
         plugins: Sequence[Plugin] = (),
         *,
-        middleware: Sequence[Middleware] = (),
+        middleware: Sequence[Middleware[Context]] = (),
         store: Store | None = None,
         model: Generator | None = None,
         settings: Settings | None = None,
     ) -> None:
         self.plugins: list[Plugin] = list(plugins)
-        self.middleware: list[Middleware] = list(middleware)
+        self.middleware: list[Middleware[Context]] = list(middleware)
         self.store: Store = store if store is not None else MemoryStore()
         self.model = model
         self.settings = settings
         self.load_errors: dict[str, str] = {}
+        self.teardown_errors: dict[str, str] = {}
         self._handlers: list[Handler] = []
         self._started = False
         self._reindex()
 
     # -- life cycle -------------------------------------------------------------------------------
     async def start(self) -> None:
-        """Run each plugin's ``setup``; a plugin whose setup fails is reported and dropped."""
+        """Run each plugin's ``setup`` in load order; a plugin whose setup fails is rolled back and dropped.
+
+        Rolled back as discord.py's extension loader does: the failing plugin's ``teardown`` runs, so that
+        what its setup opened before raising is released, and the failure is kept in :attr:`load_errors`.
+        If starting is interrupted (cancelled, Ctrl-C), the interrupted plugin and every plugin set up
+        before it are torn down, in reverse order, before the interruption goes on: nothing stays open.
+        """
         if self._started:
             return
         kept: list[Plugin] = []
@@ -73,8 +84,13 @@ class Bot:
             try:
                 await plugin.setup(self)
             except Exception as exc:
-                self.load_errors[plugin.name] = f"setup failed: {exc!r}"
+                self.load_errors[plugin.name] = f"setup failed: {type(exc).__name__}: {exc}"
                 log.exception("plugin %r failed in setup and was not loaded", plugin.name)
+                await self._teardown(plugin)
+            except BaseException:
+                for opened in reversed([*kept, plugin]):
+                    await self._teardown(opened)
+                raise
             else:
                 kept.append(plugin)
         self.plugins = kept
@@ -82,21 +98,23 @@ class Bot:
         self._started = True
 
     async def stop(self) -> None:
-        """Run each plugin's ``teardown`` (errors are logged), then close the model and the store."""
+        """Run each plugin's ``teardown`` in reverse load order, then close the model and the store.
+
+        A failing teardown is logged and kept in :attr:`teardown_errors`; the others still run.
+        """
         for plugin in reversed(self.plugins):
-            try:
-                await plugin.teardown()
-            except Exception:
-                log.exception("plugin %r failed in teardown", plugin.name)
+            await self._teardown(plugin)
         if self.model is not None:
             await self.model.close()
         await self.store.close()
         self._started = False
 
-    def add_plugin(self, plugin: Plugin) -> None:
-        """Add a plugin before ``start``."""
-        self.plugins.append(plugin)
-        self._reindex()
+    async def _teardown(self, plugin: Plugin) -> None:
+        try:
+            await plugin.teardown()
+        except Exception as exc:
+            self.teardown_errors[plugin.name] = f"teardown failed: {type(exc).__name__}: {exc}"
+            log.exception("plugin %r failed in teardown", plugin.name)
 
     def _reindex(self) -> None:
         handlers = [h for plugin in self.plugins for h in plugin.handlers()]
@@ -126,7 +144,7 @@ class Bot:
             await self.start()
         state = await self.store.get_state(incoming.conversation.key)
         ctx = Context(self, adapter, incoming, state)
-        chain: Next = self._dispatch
+        chain: Next[Context] = self._dispatch
         for middleware in reversed(self.middleware):
             chain = _wrap(middleware, chain)
         try:
@@ -177,7 +195,7 @@ def _apology(error_id: str) -> Reply:
     return Reply(f"{APOLOGY} (error {error_id})")
 
 
-def _wrap(middleware: Middleware, call_next: Next) -> Next:
+def _wrap(middleware: Middleware[Context], call_next: Next[Context]) -> Next[Context]:
     async def run(ctx: Context) -> None:
         await middleware(ctx, call_next)
 

@@ -11,13 +11,16 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from botkit.platform_settings import DiscordSettings, SlackSettings, TelegramSettings
+from botkit.types import SamplingParams
 
 CONFIG_ENV = "BOTKIT_CONFIG"
 DEFAULT_CONFIG_NAME = "botkit.toml"
@@ -30,16 +33,24 @@ class Section(BaseModel):
 
 
 class ModelSettings(Section):
-    """The dialogue model and how replies are sampled."""
+    """The dialogue model and how replies are sampled (the sampling defaults are :class:`SamplingParams`')."""
 
     path: Path | None = Field(None, description="local model directory; None uses the shipped default model")
     device: str = Field("auto", description='"auto" (CUDA if present, else CPU), "cpu", "cuda", "cuda:1"...')
     dtype: str = Field("auto", description='"auto" (bf16 on CUDA, float32 on CPU), "float32", "bfloat16"...')
-    max_new_tokens: int = Field(96, ge=1, description="longest reply, in tokens")
-    temperature: float = Field(0.7, ge=0.0, description="sampling temperature; 0 picks the likeliest token")
-    top_p: float = Field(0.9, gt=0.0, le=1.0, description="nucleus sampling: keep this much probability mass")
-    top_k: int = Field(40, ge=0, description="sample among the k likeliest tokens (0: no limit)")
-    repetition_penalty: float = Field(1.15, ge=1.0, description="lower the odds of tokens already used")
+    max_new_tokens: int = Field(SamplingParams.max_new_tokens, ge=1, description="longest reply, in tokens")
+    temperature: float = Field(
+        SamplingParams.temperature, ge=0.0, description="sampling temperature; 0 picks the likeliest token"
+    )
+    top_p: float = Field(
+        SamplingParams.top_p, gt=0.0, le=1.0, description="nucleus sampling: keep this much probability mass"
+    )
+    top_k: int = Field(
+        SamplingParams.top_k, ge=0, description="sample among the k likeliest tokens (0: no limit)"
+    )
+    repetition_penalty: float = Field(
+        SamplingParams.repetition_penalty, ge=1.0, description="lower the odds of tokens already used"
+    )
     seed: int | None = Field(None, description="fixed sampling seed (reproducible replies, for tests)")
     max_batch: int = Field(32, ge=1, description="most requests generated together in one batch")
     engine: Literal["auto", "botkit", "transformers"] = Field(
@@ -48,6 +59,17 @@ class ModelSettings(Section):
         '"auto" (botkit on CPU; on GPU the faster of the two, timed at start-up)',
     )
     timeout_s: float = Field(120.0, gt=0, description="a reply taking longer is cut off with a notice")
+
+    def sampling_params(self) -> SamplingParams:
+        """How each reply is sampled, from this section."""
+        return SamplingParams(
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            top_p=self.top_p,
+            top_k=self.top_k,
+            repetition_penalty=self.repetition_penalty,
+            seed=self.seed,
+        )
 
 
 class ChatSettings(Section):
@@ -108,101 +130,6 @@ class QueueSettings(Section):
     )
 
 
-class TelegramSettings(Section):
-    """Telegram (python-telegram-bot)."""
-
-    token: SecretStr | None = Field(None, description="bot token from @BotFather")
-    mode: Literal["polling", "webhook"] = Field(
-        "polling", description='"polling" (getUpdates) or "webhook" (Telegram posts to you)'
-    )
-    webhook_url: str | None = Field(
-        None, description="public HTTPS URL Telegram posts updates to (webhook mode)"
-    )
-    webhook_listen: str = Field("127.0.0.1", description="address the webhook server binds")
-    webhook_port: int = Field(8443, description="port the webhook server binds")
-    webhook_path: str = Field("/telegram", description="URL path of the webhook")
-    secret_token: SecretStr | None = Field(
-        None, description="X-Telegram-Bot-Api-Secret-Token required on webhook posts"
-    )
-    base_url: str | None = Field(None, description="Bot API server, e.g. a local one or a test fake")
-    group_mode: Literal["addressed", "all"] = Field(
-        "addressed", description='"addressed": in groups answer only mentions, replies and commands; "all"'
-    )
-    edited_messages: Literal["ignore", "handle"] = Field(
-        "ignore", description='"ignore" edited messages, or "handle" them as new ones'
-    )
-    poll_timeout_s: int = Field(30, ge=0, le=50, description="long-polling wait per getUpdates call")
-    edit_interval_s: float = Field(1.0, ge=0, description="least time between edits of a streamed reply")
-    supported_attachments: list[str] = Field(
-        default_factory=list, description='kinds plugins handle ("image", "file"...); others get a notice'
-    )
-    flood_limits: bool = Field(True, description="throttle to Telegram's limits (30 msg/s, 20/min per group)")
-
-
-class DiscordSettings(Section):
-    """Discord (discord.py)."""
-
-    token: SecretStr | None = Field(None, description="bot token from the Developer Portal")
-    command_prefix: str = Field("!", description='prefix commands: "!help" is handled as /help')
-    application_id: str | None = Field(
-        None, description="application id, for slash commands (read from the API when unset)"
-    )
-    public_key: str | None = Field(
-        None, description="application public key, to verify signed HTTP interactions"
-    )
-    api_base: str | None = Field(None, description="REST API base, e.g. a test fake")
-    group_mode: Literal["addressed", "all"] = Field(
-        "addressed", description='"addressed": in servers answer only mentions, replies and commands; "all"'
-    )
-    edited_messages: Literal["ignore", "handle"] = Field(
-        "ignore", description='"ignore" edited messages, or "handle" them as new ones'
-    )
-    register_commands: bool = Field(True, description="bulk-overwrite global slash commands at start")
-    escape_markdown: bool = Field(True, description="escape markdown in replies (False: model's markdown)")
-    stream_edit_interval_s: float = Field(1.0, ge=0.0, description="least time between streaming edits")
-    supported_attachments: list[str] = Field(
-        default_factory=list, description='kinds passed on, e.g. "image"'
-    )
-    guild_ready_timeout_s: float = Field(2.0, gt=0, description="wait for GUILD_CREATEs before ready")
-    ready_timeout_s: float = Field(60.0, gt=0, description="start() fails if not connected by then")
-    interactions_port: int | None = Field(None, description="serve signed HTTP interactions on this port")
-    interactions_listen: str = Field("127.0.0.1", description="address the HTTP interactions endpoint binds")
-    interactions_path: str = Field("/interactions", description="URL path of the HTTP interactions endpoint")
-
-
-class SlackSettings(Section):
-    """Slack (slack-bolt)."""
-
-    bot_token: SecretStr | None = Field(None, description="xoxb- bot token")
-    signing_secret: SecretStr | None = Field(
-        None, description="signing secret that verifies Events API requests"
-    )
-    app_token: SecretStr | None = Field(None, description="xapp- token for Socket Mode")
-    mode: Literal["http", "socket"] = Field(
-        "http", description='"http" (Events API) or "socket" (Socket Mode)'
-    )
-    listen: str = Field("127.0.0.1", description="address the Events API server binds")
-    port: int = Field(3000, description="port the Events API server binds")
-    path: str = Field("/slack/events", description="URL path of the Events API endpoint")
-    api_base: str | None = Field(None, description="Web API base, e.g. a test fake")
-    group_mode: Literal["addressed", "all"] = Field(
-        "addressed", description='"addressed": in channels answer only mentions and commands; "all"'
-    )
-    edited_messages: Literal["ignore", "handle"] = Field(
-        "ignore", description='"ignore" edited messages, or "handle" them as new ones'
-    )
-    stream_interval_s: float = Field(
-        1.0, ge=0, description="least time between two edits of a streamed reply"
-    )
-    rate_limit_retries: int = Field(10, ge=0, description="times an HTTP 429 is waited out before giving up")
-    dm_threads: bool = Field(False, description="also answer top-level DMs in a thread (channels always are)")
-    typing_delay_s: float = Field(1.0, ge=0, description='post a "…" typing placeholder after this; 0: never')
-    attachment_kinds: list[str] = Field(
-        default_factory=list,
-        description='attachment kinds plugins handle ("image", "file"...); others get a notice',
-    )
-
-
 class Settings(BaseSettings):
     """All of botkit's configuration. See ``botkit init`` for a commented starter file."""
 
@@ -213,6 +140,10 @@ class Settings(BaseSettings):
     name: str = Field("botkit", description="the bot's name, used in greetings")
     data_dir: Path = Field(Path(".botkit"), description="where the SQLite store and other state live")
     plugins: list[str] = Field(default_factory=list, description='import paths: "pkg.mod" or "pkg.mod:Class"')
+    plugin_dirs: list[Path] = Field(
+        default_factory=list,
+        description="more folders to import plugins from, relative to the config file (its own always is)",
+    )
     discover_plugins: bool = Field(True, description="also load the botkit.plugins entry-point group")
     disabled_plugins: list[str] = Field(default_factory=list, description="plugin names not to load")
     admins: list[str] = Field(default_factory=list, description='"platform:user_id" allowed admin commands')
@@ -227,6 +158,21 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    _config_file: Path | None = PrivateAttr(None)
+
+    @property
+    def config_file(self) -> Path | None:
+        """The file these settings were read from (None: defaults and environment only)."""
+        return self._config_file
+
+    def plugin_search_path(self) -> list[Path]:
+        """Folders that plugin import paths are looked up in, before the installed packages.
+
+        The config file's own folder (the working directory when there is none), so that a ``botkit init``
+        project's ``plugins.example`` imports, then each of ``plugin_dirs`` resolved against it.
+        """
+        base = self._config_file.parent if self._config_file is not None else Path.cwd()
+        return [base, *((base / folder).resolve() for folder in self.plugin_dirs)]
 
     @classmethod
     def settings_customise_sources(
@@ -271,7 +217,7 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             raise ConfigError(f"config file {chosen} is not valid TOML: {exc}") from exc
     _CONFIG_FILE["path"] = chosen
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
@@ -280,3 +226,5 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
         raise ConfigError(f"{where} is invalid: {problems}") from exc
     finally:
         _CONFIG_FILE["path"] = None
+    settings._config_file = chosen.resolve() if chosen is not None else None
+    return settings

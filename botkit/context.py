@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from botkit.message import Button, Event, Incoming, Message, Reply, StreamingReply
-from botkit.plugin import CommandCall, parse_command
-from botkit.types import ChatTurn, Generator, Store
-
-if TYPE_CHECKING:
-    from botkit.app import Bot
-    from botkit.types import Adapter
+from botkit.message import Button, CommandCall, Event, Incoming, Message, Reply, StreamingReply, parse_command
+from botkit.plugin import BotView
+from botkit.types import Adapter, ChatTurn, Generator, Store
 
 
 class NoModelError(RuntimeError):
@@ -31,7 +27,7 @@ class Context:
         replies: every reply sent while handling this context (handy in tests and middleware).
     """
 
-    def __init__(self, bot: Bot, adapter: Adapter, incoming: Incoming, state: dict[str, Any]) -> None:
+    def __init__(self, bot: BotView, adapter: Adapter, incoming: Incoming, state: dict[str, Any]) -> None:
         self.bot = bot
         self.adapter = adapter
         self.incoming = incoming

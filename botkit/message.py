@@ -1,7 +1,12 @@
-"""The platform-neutral message model. Every adapter and plugin speaks only these types."""
+"""The platform-neutral message model. Every adapter and plugin speaks only these types.
+
+It imports nothing else of botkit, so every other module may import it.
+"""
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -96,6 +101,30 @@ class Event:
 
 
 Incoming = Message | Event
+
+_COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z0-9_]+)(?:@(?P<bot>\S+))?(?:\s+(?P<args>.*))?$", re.S)
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    """A parsed ``/name arg1 "arg two"`` line."""
+
+    name: str
+    arg_text: str
+    args: tuple[str, ...]
+
+
+def parse_command(text: str) -> CommandCall | None:
+    """Parse a leading ``/command``; quoted arguments stay together. None if ``text`` is no command."""
+    found = _COMMAND_RE.match(text.strip())
+    if found is None:
+        return None
+    arg_text = (found.group("args") or "").strip()
+    try:
+        args = tuple(shlex.split(arg_text))
+    except ValueError:  # unbalanced quotes: fall back to plain words rather than refuse
+        args = tuple(arg_text.split())
+    return CommandCall(found.group("name").lower(), arg_text, args)
 
 
 @dataclass(frozen=True)

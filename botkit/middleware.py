@@ -13,8 +13,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-from botkit.app import Middleware, Next
 from botkit.context import Context
+from botkit.types import Middleware, Next
 
 if TYPE_CHECKING:
     from botkit.config import Settings
@@ -31,7 +31,7 @@ ADMIN_ONLY = "Sorry, /{command} is for admins only."
 class LoggingMiddleware:
     """Logs each message's route and handling time; never its text at INFO (privacy), only at DEBUG."""
 
-    async def __call__(self, ctx: Context, call_next: Next) -> None:
+    async def __call__(self, ctx: Context, call_next: Next[Context]) -> None:
         started = time.perf_counter()
         incoming = ctx.incoming
         log.debug("in %s from %s: %r", ctx.key, incoming.author.id, ctx.text[:200])
@@ -58,7 +58,7 @@ class InputLimitsMiddleware:
     def __init__(self, max_chars: int = 4000) -> None:
         self.max_chars = max_chars
 
-    async def __call__(self, ctx: Context, call_next: Next) -> None:
+    async def __call__(self, ctx: Context, call_next: Next[Context]) -> None:
         message = ctx.message
         if message is None:
             await call_next(ctx)
@@ -96,7 +96,7 @@ class RateLimitMiddleware:
         self._hits: dict[str, deque[float]] = {}
         self._warned: dict[str, float] = {}
 
-    async def __call__(self, ctx: Context, call_next: Next) -> None:
+    async def __call__(self, ctx: Context, call_next: Next[Context]) -> None:
         who = f"{ctx.incoming.platform}:{ctx.incoming.author.id}"
         now = self.clock()
         hits = self._hits.setdefault(who, deque())
@@ -125,7 +125,7 @@ class AdminOnlyMiddleware:
     def __init__(self, admins: Iterable[str]) -> None:
         self.admins = frozenset(admins)
 
-    async def __call__(self, ctx: Context, call_next: Next) -> None:
+    async def __call__(self, ctx: Context, call_next: Next[Context]) -> None:
         command = ctx.command
         if command is not None:
             handler = ctx.bot.commands.get(command.name)
@@ -136,9 +136,12 @@ class AdminOnlyMiddleware:
         await call_next(ctx)
 
 
-def default_middleware(settings: Settings) -> list[Middleware]:
+def default_middleware(settings: Settings) -> list[Middleware[Context]]:
     """The stack ``botkit chat`` and ``botkit run`` use, from the configuration."""
-    stack: list[Middleware] = [LoggingMiddleware(), InputLimitsMiddleware(settings.limits.max_input_chars)]
+    stack: list[Middleware[Context]] = [
+        LoggingMiddleware(),
+        InputLimitsMiddleware(settings.limits.max_input_chars),
+    ]
     if settings.rate_limit.enabled:
         stack.append(RateLimitMiddleware(settings.rate_limit.messages, settings.rate_limit.per_seconds))
     stack.append(AdminOnlyMiddleware(settings.admins))

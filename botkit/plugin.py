@@ -14,16 +14,15 @@ from __future__ import annotations
 
 import inspect
 import re
-import shlex
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
-from botkit.message import Event, Incoming, Message
+from botkit.message import CommandCall, Event, Incoming, Message, parse_command
+from botkit.types import Generator, Store
 
 if TYPE_CHECKING:
-    from botkit.app import Bot
-    from botkit.context import Context
+    from botkit.config import Settings
 
 HandlerKind = Literal["command", "message", "event"]
 F = TypeVar("F", bound=Callable[..., Awaitable[None]])
@@ -31,29 +30,32 @@ F = TypeVar("F", bound=Callable[..., Awaitable[None]])
 DEFAULT_PRIORITY = 50
 FALLBACK_PRIORITY = 1000
 
-_COMMAND_RE = re.compile(r"^/(?P<name>[A-Za-z0-9_]+)(?:@(?P<bot>\S+))?(?:\s+(?P<args>.*))?$", re.S)
 
+class BotView(Protocol):
+    """The bot as plugins see it: ``Plugin.setup(bot)`` and ``ctx.bot``. :class:`botkit.app.Bot` is one.
 
-@dataclass(frozen=True)
-class CommandCall:
-    """A parsed ``/name arg1 "arg two"`` line."""
+    A protocol, not the class, so that plugins, the context and the bot do not import one another.
+    """
 
-    name: str
-    arg_text: str
-    args: tuple[str, ...]
+    @property
+    def plugins(self) -> Sequence[Plugin]:
+        """The loaded plugins, in load order."""
 
+    @property
+    def commands(self) -> Mapping[str, Handler]:
+        """Command name (and each alias) to its handler."""
 
-def parse_command(text: str) -> CommandCall | None:
-    """Parse a leading ``/command``; quoted arguments stay together. None if ``text`` is no command."""
-    found = _COMMAND_RE.match(text.strip())
-    if found is None:
-        return None
-    arg_text = (found.group("args") or "").strip()
-    try:
-        args = tuple(shlex.split(arg_text))
-    except ValueError:  # unbalanced quotes: fall back to plain words rather than refuse
-        args = tuple(arg_text.split())
-    return CommandCall(found.group("name").lower(), arg_text, args)
+    @property
+    def store(self) -> Store:
+        """The conversation store."""
+
+    @property
+    def model(self) -> Generator | None:
+        """The dialogue model (None: commands only)."""
+
+    @property
+    def settings(self) -> Settings | None:
+        """The loaded configuration (None for a bot built in code without one)."""
 
 
 class UsageError(Exception):
@@ -125,8 +127,12 @@ class Handler:
                 parts.append(f"[{param.name}]")
         return " ".join(parts)
 
-    async def run(self, ctx: Context, matched: object) -> None:
-        """Call the handler; for a command, convert its arguments by the signature's annotations."""
+    async def run(self, ctx: object, matched: object) -> None:
+        """Call the handler; for a command, convert its arguments by the signature's annotations.
+
+        ``ctx`` is the :class:`~botkit.context.Context`, passed through untouched (typed ``object`` so that
+        this module need not import the context, which imports it).
+        """
         if isinstance(matched, CommandCall):
             args = self._convert(matched.args)
             await self.func(ctx, *args)
@@ -247,11 +253,15 @@ class Plugin:
                     specs[attr] = spec
         cls.handler_specs = specs
 
-    async def setup(self, bot: Bot) -> None:
-        """Called once when the bot starts; raise to refuse loading (the plugin is then dropped)."""
+    async def setup(self, bot: BotView) -> None:
+        """Called once when the bot starts; raise to refuse loading (the plugin is then dropped).
+
+        When ``setup`` raises, :meth:`teardown` is still called (as discord.py's extension loader does), so
+        that what it opened before failing is released: write ``teardown`` to cope with a half-done setup.
+        """
 
     async def teardown(self) -> None:
-        """Called once when the bot stops."""
+        """Called once when the bot stops, and after a ``setup`` that raised (see :meth:`setup`)."""
 
     def handlers(self) -> list[Handler]:
         """This instance's handlers, bound."""

@@ -4,18 +4,30 @@ Read this file first. An adapter turns platform events into :class:`~botkit.mess
 :class:`~botkit.message.Event` objects and hands them to the bot; plugins answer through a
 :class:`Generator` (the dialogue model, in-process or behind a queue) and keep conversations in a
 :class:`Store`. Each protocol has a handful of methods so that a fake needs no inheritance.
+
+This module imports only :mod:`botkit.message`, so everything else can import it without a cycle. That is
+why :data:`Middleware` and :data:`Next` are generic in the context they carry: the bot's chain carries a
+:class:`botkit.context.Context`, spelled ``Middleware[Context]`` and ``Next[Context]``.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypedDict, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     from botkit.message import Incoming, Reply, StreamingReply
 
 Role = Literal["system", "user", "assistant"]
+
+ContextT = TypeVar("ContextT")
+
+Next: TypeAlias = Callable[[ContextT], Awaitable[None]]
+"""The rest of the chain after a middleware: ``await call_next(ctx)`` passes the context on."""
+
+Middleware: TypeAlias = Callable[[ContextT, Next[ContextT]], Awaitable[None]]
+"""``async (ctx, call_next) -> None``, run around the handlers; not calling ``call_next`` ends the message."""
 
 
 class ChatTurn(TypedDict):
@@ -27,13 +39,18 @@ class ChatTurn(TypedDict):
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """How one reply is sampled. Every request in a batch keeps its own."""
+    """How one reply is sampled. Every request in a batch keeps its own.
 
-    max_new_tokens: int = 128
-    temperature: float = 0.8
-    top_p: float = 0.95
-    top_k: int = 50
-    repetition_penalty: float = 1.1
+    The defaults are the ones the shipped model is tuned for, written only here: ``[model]`` in the
+    configuration (:class:`botkit.config.ModelSettings`) takes its defaults from this class and builds one
+    with ``ModelSettings.sampling_params()``.
+    """
+
+    max_new_tokens: int = 96
+    temperature: float = 0.7
+    top_p: float = 0.9
+    top_k: int = 40
+    repetition_penalty: float = 1.15
     stop: tuple[str, ...] = ()
     seed: int | None = None
 

@@ -13,7 +13,7 @@ from botkit.config import ChatSettings, ModelSettings
 from botkit.context import Context
 from botkit.errors import GenerationFailed
 from botkit.plugin import FALLBACK_PRIORITY, Plugin, on_message
-from botkit.types import ChatTurn, Generator, SamplingParams
+from botkit.types import ChatTurn, Generator
 
 log = logging.getLogger("botkit.chat")
 
@@ -67,18 +67,6 @@ def trim_to_window(
     return [*head, *kept, user]
 
 
-def sampling_params(settings: ModelSettings) -> SamplingParams:
-    """Sampling parameters from the ``[model]`` section."""
-    return SamplingParams(
-        max_new_tokens=settings.max_new_tokens,
-        temperature=settings.temperature,
-        top_p=settings.top_p,
-        top_k=settings.top_k,
-        repetition_penalty=settings.repetition_penalty,
-        seed=settings.seed,
-    )
-
-
 class ChatPlugin(Plugin):
     """Sends the conversation to the dialogue model and streams its reply."""
 
@@ -97,7 +85,7 @@ class ChatPlugin(Plugin):
         chat = settings.chat if settings else ChatSettings()
         model_settings = settings.model if settings else ModelSettings()
         model = ctx.model
-        params = sampling_params(model_settings)
+        params = model_settings.sampling_params()
         user = ChatTurn(role="user", content=message.text)
         history = await ctx.history(chat.history_turns)
         key = f"{message.platform}:{message.conversation.id}:{message.id}" if message.id else None

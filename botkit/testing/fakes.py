@@ -6,11 +6,10 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from botkit.app import Bot
 from botkit.context import Context
 from botkit.message import Incoming, Reply, StreamingReply
 from botkit.plugin import Plugin, on_message
-from botkit.types import ChatTurn, Generation, SamplingParams
+from botkit.types import ChatTurn, Dispatcher, Generation, SamplingParams
 
 
 @dataclass
@@ -33,13 +32,13 @@ class FakeAdapter:
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
-        self.bot: Bot | None = None
+        self.dispatcher: Dispatcher | None = None
 
-    async def start(self, bot: Bot) -> None:
-        self.bot = bot
+    async def start(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
 
     async def stop(self) -> None:
-        self.bot = None
+        self.dispatcher = None
 
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
         if isinstance(reply, StreamingReply):
