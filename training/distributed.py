@@ -16,7 +16,6 @@ class DistInfo:
 
     rank: int = 0
     world_size: int = 1
-    local_rank: int = 0
     device: str = "cpu"
 
     @property
@@ -47,7 +46,7 @@ def setup(device: str = "auto") -> DistInfo:
         device = f"cuda:{local}"
     if world > 1 and not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
-    return DistInfo(rank=rank, world_size=world, local_rank=local, device=device)
+    return DistInfo(rank=rank, world_size=world, device=device)
 
 
 def teardown() -> None:

@@ -35,10 +35,6 @@ class TokenBlocks:
     def __len__(self) -> int:
         return int(self.ids.shape[0])
 
-    @property
-    def block_size(self) -> int:
-        return int(self.ids.shape[1])
-
     def batch(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """Input ids and labels, both ``(len(indices), block_size)`` int64 tensors."""
         import torch
