@@ -69,7 +69,7 @@ def reply(model: Any, tokenizer: Any, messages: list[dict[str, str]], cfg: EvalC
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
         )
-    return tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True).strip()
+    return str(tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True)).strip()
 
 
 def score(

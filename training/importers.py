@@ -21,7 +21,7 @@ def chatterbot_corpus_dir() -> Path:
         DataError: the package is not installed.
     """
     try:
-        import chatterbot_corpus
+        import chatterbot_corpus  # type: ignore[import-untyped]  # a data package; no types to ship
     except ImportError as exc:
         raise DataError("chatterbot-corpus is not installed: pip install 'botkit[train]'") from exc
     return Path(chatterbot_corpus.__file__).parent / "data"

@@ -133,10 +133,10 @@ class Trainer:
         for k, (ids, labels) in enumerate(batches):
             last = k == len(batches) - 1
             # Under DDP only the last micro-batch's backward all-reduces the gradients.
-            sync = self.net.no_sync() if self.dist.enabled and not last else contextlib.nullcontext()
+            sync = self.net.no_sync() if self.dist.enabled and not last else contextlib.nullcontext()  # type: ignore[operator]
             with sync:
                 loss, _ = self._loss_sum(ids, labels)
-                (loss * scale).backward()
+                (loss * scale).backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             loss_sum += loss.item()
         grad_norm = 0.0
         if self.cfg.grad_clip > 0:

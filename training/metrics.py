@@ -58,7 +58,7 @@ class Progress:
     def __init__(self, total: int, initial: int, enabled: bool, desc: str) -> None:
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm
+            from tqdm.auto import tqdm  # type: ignore[import-untyped]  # types-tqdm is not a dependency
 
             self.bar = tqdm(total=total, initial=initial, desc=desc, unit="step", dynamic_ncols=True)
 

@@ -49,6 +49,6 @@ def is_complete(path: Path, stage: str) -> bool:
     if not marker.is_file():
         return False
     try:
-        return json.loads(marker.read_text()).get("stage") == stage
+        return bool(json.loads(marker.read_text()).get("stage") == stage)
     except (OSError, json.JSONDecodeError):
         return False

@@ -41,7 +41,7 @@ def tokenize_corpus(cfg: PretrainConfig, tokenizer: Any, data_dir: Path) -> dict
     if manifest.is_file():
         saved = json.loads(manifest.read_text())
         if saved.get("key") == key:
-            return saved["tokens"]
+            return {split: int(n) for split, n in saved["tokens"].items()}
     counts = {}
     for split in ("train", "validation"):
         chunks = encode_documents(iter_text(cfg.data, split), tokenizer)

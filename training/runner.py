@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from botkit.training.config import LoopConfig
 from botkit.training.distributed import DistInfo, barrier, setup
-from botkit.training.loop import LoopConfig, Trainer
+from botkit.training.loop import Trainer
 from botkit.training.outputs import check_writable, mark_complete
 from botkit.training.packing import TokenBlocks
 
