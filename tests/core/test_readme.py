@@ -97,7 +97,7 @@ def test_a_new_project(scratch: Path) -> None:
     assert "plugins.example" in printed  # botkit plugins: the starter's plugin loaded from its folder
     assert "/roll" in printed
     assert re.search(r"You rolled \d+ \(d20\)\.", printed)  # botkit chat answered the plugin's command
-    assert re.search(r"\b2 passed\b", printed)  # pytest ran the starter's test
+    assert re.search(r"\b\d+ passed\b", printed)  # pytest ran the starter's tests (and exited 0: none failed)
 
 
 def test_the_commands_have_help(scratch: Path) -> None:
