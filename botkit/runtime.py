@@ -1,4 +1,5 @@
-"""Assembling a bot from the configuration, and running adapters until they stop."""
+"""Assembling a bot from the configuration (store, plugins, and the generator its backend names), and
+running adapters until they stop."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ import logging
 import signal
 from collections.abc import Sequence
 
-from botkit.app import Bot, Middleware
+from botkit.app import Bot
 from botkit.config import Settings
+from botkit.context import Context
 from botkit.discovery import load_plugins
 from botkit.middleware import default_middleware
 from botkit.stores import MemoryStore, SqliteStore
-from botkit.types import Adapter, Generator, Store
+from botkit.types import Adapter, Generator, Middleware, Store
 
 log = logging.getLogger("botkit")
 
@@ -25,16 +27,48 @@ def build_store(settings: Settings) -> Store:
     return SqliteStore(settings.data_dir / "botkit.sqlite3")
 
 
+def build_generator(settings: Settings) -> Generator:
+    """The generator for ``settings.queue.backend``; choosing it is wiring, so neither side knows the other.
+
+    ``local`` loads the model into this process (``model`` extra); ``celery`` only connects to the queue:
+    the model lives in the workers started with ``botkit worker``, and this process imports no torch.
+
+    Raises:
+        ModelLoadError: one line: no model directory, an unusable one, or ``local`` without the model extra.
+    """
+    if settings.queue.backend == "celery":
+        from botkit.queue.client import CeleryGenerator
+
+        return CeleryGenerator.from_settings(settings)
+    from botkit.model.loader import require_model_stack, resolve_model_dir
+
+    path = resolve_model_dir(settings.model.path)
+    require_model_stack()
+    from botkit.model.local import LocalGenerator  # imports torch
+
+    return LocalGenerator.from_path(
+        path,
+        device=settings.model.device,
+        dtype=settings.model.dtype,
+        max_batch=settings.model.max_batch,
+        timeout_s=settings.model.timeout_s,
+        engine=settings.model.engine,
+    )
+
+
 def build_bot(
     settings: Settings,
     *,
     model: Generator | None = None,
-    middleware: Sequence[Middleware] | None = None,
+    middleware: Sequence[Middleware[Context]] | None = None,
 ) -> Bot:
     """Plugins, middleware, store and model from ``settings``. Plugin load failures are logged and kept
     in ``bot.load_errors``; the other plugins still load."""
     report = load_plugins(
-        settings.plugins, discover=settings.discover_plugins, disabled=settings.disabled_plugins
+        settings.plugins,
+        discover=settings.discover_plugins,
+        disabled=settings.disabled_plugins,
+        search_path=settings.plugin_search_path(),
     )
     bot = Bot(
         report.plugins,

@@ -1,15 +1,24 @@
-"""The chat format botkit's own models are trained with (ChatML-style turns).
+"""The chat format botkit's own models are trained with (ChatML-style turns), and encoding chats in it.
 
-Kept in one place so the tokenizer stage, the test model factory and the backend agree. Models from
-elsewhere bring their own template in ``tokenizer_config.json`` / ``chat_template.jinja`` and it wins.
-The ``{% generation %}`` markers let transformers return an assistant-token mask, which the
+Kept in one place so the tokenizer stage, the test model factory, the worker and the bot agree. Models
+from elsewhere bring their own template in ``tokenizer_config.json`` / ``chat_template.jinja`` and it
+wins. The ``{% generation %}`` markers let transformers return an assistant-token mask, which the
 fine-tuning stage uses to put the loss on the assistant's words only.
+
+Two ways to encode a chat, which give the same ids: :func:`encode_chat` with the transformers tokenizer a
+loaded model has, and :class:`ChatTokenizer`, which needs only ``tokenizers`` and ``jinja2``, so that a
+queue-mode bot counts prompt tokens without importing torch or transformers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
 from typing import Any
+
+from botkit.types import ChatTurn
 
 BOS = "<|endoftext|>"
 EOS = "<|im_end|>"
@@ -29,6 +38,147 @@ CHAT_TEMPLATE = (
     "{%- endfor -%}"
     "{%- if add_generation_prompt -%}{{ '<|im_start|>assistant\\n' }}{%- endif -%}"
 )
+
+# The names transformers passes to a chat template (its ``special_tokens_map``), e.g. ``bos_token``.
+TEMPLATE_TOKEN_NAMES = (
+    "bos_token",
+    "eos_token",
+    "unk_token",
+    "sep_token",
+    "pad_token",
+    "cls_token",
+    "mask_token",
+)
+
+
+def encode_chat(tokenizer: Any, messages: Sequence[ChatTurn]) -> list[int]:
+    """Token ids of ``messages`` rendered with the chat template, ending where the assistant speaks.
+
+    Args:
+        tokenizer: a transformers tokenizer with a chat template (``LoadedModel.tokenizer``), or anything
+            with the same ``apply_chat_template``.
+        messages: the conversation.
+    """
+    ids = tokenizer.apply_chat_template(
+        [dict(m) for m in messages], add_generation_prompt=True, tokenize=True, return_dict=False
+    )
+    if isinstance(ids, dict) or hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding anyway
+        ids = ids["input_ids"]
+    return [int(i) for i in ids]
+
+
+class ChatTokenizer:
+    """Encodes chats as the model's transformers tokenizer does, from ``tokenizer.json`` and the template.
+
+    It renders the template in the same sandboxed jinja2 set-up as transformers (trimmed blocks, the
+    ``generation`` tag, ``raise_exception``) with the same special-token names, then encodes the text
+    without adding special tokens, which is what ``apply_chat_template(tokenize=True)`` does.
+
+    Args:
+        tokenizer: a ``tokenizers.Tokenizer``.
+        template: the chat template (jinja2 source).
+        template_tokens: ``bos_token`` and the like, as the template sees them.
+    """
+
+    def __init__(self, tokenizer: Any, template: str, template_tokens: dict[str, str]) -> None:
+        self._tokenizer = tokenizer
+        self._template = _compile(template)
+        self._template_tokens = dict(template_tokens)
+
+    @classmethod
+    def from_dir(cls, directory: str | Path) -> ChatTokenizer:
+        """Read ``tokenizer.json``, ``tokenizer_config.json`` and ``chat_template.jinja`` in ``directory``.
+
+        The template is ``chat_template.jinja``, else the config's ``chat_template``, else botkit's own
+        (as the model loader does for a model without one).
+
+        Raises:
+            FileNotFoundError: there is no ``tokenizer.json`` (a slow, sentencepiece-only tokenizer).
+        """
+        from tokenizers import Tokenizer
+
+        where = Path(directory)
+        if not (where / "tokenizer.json").is_file():
+            raise FileNotFoundError(
+                f"{where} has no tokenizer.json; the bot counts tokens with the tokenizers library, which "
+                "reads only that file (save the model's tokenizer as a fast tokenizer)"
+            )
+        config: dict[str, Any] = {}
+        for name in (
+            "special_tokens_map.json",
+            "tokenizer_config.json",
+        ):  # the second wins, as in transformers
+            if (where / name).is_file():
+                config |= json.loads((where / name).read_text(encoding="utf-8"))
+        template = _template(where, config.get("chat_template"))
+        tokens = {
+            name: _content(config[name]) for name in TEMPLATE_TOKEN_NAMES if config.get(name) is not None
+        }
+        return cls(Tokenizer.from_file(str(where / "tokenizer.json")), template, tokens)
+
+    def render(self, messages: Sequence[ChatTurn]) -> str:
+        """The prompt text of ``messages``, ending where the assistant speaks."""
+        turns = [{k: v for k, v in m.items() if v is not None} for m in messages]
+        rendered: str = self._template.render(
+            messages=turns, tools=None, documents=None, add_generation_prompt=True, **self._template_tokens
+        )
+        return rendered
+
+    def encode_chat(self, messages: Sequence[ChatTurn]) -> list[int]:
+        """Token ids of ``messages``; the same as :func:`encode_chat` with the model's own tokenizer."""
+        ids: list[int] = self._tokenizer.encode(self.render(messages), add_special_tokens=False).ids
+        return ids
+
+
+def _template(directory: Path, configured: Any) -> str:
+    if (directory / "chat_template.jinja").is_file():
+        return (directory / "chat_template.jinja").read_text(encoding="utf-8")
+    if isinstance(configured, str):
+        return configured
+    if isinstance(configured, list):  # named templates: [{"name": "default", "template": ...}, ...]
+        named = {item.get("name"): item.get("template") for item in configured if isinstance(item, dict)}
+        if isinstance(named.get("default"), str):
+            return str(named["default"])
+    return CHAT_TEMPLATE
+
+
+def _content(token: Any) -> str:
+    """A special token as written in a tokenizer config: a string or an ``AddedToken`` dict."""
+    return str(token["content"]) if isinstance(token, dict) else str(token)
+
+
+def _compile(template: str) -> Any:
+    """``template`` compiled as transformers compiles chat templates (templates are untrusted code)."""
+    import jinja2
+    from jinja2.ext import Extension, loopcontrols
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class GenerationTag(Extension):
+        """``{% generation %}...{% endgeneration %}``: marks assistant text; renders its body unchanged."""
+
+        tags = {"generation"}  # noqa: RUF012  # jinja2's own declaration style
+
+        def parse(self, parser: Any) -> Any:
+            lineno = next(parser.stream).lineno
+            body = parser.parse_statements(["name:endgeneration"], drop_needle=True)
+            return jinja2.nodes.CallBlock(self.call_method("_body"), [], [], body).set_lineno(lineno)
+
+        def _body(self, caller: Any) -> str:
+            return str(caller())
+
+    def raise_exception(message: str) -> None:
+        raise jinja2.exceptions.TemplateError(message)
+
+    def tojson(value: Any, ensure_ascii: bool = False, indent: int | None = None, **kwargs: Any) -> str:
+        return json.dumps(value, ensure_ascii=ensure_ascii, indent=indent, **kwargs)
+
+    env = ImmutableSandboxedEnvironment(
+        trim_blocks=True, lstrip_blocks=True, extensions=[GenerationTag, loopcontrols]
+    )
+    env.filters["tojson"] = tojson
+    env.globals["raise_exception"] = raise_exception
+    env.globals["strftime_now"] = lambda fmt: datetime.now().strftime(fmt)
+    return env.from_string(template)
 
 
 def train_chat_tokenizer(

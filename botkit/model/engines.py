@@ -18,6 +18,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Protocol
 
+from botkit.model.chat_format import encode_chat
 from botkit.model.jobs import GenerationJob
 from botkit.model.loader import LoadedModel
 from botkit.types import SamplingParams
@@ -128,9 +129,7 @@ def _build(lm: LoadedModel, engine: str, max_batch: int) -> Batcher:
 
 
 def _probe_prompt(lm: LoadedModel) -> list[int]:
-    from botkit.model.local import encode_chat
-
-    return encode_chat(lm, [{"role": "user", "content": PROBE_PROMPT}])
+    return encode_chat(lm.tokenizer, [{"role": "user", "content": PROBE_PROMPT}])
 
 
 def _burst(batcher: Batcher, prompt: list[int], params: SamplingParams, requests: int) -> float:

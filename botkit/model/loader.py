@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from dataclasses import dataclass
@@ -18,6 +19,14 @@ log = logging.getLogger("botkit.model")
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent.parent / "data" / "default-model"
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+MODEL_STACK = ("torch", "transformers", "safetensors")  # the `model` extra
+
+NO_MODEL_EXTRA = "{what} needs the model extra: pip install 'botkit[model]'"
+NO_DEFAULT_MODEL = (
+    "no default model is installed yet: name one with --model DIR (or [model] path in botkit.toml, or "
+    "BOTKIT_MODEL__PATH); train one with `botkit train pipeline --config "
+    "training/presets/default_model.toml`"
+)
 
 
 class ModelLoadError(RuntimeError):
@@ -48,6 +57,34 @@ class LoadedModel:
 def default_model_dir() -> Path | None:
     """The model shipped with botkit, or None when this install has none."""
     return DEFAULT_MODEL_DIR if (DEFAULT_MODEL_DIR / "config.json").is_file() else None
+
+
+def resolve_model_dir(path: str | Path | None) -> Path:
+    """The model directory to load: ``path`` when given, else the shipped default; checked.
+
+    Raises:
+        ModelLoadError: no path and no shipped model, or the directory is unusable.
+    """
+    chosen = path or default_model_dir()
+    if chosen is None:
+        raise ModelLoadError(NO_DEFAULT_MODEL)
+    return check_model_dir(chosen)
+
+
+def require_model_stack(what: str = "the in-process model") -> None:
+    """Check that torch, transformers and safetensors are installed, before anything imports them.
+
+    A queue-mode bot installs botkit without them; asking it for the in-process model is a setup
+    mistake that deserves one line, not an ImportError's traceback.
+
+    Args:
+        what: what needs them, for the message ("the in-process model", "an inference worker").
+
+    Raises:
+        ModelLoadError: :data:`NO_MODEL_EXTRA` when one of them is missing.
+    """
+    if any(importlib.util.find_spec(name) is None for name in MODEL_STACK):
+        raise ModelLoadError(NO_MODEL_EXTRA.format(what=what))
 
 
 def check_model_dir(path: str | Path) -> Path:
@@ -109,6 +146,7 @@ def load_model(path: str | Path, *, device: str = "auto", dtype: str = "auto") -
         ModelLoadError: one line naming the path and the problem.
     """
     where = check_model_dir(path)
+    require_model_stack()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub, even by accident
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer

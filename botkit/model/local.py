@@ -6,9 +6,9 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from botkit.errors import GenerationFailed, GenerationTimeout
+from botkit.model.chat_format import encode_chat
 from botkit.model.engines import start_engine
 from botkit.model.jobs import GenerationJob
 from botkit.model.loader import LoadedModel, load_model
@@ -16,21 +16,6 @@ from botkit.model.scheduler import BatchRunner
 from botkit.types import ChatTurn, Generation, SamplingParams
 
 _DONE = object()
-
-
-def encode_chat(lm: LoadedModel, messages: Sequence[ChatTurn]) -> list[int]:
-    """Token ids of ``messages`` rendered with the chat template, ending where the assistant speaks."""
-    return encode_chat_with(lm.tokenizer, messages)
-
-
-def encode_chat_with(tokenizer: Any, messages: Sequence[ChatTurn]) -> list[int]:
-    """:func:`encode_chat` for a bare tokenizer (the queue client counts tokens without the model)."""
-    ids = tokenizer.apply_chat_template(
-        [dict(m) for m in messages], add_generation_prompt=True, tokenize=True, return_dict=False
-    )
-    if isinstance(ids, dict) or hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding anyway
-        ids = ids["input_ids"]
-    return [int(i) for i in ids]
 
 
 class LocalGenerator:
@@ -78,7 +63,7 @@ class LocalGenerator:
         return self.lm.context_window
 
     def count_tokens(self, messages: Sequence[ChatTurn]) -> int:
-        return len(encode_chat(self.lm, messages))
+        return len(encode_chat(self.lm.tokenizer, messages))
 
     async def generate(
         self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
@@ -115,7 +100,7 @@ class LocalGenerator:
     async def _run(
         self, messages: Sequence[ChatTurn], params: SamplingParams, on_delta: object
     ) -> GenerationJob:
-        ids = await asyncio.to_thread(encode_chat, self.lm, messages)
+        ids = await asyncio.to_thread(encode_chat, self.lm.tokenizer, messages)
         job = GenerationJob(
             ids,
             params,

@@ -44,7 +44,6 @@ class BatchScheduler:
         self._closed = False
         self._stopping = False
         self.batches_run = 0
-        self.largest_batch = 0
 
     def submit(self, job: GenerationJob) -> GenerationJob:
         """Queue ``job``; its ``done`` event is set when it finishes (or fails)."""
@@ -77,7 +76,6 @@ class BatchScheduler:
                 self._stopping = True
                 break
             joining.append(job)
-        self.largest_batch = max(self.largest_batch, running + len(joining))
         return joining
 
     def _loop(self) -> None:
@@ -97,7 +95,6 @@ class BatchScheduler:
                     break
                 batch.append(job)
             self.batches_run += 1
-            self.largest_batch = max(self.largest_batch, len(batch))
             try:
                 if self._runner is generate_batch:  # the real runner also takes arrivals mid-batch
                     generate_batch(self.lm, batch, admit=self._admit)

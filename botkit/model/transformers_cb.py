@@ -55,7 +55,6 @@ class TransformersBatcher:
         self._router: threading.Thread | None = None
         self._closed = False
         self._warned: set[str] = set()
-        self.largest_batch = 0
 
     def submit(self, job: GenerationJob) -> GenerationJob:
         """Start ``job``; its ``done`` event is set when it finishes (or fails)."""
@@ -73,7 +72,6 @@ class TransformersBatcher:
             request_id = f"botkit-{next(self._ids)}"
             self._rows[request_id] = row
             job.batch_size = len(self._rows)
-            self.largest_batch = max(self.largest_batch, len(self._rows))
         _fail(orphans, RuntimeError(DIED))
         try:
             accepted = manager.add_request(

@@ -1,34 +1,26 @@
-"""``botkit worker``: the command-line entry of an inference worker.
+"""``botkit worker``: the one command-line entry of an inference worker.
 
-Kept free of heavy imports (celery, torch) so that ``botkit --help`` stays fast; the handler imports
-them. ``register(subparsers)`` is what the main ``botkit`` CLI calls; ``python -m botkit.queue.cli``
-runs the same command without it.
+The main ``botkit`` CLI finds it through the ``botkit.commands`` entry point (``register``). Kept free of
+heavy imports (celery, torch) so that ``botkit --help`` stays fast; the handler imports them.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import sys
 from typing import Any
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add the ``worker`` subcommand to ``subparsers`` (from ``ArgumentParser.add_subparsers``).
 
-    The handler is stored as ``handler`` (and ``func``) in the parsed namespace; it returns an exit code.
+    The handler is stored as ``handler`` in the parsed namespace; it returns an exit code.
     """
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "worker",
         help="run an inference worker: load the model once, batch queued requests, stream replies",
         description="Consume generation requests from the inference queue (Celery on Redis).",
     )
-    add_worker_arguments(parser)
-    parser.set_defaults(handler=run_worker, func=run_worker)
-    return parser
-
-
-def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
-    """The worker's options (shared by ``botkit worker`` and ``python -m botkit.queue.worker``)."""
     parser.add_argument(
         "--model", metavar="DIR", help="model directory (default: [model] path, else shipped)"
     )
@@ -56,30 +48,23 @@ def add_worker_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--torch-threads", type=int, metavar="N", help="torch CPU threads per worker")
     parser.add_argument("--echo", action="store_true", help="no model: echo messages (plumbing benchmarks)")
     parser.add_argument("--metrics-port", type=int, metavar="PORT", help="serve Prometheus metrics on PORT")
-    # Slows each decoding step so tests can kill a worker half-way through a reply.
-    parser.add_argument("--step-delay-ms", type=float, default=0.0, help=argparse.SUPPRESS)
+    parser.set_defaults(handler=run_worker)
+    return parser
 
 
 def run_worker(args: argparse.Namespace) -> int:
-    """Start the worker in this process until it is stopped; returns the exit code."""
+    """Start the worker in this process until it stops; returns the exit code.
+
+    A worker always runs torch (even ``--echo`` builds its stand-in with it), so a missing model extra is
+    one line and exit status 2, before anything imports it.
+    """
+    from botkit.model.loader import ModelLoadError, require_model_stack
+
+    try:
+        require_model_stack("an inference worker")
+    except ModelLoadError as exc:
+        print(f"botkit worker: {exc}", file=sys.stderr)
+        return 2
     from botkit.queue.worker import run
 
     return run(args)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m botkit.queue.cli worker ...`` (or without the ``worker`` word)."""
-    args = list(argv) if argv is not None else None
-    parser = argparse.ArgumentParser(prog="botkit")
-    register(parser.add_subparsers(dest="command", required=True))
-    import sys
-
-    given = args if args is not None else sys.argv[1:]
-    if not given or given[0] != "worker":
-        given = ["worker", *given]
-    parsed = parser.parse_args(given)
-    return int(parsed.handler(parsed))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

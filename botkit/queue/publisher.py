@@ -39,7 +39,6 @@ class StreamPublisher:
         self._pending: list[str] = []
         self._chars = 0
         self._finished = False
-        self.records = 0
 
     def add(self, delta: str) -> None:
         """Queue ``delta`` for publishing (called from the model thread; never blocks on Redis)."""
@@ -100,4 +99,3 @@ class StreamPublisher:
         pipe.xadd(self._stream, {**fields, "a": self._attempt})
         pipe.expire(self._stream, self._ttl_s)
         pipe.execute()
-        self.records += 1

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botkit.errors import GenerationTimeout
-from botkit.model.decoding import generate_batch
+from botkit.model.chat_format import encode_chat
 from botkit.model.engines import start_engine
 from botkit.model.jobs import GenerationJob, PromptTooLongError
 from botkit.model.loader import LoadedModel
@@ -47,7 +47,6 @@ class WorkerOptions:
     max_batch: int = 32
     engine: str = "auto"  # see botkit.model.engines
     echo: bool = False  # no model: replies echo the last message (benchmarks of the plumbing)
-    step_delay_ms: float = 0.0  # slow every decoding step (tests that kill a worker mid-reply)
     metrics_port: int | None = None  # serve Prometheus metrics on this port
     threads: int | None = None  # torch intra-op threads; None keeps torch's default
 
@@ -73,15 +72,23 @@ class WorkerRuntime:
         self.options = options
         self.name = f"{socket.gethostname()}:{os.getpid()}"
         self.scheduler = start_engine(lm, options.engine, max_batch=options.max_batch, runner=runner)
-        self.generations = 0
         self._info_due = time.monotonic() + 30
         self.metrics = WorkerMetrics(options.metrics_port)
         self._claim_script = redis.register_script(CLAIM_SCRIPT)
         self._release = redis.register_script(RELEASE_SCRIPT)
 
     @classmethod
-    def create(cls, settings: Any, options: WorkerOptions) -> WorkerRuntime:
-        """Load the model (or the echo stand-in) and connect to Redis."""
+    def create(
+        cls, settings: Any, options: WorkerOptions, runner: BatchRunner | None = None
+    ) -> WorkerRuntime:
+        """Load the model (or the echo stand-in) and connect to Redis.
+
+        Args:
+            settings: botkit settings (``queue`` says where Redis is).
+            options: how the worker was started.
+            runner: a stand-in batch function (e.g. :func:`botkit.testing.slow_runner.slowed`), or None
+                for the real engine (or, with ``options.echo``, the echo runner).
+        """
         import redis
 
         from botkit.queue.protocol import redis_url
@@ -90,19 +97,16 @@ class WorkerRuntime:
             import torch
 
             torch.set_num_threads(options.threads)
-        runner: BatchRunner | None = None
         if options.echo:
             from botkit.queue.echo import echo_batch, echo_model
 
-            lm, runner = echo_model(), echo_batch
+            lm, runner = echo_model(), runner or echo_batch
         else:
             from botkit.model.loader import load_model
 
             if options.model is None:
                 raise ValueError("an inference worker needs --model DIR (or --echo)")
             lm = load_model(options.model, device=options.device, dtype=options.dtype)
-        if options.step_delay_ms > 0:
-            runner = _slowed(runner or generate_batch, options.step_delay_ms / 1000)
         client = redis.Redis.from_url(
             redis_url(settings.queue),
             decode_responses=True,
@@ -172,7 +176,6 @@ class WorkerRuntime:
             self.metrics.request("failed")
         finally:
             self._release(keys=[keys.lock], args=[self.name])
-        self.generations += 1
         return "generated"
 
     def _claim(self, keys: RequestKeys, deadline: float) -> int:
@@ -214,10 +217,8 @@ class WorkerRuntime:
         sampling = SamplingParams.from_dict(params)
         if sampling.seed is None:
             sampling = dataclasses.replace(sampling, seed=seed_for(keys.rid))
-        from botkit.model.local import encode_chat
-
         job = GenerationJob(
-            encode_chat(self.lm, messages),
+            encode_chat(self.lm.tokenizer, messages),
             sampling,
             on_delta=publisher.add,
             on_done=publisher.finished,
@@ -257,21 +258,3 @@ class WorkerRuntime:
         """Stop the batching thread and drop the connection."""
         self.scheduler.close()
         self.redis.close()
-
-
-def _slowed(runner: BatchRunner, delay_s: float) -> BatchRunner:
-    """``runner`` with a pause after each piece of text (so a test can catch a reply half-way)."""
-
-    def run(lm: LoadedModel, jobs: list[GenerationJob]) -> None:
-        for job in jobs:
-            inner = job.on_delta
-
-            def on_delta(delta: str, inner: Any = inner) -> None:
-                time.sleep(delay_s)
-                if inner is not None:
-                    inner(delta)
-
-            job.on_delta = on_delta
-        runner(lm, jobs)
-
-    return run

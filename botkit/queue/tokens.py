@@ -1,7 +1,8 @@
-"""Token counting on the bot side without the model weights.
+"""Token counting on the bot side without the model weights, and without torch or transformers.
 
 The tokenizer comes from the local model directory when there is one, else from the files every worker
-publishes to Redis at start-up. It is loaded once, on first use.
+publishes to Redis at start-up. It is loaded once, on first use, as a
+:class:`~botkit.model.chat_format.ChatTokenizer` (``tokenizers`` and ``jinja2`` only).
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from botkit.errors import ModelBusy
+from botkit.model.chat_format import ChatTokenizer
 from botkit.queue.protocol import MODEL_INFO_KEY
 from botkit.types import ChatTurn
 
@@ -31,21 +32,19 @@ class TokenCounter:
         self._model_dir = Path(model_dir) if model_dir is not None else None
         self._connect_timeout_s = connect_timeout_s
         self._lock = threading.Lock()
-        self._tokenizer: Any = None
+        self._tokenizer: ChatTokenizer | None = None
         self._context_window = 0
 
     def count(self, messages: Sequence[ChatTurn]) -> int:
         """Prompt length of ``messages`` with the chat template, as the worker will encode it."""
-        from botkit.model.local import encode_chat_with
-
-        return len(encode_chat_with(self._load(), messages))
+        return len(self._load().encode_chat(messages))
 
     def context_window(self) -> int:
         """The model's context window in tokens."""
         self._load()
         return self._context_window
 
-    def _load(self) -> Any:
+    def _load(self) -> ChatTokenizer:
         with self._lock:
             if self._tokenizer is None:
                 directory = self._model_dir or self._fetch_from_workers()
@@ -74,17 +73,11 @@ class TokenCounter:
         return directory
 
 
-def _read_tokenizer(directory: Path) -> tuple[Any, int]:
+def _read_tokenizer(directory: Path) -> tuple[ChatTokenizer, int]:
     """The tokenizer in ``directory`` and the context window (from config.json or the worker's note)."""
     import json
 
-    from transformers import AutoTokenizer
-
-    from botkit.model.chat_format import CHAT_TEMPLATE
-
-    tokenizer = AutoTokenizer.from_pretrained(directory, local_files_only=True)
-    if tokenizer.chat_template is None:  # the loader does the same for template-less models
-        tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer = ChatTokenizer.from_dir(directory)
     window = 2048
     if (directory / "context_window").is_file():
         window = int((directory / "context_window").read_text(encoding="utf-8"))

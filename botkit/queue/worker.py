@@ -1,10 +1,13 @@
 """The inference worker process: a Celery worker whose tasks feed one in-process BatchScheduler.
 
-Run it as ``botkit worker --model DIR`` or ``python -m botkit.queue.worker --model DIR``. The pool is
+Run it as ``botkit worker --model DIR`` (its one entry point, :mod:`botkit.queue.cli`). The pool is
 ``threads`` (default: each task thread submits to the same scheduler, so concurrent requests share a
 batch) or ``solo``; prefork is not offered because every child would hold its own copy of the model.
 The model loads when the worker starts (``worker_init``), in the process that runs the tasks, never in a
 parent that forks afterwards: CUDA cannot be re-initialised in a forked child.
+
+Restarting is the service manager's job: when Celery gives up by itself, the process exits non-zero
+with a message and systemd (``Restart=``) or Kubernetes starts a fresh one.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ import logging
 import socket
 import sys
 import threading
-import time
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from celery import Celery
@@ -27,6 +28,7 @@ from botkit.queue.runtime import WorkerOptions, WorkerRuntime
 
 if TYPE_CHECKING:
     from botkit.config import Settings
+    from botkit.model.scheduler import BatchRunner
 
 log = logging.getLogger("botkit.queue")
 
@@ -36,15 +38,12 @@ class _State:
 
     settings: Settings | None = None
     options: WorkerOptions | None = None
+    runner: BatchRunner | None = None
     runtime: WorkerRuntime | None = None
     lock = threading.Lock()
     stop_requested = False  # a signal asked the worker to stop
-    exit_status = 0  # the last Celery worker's own exit status (Celery's entry points drop it)
-    cannot_start = False  # the model did not load: starting again would fail the same way
-
-
-# Pauses before starting a Celery worker that stopped by itself again; reset after a good long run.
-RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+    exit_status = 0  # the Celery worker's own exit status (Celery's entry points drop it)
+    cannot_start = False  # the model did not load (already reported)
 
 
 def runtime() -> WorkerRuntime:
@@ -53,13 +52,13 @@ def runtime() -> WorkerRuntime:
         if _State.runtime is None:
             if _State.settings is None or _State.options is None:
                 raise RuntimeError("the worker was not configured (start it with `botkit worker`)")
-            _State.runtime = WorkerRuntime.create(_State.settings, _State.options)
+            _State.runtime = WorkerRuntime.create(_State.settings, _State.options, _State.runner)
         return _State.runtime
 
 
-def build_app(settings: Settings, options: WorkerOptions) -> Celery:
-    """The worker's Celery app with the generation task registered."""
-    _State.settings, _State.options = settings, options
+def build_app(settings: Settings, options: WorkerOptions, runner: BatchRunner | None = None) -> Celery:
+    """The worker's Celery app with the generation task registered (``runner``: see :func:`run`)."""
+    _State.settings, _State.options, _State.runner = settings, options, runner
     app = make_celery(settings, role="worker")
 
     @app.task(name=GENERATE_TASK, ignore_result=True)
@@ -111,19 +110,26 @@ def _note_exit_status(sender: Any = None, **_: Any) -> None:
     _State.exit_status = int(getattr(sender, "exitcode", 0) or 0)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Configure from ``args`` and the botkit config, then run the worker until it stops."""
+def run(args: argparse.Namespace, *, runner: BatchRunner | None = None) -> int:
+    """Configure from ``args`` and the botkit config, then run the worker until it stops.
+
+    Args:
+        args: the parsed ``botkit worker`` options (:func:`botkit.queue.cli.register`).
+        runner: a stand-in batch function instead of the real engine, e.g. the slowed one of
+            :mod:`botkit.testing.slow_runner` that tests start through their own launcher.
+
+    Returns:
+        The exit status: 0 after a requested stop, 1 when the model cannot load or Celery gave up, 2 for
+        a configuration error.
+    """
     from botkit.config import ConfigError, load_settings
-    from botkit.model.loader import ModelLoadError, check_model_dir, default_model_dir
+    from botkit.model.loader import ModelLoadError, resolve_model_dir
 
     try:
         settings = load_settings(args.config)
         model = None
         if not args.echo:
-            chosen = args.model or settings.model.path or default_model_dir()
-            if chosen is None:
-                raise ModelLoadError("no model: pass --model DIR (or set [model] path)")
-            model = str(check_model_dir(chosen))
+            model = str(resolve_model_dir(args.model or settings.model.path))
     except (ConfigError, ModelLoadError) as exc:
         print(f"botkit worker: {exc}", file=sys.stderr)
         return 2
@@ -134,7 +140,6 @@ def run(args: argparse.Namespace) -> int:
         max_batch=args.max_batch or settings.model.max_batch,
         engine=args.engine or settings.model.engine,
         echo=args.echo,
-        step_delay_ms=args.step_delay_ms,
         threads=args.torch_threads,
         metrics_port=args.metrics_port,
     )
@@ -143,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             "queue.visibility_timeout_s is not below model.timeout_s + queue.queue_grace_s: the requests of "
             "a crashed worker would be retried only after their users stopped waiting"
         )
-    app = build_app(settings, options)
+    app = build_app(settings, options, runner)
     concurrency = 1 if args.pool == "solo" else args.concurrency or options.max_batch
     argv = [
         "worker",
@@ -164,43 +169,28 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _serve(app: Celery, argv: list[str]) -> int:
-    """Run the Celery worker until asked to stop; start it again when it stops by itself.
+    """Run the Celery worker until it stops, and say why it stopped when nobody asked it to.
 
     Celery gives up ("Unrecoverable error") on some broker failures, e.g. kombu failing to restore
-    unacknowledged messages when Redis vanished while a task was running. The model stays loaded, so
-    starting the consumer again costs a second, not a model load.
+    unacknowledged messages when Redis vanished while a reply was being written. The worker does not
+    restart itself: it exits non-zero so that systemd or Kubernetes starts a fresh process.
 
     Returns:
-        The exit status: 0 after a requested stop, Celery's own status when the model failed to load.
+        The exit status: Celery's own after a requested stop (0) or a model that did not load (1), else
+        at least 1.
     """
-    failures = 0
-    while True:
-        started, _State.exit_status = time.monotonic(), 0
-        try:
-            app.worker_main(argv)
-            code = _State.exit_status
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        if code == 0 or _State.stop_requested or _State.cannot_start:
-            return code
-        if time.monotonic() - started > 60:
-            failures = 0
-        delay = RESTART_DELAYS_S[min(failures, len(RESTART_DELAYS_S) - 1)]
-        failures += 1
-        log.error(
-            "the Celery worker stopped by itself (exit status %d); starting it again in %.0f s", code, delay
-        )
-        time.sleep(delay)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m botkit.queue.worker --model DIR ...``."""
-    from botkit.queue.cli import add_worker_arguments
-
-    parser = argparse.ArgumentParser(prog="python -m botkit.queue.worker")
-    add_worker_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    _State.exit_status = 0
+    try:
+        app.worker_main(argv)
+        code = _State.exit_status
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    if _State.stop_requested or _State.cannot_start:
+        return code
+    code = code or 1  # nobody asked it to stop: whatever Celery says, this is a failure
+    message = (
+        f"botkit worker: Celery stopped consuming by itself (exit status {code}), e.g. after losing the "
+        "broker while a reply was being written; exiting so that the service manager starts a fresh worker"
+    )
+    print(message, file=sys.stderr)
+    return code

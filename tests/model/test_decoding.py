@@ -9,10 +9,11 @@ from typing import Any
 
 import pytest
 
+from botkit.model.chat_format import encode_chat
 from botkit.model.decoding import generate_batch
 from botkit.model.jobs import GenerationJob, PromptTooLongError, token_budget
 from botkit.model.loader import LoadedModel, load_model
-from botkit.model.local import LocalGenerator, encode_chat
+from botkit.model.local import LocalGenerator
 from botkit.model.scheduler import BatchScheduler
 from botkit.types import SamplingParams
 
@@ -25,7 +26,7 @@ def lm(tiny_model_dir: Path) -> LoadedModel:
 
 
 def prompt(lm: LoadedModel, text: str) -> list[int]:
-    return encode_chat(lm, [{"role": "user", "content": text}])
+    return encode_chat(lm.tokenizer, [{"role": "user", "content": text}])
 
 
 def run(lm: LoadedModel, *jobs: GenerationJob) -> list[GenerationJob]:

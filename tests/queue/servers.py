@@ -17,6 +17,7 @@ import redis
 
 REDIS_BIN = shutil.which("redis-server") or "/usr/bin/redis-server"
 ROOT = Path(__file__).resolve().parents[2]
+BOTKIT_BIN = Path(sys.executable).with_name("botkit")  # the installed entry point, as a user runs it
 
 
 def free_port() -> int:
@@ -75,15 +76,32 @@ class RedisServer:
 
 
 class WorkerProcess:
-    """``python -m botkit.queue.worker`` in a subprocess, logging to a file."""
+    """``botkit worker`` in a subprocess, logging to a file.
 
-    def __init__(self, directory: Path, config: Path, model: Path, *extra: str) -> None:
+    With ``step_delay_ms`` the test-only launcher (``tests/queue/slow_worker.py``) starts the same worker
+    with a slowed batch runner, so a test can act while a reply is half-way written.
+    """
+
+    def __init__(
+        self, directory: Path, config: Path, model: Path, *extra: str, step_delay_ms: float | None = None
+    ) -> None:
         self.log_path = directory / f"worker-{time.monotonic_ns()}.log"
         self.metrics_port: int | None = None
         env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
         env.pop("BOTKIT_REDIS_URL", None)
-        cmd = [sys.executable, "-m", "botkit.queue.worker", "--model", str(model), "--config", str(config)]
-        cmd += ["--torch-threads", "1", "--loglevel", "INFO", "--hostname", f"w{time.monotonic_ns()}@test"]
+        if step_delay_ms is None:
+            cmd = [str(BOTKIT_BIN), "worker"]
+        else:
+            cmd = [
+                sys.executable,
+                "-m",
+                "tests.queue.slow_worker",
+                "--step-delay-ms",
+                str(step_delay_ms),
+                "worker",
+            ]
+        cmd += ["--model", str(model), "--config", str(config), "--torch-threads", "1", "--loglevel", "INFO"]
+        cmd += ["--hostname", f"w{time.monotonic_ns()}@test"]
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen([*cmd, *extra], cwd=ROOT, env=env, stdout=log, stderr=log)
 

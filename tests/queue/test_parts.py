@@ -119,9 +119,23 @@ def test_cli_registers_the_worker_subcommand() -> None:
 
 
 def test_worker_refuses_a_missing_model_dir_with_exit_code_2() -> None:
-    from botkit.queue.cli import main
+    from botkit.queue.cli import register
 
-    assert main(["worker", "--model", "/nonexistent/model"]) == 2
+    parser = argparse.ArgumentParser(prog="botkit")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["worker", "--model", "/nonexistent/model"])
+
+    assert args.handler(args) == 2
+
+
+def test_the_worker_has_no_hidden_test_switches() -> None:
+    from botkit.queue.cli import register
+
+    parser = argparse.ArgumentParser(prog="botkit")
+    register(parser.add_subparsers(dest="command"))
+
+    with pytest.raises(SystemExit):  # slowing replies down is a test's runner, passed in (tests/queue)
+        parser.parse_args(["worker", "--step-delay-ms", "30"])
 
 
 def test_the_long_env_name_wins_over_the_alias(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -132,8 +146,8 @@ def test_the_long_env_name_wins_over_the_alias(monkeypatch: pytest.MonkeyPatch) 
 
 
 async def test_celery_generator_is_a_generator_and_connects_lazily() -> None:
-    from botkit.model.factory import build_generator
     from botkit.queue.client import CeleryGenerator
+    from botkit.runtime import build_generator
     from botkit.types import Generator
 
     settings = Settings(queue=QueueSettings(backend="celery", redis_url="redis://127.0.0.1:1/0"))
