@@ -1,45 +1,58 @@
-"""The ``botkit`` command: init, chat, plugins, run — plus ``worker`` and ``train`` from their packages.
+"""The ``botkit`` command: init, chat, plugins, run, and the sub-commands other packages register.
 
-Heavy imports (torch, transformers, platform clients) happen inside the sub-commands, so
-``botkit --version`` and ``botkit --help`` stay instant.
+Adapters and further sub-commands (``worker``, ``train``) come through entry-point groups (see
+:mod:`botkit.discovery`), so this module imports no adapter and no training stage. Heavy imports (torch,
+transformers, platform clients) happen inside the sub-commands, so ``botkit --version`` and ``botkit --help``
+stay instant.
+
+Exit codes: 0 done; 1 the bot could not run (a plugin or the model failed to load, an adapter is not
+installed); 2 the command line or the configuration is wrong (one line on stderr says which setting).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib
 import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from botkit import __version__
 
-# Sub-commands that live with their own packages; each module has register(subparsers).
-EXTERNAL_COMMANDS = (("botkit.queue.cli", "worker", "queue"), ("botkit.training.cli", "train", "train"))
+if TYPE_CHECKING:
+    from botkit.app import Bot
+    from botkit.config import Settings
+    from botkit.types import Adapter
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``botkit`` console script; returns the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    # Sub-commands registered by other packages may name their handler ``func`` (argparse's idiom).
-    handler = getattr(args, "handler", None) or getattr(args, "func", None)
+    handler = getattr(args, "handler", None)
     if handler is None:
         parser.print_help()
         return 2
-    return int(handler(args))
+    try:
+        return int(handler(args))
+    except CommandFailed as exc:
+        print(exc, file=sys.stderr)
+        return exc.code
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, with the sub-commands of the ``botkit.commands`` entry-point group."""
+    from botkit.discovery import register_commands
+
     parser = argparse.ArgumentParser(
         prog="botkit", description="Chat bots backed by your own dialogue model."
     )
     parser.add_argument("--version", action="version", version=f"botkit {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    init = sub.add_parser("init", help="write a starter botkit.toml and an example plugin")
+    init = sub.add_parser("init", help="write a starter botkit.toml, an example plugin and its test")
     init.add_argument("directory", type=Path)
     init.add_argument("--force", action="store_true", help="overwrite existing files")
     init.set_defaults(handler=cmd_init)
@@ -49,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(chat)
     chat.set_defaults(handler=cmd_chat)
 
-    plugins = sub.add_parser("plugins", help="list the loaded plugins and their commands")
+    plugins = sub.add_parser("plugins", help="load and set up the plugins; list them and their commands")
     _common(plugins)
     plugins.set_defaults(handler=cmd_plugins)
 
@@ -59,13 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(run)
     run.set_defaults(handler=cmd_run)
 
-    for module_name, command, extra in EXTERNAL_COMMANDS:
-        try:
-            importlib.import_module(module_name).register(sub)
-        except ImportError as exc:
-            missing = sub.add_parser(command, help=f"(needs: pip install 'botkit[{extra}]')")
-            missing.set_defaults(handler=_unavailable(command, extra, exc), _argv_rest=True)
-            missing.add_argument("rest", nargs=argparse.REMAINDER)
+    register_commands(sub)
     return parser
 
 
@@ -74,24 +81,21 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
 
 
-def _unavailable(command: str, extra: str, exc: ImportError) -> object:
-    def handler(_args: argparse.Namespace) -> int:
-        print(
-            f"botkit {command}: unavailable ({exc}); install it with pip install 'botkit[{extra}]'",
-            file=sys.stderr,
-        )
-        return 2
+class CommandFailed(Exception):
+    """A sub-command stops with one line for stderr and an exit code."""
 
-    return handler
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.code = code
 
 
-def _settings(args: argparse.Namespace) -> object:
+def _settings(args: argparse.Namespace, command: str) -> Settings:
     from botkit.config import ConfigError, load_settings
 
     try:
         settings = load_settings(args.config)
     except ConfigError as exc:
-        raise SystemExit(f"botkit: {exc}") from None
+        raise CommandFailed(f"botkit {command}: {exc}", 2) from None
     if getattr(args, "model", None):
         settings.model.path = args.model
     return settings
@@ -111,37 +115,41 @@ def cmd_init(args: argparse.Namespace) -> int:
     try:
         written = write_starter(args.directory, force=args.force)
     except FileExistsError as exc:
-        print(f"botkit init: {exc}", file=sys.stderr)
-        return 1
+        raise CommandFailed(f"botkit init: {exc}", 1) from None
     for path in written:
         print(f"wrote {path}")
     print(f"next: cd {args.directory} && botkit chat")
     return 0
 
 
+@runtime_checkable
+class _EndsWithItsInput(Protocol):
+    """An adapter that stops by itself (the console at the end of its input), unlike a platform's."""
+
+    async def wait(self) -> None:
+        """Return when the input is exhausted or the user quit."""
+
+
 def cmd_chat(args: argparse.Namespace) -> int:
-    from botkit.adapters.console import ConsoleAdapter
-    from botkit.config import Settings
-    from botkit.model.factory import build_generator
     from botkit.model.loader import ModelLoadError
-    from botkit.runtime import build_bot
+    from botkit.runtime import build_bot, build_generator
 
     _logging(args, logging.WARNING)
-    settings = _settings(args)
-    assert isinstance(settings, Settings)
+    settings = _settings(args, "chat")
     # One local user at a keyboard or a pipe: a rate limit would only cut scripted input short.
     settings.rate_limit.enabled = False
+    adapter = _adapters(["console"], settings, "chat")[0]
+    if not isinstance(adapter, _EndsWithItsInput):
+        raise CommandFailed("botkit chat: the installed console adapter has no wait(); it cannot chat", 1)
     try:
         model = build_generator(settings)
     except ModelLoadError as exc:
-        print(f"botkit chat: {exc}", file=sys.stderr)
-        return 1
+        raise CommandFailed(f"botkit chat: {exc}", 1) from None
     bot = build_bot(settings, model=model)
-    _report_load_errors(bot.load_errors)
-    adapter = ConsoleAdapter()
 
     async def session() -> None:
         await bot.start()
+        _report_plugin_errors(bot)
         try:
             await adapter.start(bot)
             await adapter.wait()
@@ -156,13 +164,19 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from botkit.config import Settings
+    """List the plugins that load *and* set up; report the others. Runs each setup and teardown once."""
     from botkit.runtime import build_bot
 
-    _logging(args, logging.ERROR)
-    settings = _settings(args)
-    assert isinstance(settings, Settings)
+    # The report below says what failed, one line each; -v adds the log, tracebacks included.
+    _logging(args, logging.CRITICAL)
+    settings = _settings(args, "plugins")
     bot = build_bot(settings)
+
+    async def set_up_and_tear_down() -> None:
+        await bot.start()
+        await bot.stop()
+
+    asyncio.run(set_up_and_tear_down())
     for plugin in bot.plugins:
         print(f"{plugin.name} ({type(plugin).__module__}.{type(plugin).__qualname__})")
         for handler in plugin.handlers():
@@ -175,42 +189,60 @@ def cmd_plugins(args: argparse.Namespace) -> int:
                 else f"event {spec.event}"
             )
             print(f"  {what:<28} priority {spec.priority:<5} {handler.description}")
-    _report_load_errors(bot.load_errors)
-    return 1 if bot.load_errors else 0
+    _report_plugin_errors(bot)
+    return 1 if bot.load_errors or bot.teardown_errors else 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from botkit.adapters.registry import AdapterUnavailable, create
-    from botkit.config import Settings
-    from botkit.model.factory import build_generator
     from botkit.model.loader import ModelLoadError
-    from botkit.runtime import build_bot, run_adapters
+    from botkit.runtime import build_bot, build_generator, run_adapters
 
-    settings = _settings(args)
-    assert isinstance(settings, Settings)
+    settings = _settings(args, "run")
     _logging(args, logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO))
     names = args.adapters or settings.adapters
     if not names:
-        print(
-            'botkit run: no adapters named; set adapters = ["telegram", ...] or pass --adapter',
-            file=sys.stderr,
+        raise CommandFailed(
+            'botkit run: no adapters named; set adapters = ["telegram", ...] or pass --adapter', 2
         )
-        return 2
+    adapters = _adapters(names, settings, "run")
     try:
-        adapters = [create(name, settings) for name in names]
         model = build_generator(settings)
-    except (AdapterUnavailable, ModelLoadError, ValueError) as exc:
-        print(f"botkit run: {exc}", file=sys.stderr)
-        return 1
+    except ModelLoadError as exc:
+        raise CommandFailed(f"botkit run: {exc}", 1) from None
     bot = build_bot(settings, model=model)
-    _report_load_errors(bot.load_errors)
-    asyncio.run(run_adapters(bot, adapters))
+
+    async def serve() -> None:
+        await bot.start()
+        _report_plugin_errors(bot)
+        await run_adapters(bot, adapters)
+
+    asyncio.run(serve())
     return 0
 
 
-def _report_load_errors(errors: dict[str, str]) -> None:
-    for source, reason in errors.items():
+def _adapters(names: Sequence[str], settings: Settings, command: str) -> list[Adapter]:
+    """Each named adapter from the ``botkit.adapters`` entry points, configured from ``settings``."""
+    from botkit.config import ConfigError
+    from botkit.discovery import AdapterUnavailable, adapter_names, load_adapter
+
+    installed = adapter_names()
+    unknown = [name for name in names if name not in installed]
+    if unknown:
+        known = ", ".join(installed) or "none"
+        raise CommandFailed(f"botkit {command}: unknown adapter {unknown[0]!r}; installed: {known}", 2)
+    try:
+        return [load_adapter(name, settings) for name in names]
+    except ConfigError as exc:
+        raise CommandFailed(f"botkit {command}: {exc}", 2) from None
+    except AdapterUnavailable as exc:
+        raise CommandFailed(f"botkit {command}: {exc}", 1) from None
+
+
+def _report_plugin_errors(bot: Bot) -> None:
+    for source, reason in bot.load_errors.items():
         print(f"botkit: plugin {source} was not loaded: {reason}", file=sys.stderr)
+    for name, reason in bot.teardown_errors.items():
+        print(f"botkit: plugin {name} did not stop cleanly: {reason}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,13 @@
-"""``botkit init DIR``: a commented starter config and an example plugin."""
+"""``botkit init DIR``: a commented starter config, an example plugin and a test for it."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from botkit.types import SamplingParams
+
+# The sampling values shown are SamplingParams' defaults (what the shipped model is tuned for), filled in
+# below so that they are written once.
 STARTER_CONFIG = """# botkit configuration. Every key can also be set from the environment:
 # BOTKIT_<KEY>, nested sections with "__", e.g. BOTKIT_MODEL__PATH=/models/mine
 # Unknown keys are an error, so typos do not pass silently.
@@ -11,6 +15,7 @@ STARTER_CONFIG = """# botkit configuration. Every key can also be set from the e
 name = "mybot"
 data_dir = ".botkit"                # the SQLite store lives here
 plugins = ["plugins.example"]       # import paths: "pkg.module" or "pkg.module:Class"
+plugin_dirs = []                    # more folders to import plugins from; this file's folder always is
 discover_plugins = true             # also load installed packages' botkit.plugins entry points
 admins = []                         # "platform:user_id" allowed to run admin-only commands
 adapters = []                       # what `botkit run` starts: "telegram", "discord", "slack"
@@ -19,9 +24,9 @@ adapters = []                       # what `botkit run` starts: "telegram", "dis
 # path = "/path/to/model"           # a local Hugging Face model directory; default: the shipped model
 device = "auto"                     # auto | cpu | cuda | cuda:1
 dtype = "auto"                      # auto (bf16 on CUDA, float32 on CPU) | float32 | bfloat16
-max_new_tokens = 96
-temperature = 0.7
-top_p = 0.9
+max_new_tokens = {sampling.max_new_tokens}
+temperature = {sampling.temperature}
+top_p = {sampling.top_p}
 
 [chat]
 system_prompt = "You are a friendly assistant in a chat app. Answer briefly."
@@ -45,7 +50,7 @@ command_prefix = "!"
 [slack]
 # bot_token / signing_secret: set BOTKIT_SLACK__BOT_TOKEN and BOTKIT_SLACK__SIGNING_SECRET
 mode = "http"                       # http (Events API) | socket (Socket Mode)
-"""
+""".format(sampling=SamplingParams())
 
 EXAMPLE_PLUGIN = '''"""An example plugin: a command with an argument, a pattern, and a button."""
 
@@ -76,9 +81,40 @@ class Example(Plugin):
             await ctx.reply("Send /roll to roll a die.")
 '''
 
+EXAMPLE_TEST = '''"""Tests of the example plugin: send as a user, assert on the reply. Run them with `pytest`.
+
+botkit's pytest plugin runs these async tests without any configuration, and makes this folder (the one
+holding botkit.toml) importable, as `botkit chat` does.
+"""
+
+import re
+
+from botkit import Bot
+from botkit.testing import BotTester
+from plugins.example import Example
+
+
+async def test_roll_stays_on_the_die() -> None:
+    async with BotTester(Bot([Example()])) as bot:
+        await bot.send("/roll 20")
+        reply = bot.assert_reply(re.compile(r"^You rolled \\d+ \\(d20\\)\\.$"))
+        assert 1 <= int(reply.text.split()[2]) <= 20
+
+
+async def test_thanks_offers_a_button() -> None:
+    async with BotTester(Bot([Example()])) as bot:
+        await bot.send("thank you")
+        bot.assert_reply("You're welcome!")
+        await bot.press("roll")
+        bot.assert_reply("Send /roll to roll a die.")
+'''
+
 
 def write_starter(directory: str | Path, *, force: bool = False) -> list[Path]:
-    """Write ``botkit.toml`` and ``plugins/example.py`` into ``directory``; returns the files written.
+    """Write ``botkit.toml``, ``plugins/example.py`` and ``tests/test_example.py`` into ``directory``.
+
+    Returns:
+        The files written.
 
     Raises:
         FileExistsError: if a file would be overwritten and ``force`` is False.
@@ -88,6 +124,7 @@ def write_starter(directory: str | Path, *, force: bool = False) -> list[Path]:
         root / "botkit.toml": STARTER_CONFIG,
         root / "plugins" / "__init__.py": "",
         root / "plugins" / "example.py": EXAMPLE_PLUGIN,
+        root / "tests" / "test_example.py": EXAMPLE_TEST,
     }
     clashes = [p for p in files if p.exists() and p.read_text(encoding="utf-8") != files[p]]
     if clashes and not force:

@@ -1,26 +1,34 @@
-"""The ``botkit`` command as a user runs it: a real process, real stdin and stdout."""
+"""The ``botkit`` command as a user runs it: the installed executable, real stdin and stdout."""
 
 from __future__ import annotations
 
 import sqlite3
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
-BOTKIT = [sys.executable, "-m", "botkit.cli"]
+from tests.core.installed import BOTKIT, clean_env, run_botkit
 
 
-def run(args: list[str], stdin: bytes = b"", cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [*BOTKIT, *args], input=stdin, capture_output=True, cwd=cwd, timeout=240, check=False
-    )
+def run(
+    args: list[str], stdin: bytes = b"", cwd: Path | None = None, **env: str
+) -> subprocess.CompletedProcess[bytes]:
+    return run_botkit(args, stdin, cwd, clean_env(**env))
 
 
 def test_version() -> None:
     result = run(["--version"])
     assert result.returncode == 0
+    assert result.stdout.decode().strip() == "botkit 0.1.0"
+
+
+def test_the_module_form_still_works() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "botkit.cli", "--version"], capture_output=True, timeout=60, check=True
+    )
     assert result.stdout.decode().strip() == "botkit 0.1.0"
 
 
@@ -87,6 +95,73 @@ def test_plugins_reports_a_plugin_that_fails_to_load(tmp_path: Path) -> None:
     assert "plugin no.such.module was not loaded: ModuleNotFoundError" in result.stderr.decode()
 
 
+def test_plugins_runs_each_setup_and_teardown_and_reports_a_failing_setup(tmp_path: Path) -> None:
+    (tmp_path / "botkit.toml").write_text('plugins = ["ledger"]\n')
+    (tmp_path / "ledger.py").write_text(
+        textwrap.dedent(
+            """
+            from pathlib import Path
+
+            from botkit import Plugin
+
+
+            class Ledger(Plugin):
+                async def setup(self, bot):
+                    Path("ledger-opened").touch()
+
+                async def teardown(self):
+                    Path("ledger-closed").touch()
+
+
+            class Vault(Plugin):
+                async def setup(self, bot):
+                    Path("vault-opened").touch()
+                    raise ConnectionError("vault unreachable")
+
+                async def teardown(self):
+                    Path("vault-closed").touch()  # called although setup failed: it releases what it opened
+            """
+        )
+    )
+    result = run(["plugins"], cwd=tmp_path)
+    assert result.returncode == 1
+    out = result.stdout.decode()
+    assert "ledger (ledger.Ledger)" in out
+    assert "vault" not in out
+    assert result.stderr.decode().strip() == (
+        "botkit: plugin vault was not loaded: setup failed: ConnectionError: vault unreachable"
+    )
+    opened_and_closed = {"ledger-opened", "ledger-closed", "vault-opened", "vault-closed"}
+    assert {p.name for p in tmp_path.iterdir()} >= opened_and_closed
+
+
+@pytest.mark.parametrize(
+    ("adapter", "env", "message"),
+    [
+        ("telegram", {}, "telegram: set telegram.token (or BOTKIT_TELEGRAM__TOKEN)"),
+        ("slack", {}, "slack: set slack.bot_token (or BOTKIT_SLACK__BOT_TOKEN)"),
+        ("discord", {}, "discord: set discord.token (or BOTKIT_DISCORD__TOKEN)"),
+        (
+            "slack",
+            {"BOTKIT_SLACK__BOT_TOKEN": "xoxb-1", "BOTKIT_SLACK__MODE": "socket"},
+            "slack: socket mode needs slack.app_token (or BOTKIT_SLACK__APP_TOKEN)",
+        ),
+        (
+            "telegram",
+            {"BOTKIT_TELEGRAM__MODE": "carrier-pigeon"},
+            "configuration is invalid: telegram.mode: Input should be 'polling' or 'webhook'",
+        ),
+        ("fax", {}, "unknown adapter 'fax'; installed: console, discord, slack, telegram"),
+    ],
+)
+def test_run_with_a_missing_or_malformed_setting_is_one_line_and_exit_2(
+    tmp_path: Path, adapter: str, env: dict[str, str], message: str
+) -> None:
+    result = run(["run", "--adapter", adapter], cwd=tmp_path, **env)
+    assert result.returncode == 2
+    assert result.stderr.decode().splitlines() == [f"botkit run: {message}"]
+
+
 @pytest.mark.parametrize(
     ("config", "message"),
     [
@@ -121,7 +196,7 @@ def test_interactive_chat_on_a_terminal(tiny_model_dir: Path, tmp_path: Path) ->
     pid, fd = pty.fork()
     if pid == 0:  # the child: botkit chat on a real terminal
         os.chdir(tmp_path)
-        os.execv(sys.executable, [*BOTKIT, "chat", "--model", str(tiny_model_dir)])
+        os.execve(BOTKIT, [str(BOTKIT), "chat", "--model", str(tiny_model_dir)], clean_env())
 
     def read_until(marker: bytes, seen: bytearray, start: int = 0, timeout: float = 120.0) -> None:
         deadline = time.monotonic() + timeout

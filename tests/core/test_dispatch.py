@@ -8,7 +8,8 @@ import pytest
 
 from botkit import Bot, Context, Plugin, on_command, on_event, on_message
 from botkit.app import APOLOGY
-from botkit.plugin import parse_command
+from botkit.message import parse_command
+from botkit.plugin import BotView
 from botkit.testing import BotTester
 
 ORDER: list[str] = []
@@ -170,7 +171,7 @@ async def test_crashing_handler_apologises_logs_and_bot_goes_on(caplog: pytest.L
 
 async def test_plugin_failing_setup_is_dropped_and_others_work() -> None:
     class BadSetup(Plugin):
-        async def setup(self, bot: Bot) -> None:
+        async def setup(self, bot: BotView) -> None:
             raise ConnectionError("database unreachable")
 
         @on_command("bad")
