@@ -16,17 +16,13 @@ import argparse
 import asyncio
 import json
 import logging
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from botkit.adapters.discord import DiscordAdapter
+from botkit.adapters.discord.fake_server import FakeDiscordServer
 from botkit.app import Bot
 from botkit.config import DiscordSettings
 from botkit.testing import EchoPlugin
-from botkit.testing.platforms.discord import FakeDiscordServer
 
 
 async def run(messages: int) -> dict[str, object]:

@@ -15,17 +15,13 @@ import argparse
 import asyncio
 import json
 import logging
-import sys
 import time
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 from botkit.adapters.slack import SlackAdapter
+from botkit.adapters.slack.fake_server import FakeSlackServer
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.testing import EchoPlugin
-from botkit.testing.platforms.slack import FakeSlackServer
 
 
 async def run(messages: int, concurrency: int) -> dict[str, object]:

@@ -15,19 +15,15 @@ import argparse
 import asyncio
 import json
 import logging
-import sys
 import time
-from pathlib import Path
 
 from pydantic import SecretStr
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
-
 from botkit.adapters.telegram import TelegramAdapter
+from botkit.adapters.telegram.fake_server import FakeTelegramServer
 from botkit.app import Bot
 from botkit.config import TelegramSettings
 from botkit.testing import EchoPlugin
-from botkit.testing.platforms.telegram import FakeTelegramServer
 
 
 async def run(messages: int, chats: int, flood_limits: bool) -> float:

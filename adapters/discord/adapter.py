@@ -27,8 +27,9 @@ from botkit.adapters.discord.send import Outbox, Target
 from botkit.adapters.intake import Intake
 from botkit.adapters.redact import REDACTOR
 from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
-from botkit.config import ConfigError, DiscordSettings
+from botkit.config import ConfigError
 from botkit.message import Incoming, Message, Reply, StreamingReply
+from botkit.platform_settings import DiscordSettings
 
 if TYPE_CHECKING:
     from botkit.config import Settings
@@ -195,6 +196,10 @@ class DiscordAdapter:
         if self._redacting:
             REDACTOR.discard(self._redacting)
             self._redacting = ""
+
+    async def drain(self, within: float | None = None) -> None:
+        """Wait until every event taken in so far has been handled (or ``within`` seconds passed)."""
+        await self._intake.drain(within)
 
     async def _register_commands(self, dispatcher: Dispatcher) -> None:
         client = self._running()

@@ -38,8 +38,9 @@ from botkit.adapters.slack.events import (
 from botkit.adapters.slack.format import escape
 from botkit.adapters.slack.send import SlackSender, reply_target
 from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
-from botkit.config import ConfigError, SlackSettings
+from botkit.config import ConfigError
 from botkit.message import Incoming, Message, Reply, StreamingReply
+from botkit.platform_settings import SlackSettings
 
 if TYPE_CHECKING:
     from botkit.config import Settings
@@ -201,9 +202,9 @@ class SlackAdapter:
             REDACTOR.discard(*self._secrets)
             self._redacting = False
 
-    async def wait_idle(self) -> None:
-        """Wait until every event taken so far has been handled (tests and benchmarks use it)."""
-        await self._intake.drain()
+    async def drain(self, within: float | None = None) -> None:
+        """Wait until every event taken in so far has been handled (or ``within`` seconds passed)."""
+        await self._intake.drain(within)
 
     # -- inbound ----------------------------------------------------------------------------------
     async def _on_http(self, request: web.Request) -> web.Response:

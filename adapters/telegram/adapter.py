@@ -40,7 +40,8 @@ from botkit.config import ConfigError
 from botkit.message import Event, Incoming, Message, Reply, StreamingReply
 
 if TYPE_CHECKING:
-    from botkit.config import Settings, TelegramSettings
+    from botkit.config import Settings
+    from botkit.platform_settings import TelegramSettings
     from botkit.types import Dispatcher
 
 log = logging.getLogger("botkit.adapters.telegram")
@@ -187,8 +188,8 @@ class TelegramAdapter:
             REDACTOR.discard(self._token, self.secret_token)
             self._redacting = False
 
-    async def drain(self, within: float = 10.0) -> None:
-        """Wait until every received update has been handled (or ``within`` seconds passed)."""
+    async def drain(self, within: float | None = None) -> None:
+        """Wait until every update taken in so far has been handled (or ``within`` seconds passed)."""
         await self._intake.drain(within)
 
     def _app_bot(self) -> TgBot:

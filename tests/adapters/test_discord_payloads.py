@@ -1,4 +1,5 @@
-"""Every Discord payload in shared/platform-payloads/discord.json, replayed at the adapter.
+"""Every Discord payload in shared/platform-payloads/discord.json, replayed at the adapter where that corpus
+is checked out (the repository's own fixtures are replayed in test_discord_fixtures.py).
 
 Gateway frames go through the fake gateway; interaction objects as INTERACTION_CREATE dispatches, or signed
 with an Ed25519 test key to the HTTP interactions endpoint. One test per entry, asserting its ``expect``.
@@ -6,34 +7,23 @@ with an Ed25519 test key to the HTTP interactions endpoint. One test per entry, 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 from nacl.signing import SigningKey
 
+from botkit.adapters.discord import DiscordAdapter
 from botkit.adapters.discord.fake_server import FakeDiscordServer
 from botkit.adapters.discord.format import modal_values
 from botkit.adapters.discord.interactions import DiscordInteractionsEndpoint
+from tests.adapters import corpus
 from tests.adapters.test_discord import running, signed
 
-PAYLOADS = Path(__file__).resolve().parents[2].parent / "shared" / "platform-payloads" / "discord.json"
-
-
-def load_entries() -> dict[str, dict[str, Any]]:
-    if not PAYLOADS.is_file():
-        raise FileNotFoundError(
-            f"Discord payload fixtures missing: expected {PAYLOADS} (shared/ must sit beside the repository)"
-        )
-    return {entry["name"]: entry for entry in json.loads(PAYLOADS.read_text(encoding="utf-8"))}
-
-
-ENTRIES = load_entries()
+ENTRIES = corpus.shared("discord")
 Check = Callable[[dict[str, Any]], Awaitable[None]]
 CHECKS: dict[str, Check] = {}
 
@@ -46,12 +36,16 @@ def check(name: str) -> Callable[[Check], Check]:
     return register
 
 
-async def probe(fake: FakeDiscordServer) -> None:
-    """A DM after the replayed payload; its answer shows the adapter is alive and got past the payload."""
+async def probe(fake: FakeDiscordServer, adapter: DiscordAdapter) -> None:
+    """A DM after the replayed payload; its answer shows the adapter is alive and got past the payload.
+
+    The probe is read after the payload on the same socket, so once it is answered the payload was taken
+    in; ``drain()`` then waits for whatever the payload started, in whichever channel.
+    """
     before = len(fake.messages_in(fake.dm_channel_id))
     await fake.send_message("!who", dm=True)
     await fake.wait_for(lambda: len(fake.messages_in(fake.dm_channel_id)) > before)
-    await asyncio.sleep(0.05)
+    await adapter.drain()
 
 
 def replies(fake: FakeDiscordServer) -> list[str]:
@@ -59,13 +53,15 @@ def replies(fake: FakeDiscordServer) -> list[str]:
     return [m.content for m in fake.messages.values() if m.channel_id != fake.dm_channel_id and not m.deleted]
 
 
-def test_every_entry_has_a_check() -> None:
-    assert set(CHECKS) == set(ENTRIES)
+@pytest.mark.parametrize("present", corpus.whole_params("discord"))
+def test_every_entry_has_a_check(present: str | None) -> None:
+    assert set(CHECKS) == set(corpus.require_all("discord", present))
 
 
-@pytest.mark.parametrize("name", sorted(ENTRIES))
-async def test_payload(name: str) -> None:
-    await CHECKS[name](ENTRIES[name]["payload"])
+@pytest.mark.parametrize("name", corpus.shared_params("discord"))
+async def test_payload(name: str | None) -> None:
+    entry = corpus.require("discord", name)
+    await CHECKS[entry["name"]](entry["payload"])
 
 
 # -- gateway session frames ------------------------------------------------------------------------
@@ -78,7 +74,7 @@ async def _hello(payload: dict[str, Any], interval_s: float) -> None:
         assert adapter.client.ws is not None
         assert adapter.client.ws._keep_alive is not None  # discord.py's heartbeat task (no public accessor)
         assert adapter.client.ws._keep_alive.interval == interval_s
-        await probe(fake)
+        await probe(fake, adapter)
         assert replies(fake) == []
 
 
@@ -116,7 +112,7 @@ async def _(payload: dict[str, Any]) -> None:
         assert guild is not None
         assert guild.name == "Test guild"
         assert [c.name for c in guild.text_channels][:2] == ["test1", "test2"]
-        await probe(fake)
+        await probe(fake, adapter)
         assert replies(fake) == []
 
 
@@ -124,7 +120,7 @@ async def _(payload: dict[str, Any]) -> None:
 async def _(payload: dict[str, Any]) -> None:
     async with running() as (fake, adapter, _rec):
         await fake.send_frame(payload)
-        await probe(fake)
+        await probe(fake, adapter)
         assert adapter.client is not None
         assert adapter.client.get_guild(772862920081801217) is None  # not cached as an available guild
         assert replies(fake) == []
@@ -133,23 +129,23 @@ async def _(payload: dict[str, Any]) -> None:
 
 @check("dc_gateway_reconnect_docs")
 async def _(payload: dict[str, Any]) -> None:
-    async with running() as (fake, _adapter, _rec):
+    async with running() as (fake, adapter, _rec):
         await fake.send_frame(payload)
         await fake.send_message("!who", dm=True)  # buffered or delivered: answered exactly once
         await fake.wait_for(lambda: fake.resumes)
         assert fake.resumes[0]["session_id"] == "fake-session-1"
-        await probe(fake)
+        await probe(fake, adapter)
         assert [m.content for m in fake.messages_in(fake.dm_channel_id)] == ["I am botkit", "I am botkit"]
         assert len(fake.identifies) == 1
 
 
 @check("dc_gateway_invalid_session_docs")
 async def _(payload: dict[str, Any]) -> None:
-    async with running() as (fake, _adapter, _rec):
+    async with running() as (fake, adapter, _rec):
         await fake.send_frame(payload)
         await fake.wait_for(lambda: len(fake.identifies) == 2)  # a fresh IDENTIFY, not a RESUME
         assert fake.resumes == []
-        await probe(fake)
+        await probe(fake, adapter)
 
 
 # -- messages ---------------------------------------------------------------------------------------
@@ -167,23 +163,23 @@ async def _(payload: dict[str, Any]) -> None:
 
 @check("dc_message_create_guild_not_addressed")
 async def _(payload: dict[str, Any]) -> None:
-    async with running() as (fake, _adapter, rec):
+    async with running() as (fake, adapter, rec):
         await fake.send_frame(payload)
-        await probe(fake)
+        await probe(fake, adapter)
         assert next((m.text, m.addressed) for m in rec.seen) == ("d", False)
         assert replies(fake) == []
 
 
 @check("dc_message_create_guild_prefix_command")
 async def _(payload: dict[str, Any]) -> None:
-    async with running(command_prefix="cookout") as (fake, _adapter, rec):
+    async with running(command_prefix="cookout") as (fake, adapter, rec):
         await fake.send_frame(payload)
         await fake.wait_for(lambda: fake.messages_in("725220905646555149"))
         assert rec.calls == [("who", ())]
         assert [m.content for m in fake.messages_in("725220905646555149")] == ["I am botkit"]
-    async with running(command_prefix="!") as (fake, _adapter, rec):
+    async with running(command_prefix="!") as (fake, adapter, rec):
         await fake.send_frame(payload)
-        await probe(fake)
+        await probe(fake, adapter)
         assert rec.calls == [("who", ())]  # only the probe's !who
         assert replies(fake) == []
 
@@ -191,9 +187,9 @@ async def _(payload: dict[str, Any]) -> None:
 @check("dc_channel_create_dm")
 async def _(payload: dict[str, Any]) -> None:
     dm = ENTRIES["dc_message_create_dm"]["payload"]
-    async with running() as (fake, _adapter, rec):
+    async with running() as (fake, adapter, rec):
         await fake.send_frame(payload)
-        await probe(fake)
+        await probe(fake, adapter)
         assert replies(fake) == []
         # botkit needs no channel cache: a message without guild_id in that channel is a DM.
         await fake.send_frame(dm)
@@ -218,11 +214,11 @@ async def _(payload: dict[str, Any]) -> None:
 
 async def _edit(payload: dict[str, Any], policy: str) -> None:
     original = ENTRIES["dc_message_create_guild_prefix_command"]["payload"]
-    async with running(command_prefix="cookout", edited_messages=policy) as (fake, _adapter, rec):
+    async with running(command_prefix="cookout", edited_messages=policy) as (fake, adapter, rec):
         await fake.send_frame(original)
         await fake.wait_for(lambda: fake.messages_in("725220905646555149"))
         await fake.send_frame(payload)
-        await probe(fake)
+        await probe(fake, adapter)
         assert [m.content for m in fake.messages_in("725220905646555149")] == ["I am botkit"]  # one answer
         edits = [m for m in rec.seen if m.edited]
         if policy == "ignore":
@@ -241,9 +237,9 @@ async def _(payload: dict[str, Any]) -> None:
 
 @check("dc_message_update_partial_embed_only")
 async def _(payload: dict[str, Any]) -> None:
-    async with running(edited_messages="handle") as (fake, _adapter, rec):
+    async with running(edited_messages="handle") as (fake, adapter, rec):
         await fake.send_frame(payload)
-        await probe(fake)
+        await probe(fake, adapter)
         assert [m for m in rec.seen if m.edited] == []
         assert replies(fake) == []
         assert len(fake.identifies) == 1
@@ -262,9 +258,9 @@ async def _(payload: dict[str, Any]) -> None:
 
 
 async def _ignored(payload: dict[str, Any]) -> None:
-    async with running(group_mode="all") as (fake, _adapter, rec):  # even when answering everything
+    async with running(group_mode="all") as (fake, adapter, rec):  # even when answering everything
         await fake.send_frame(payload)
-        await probe(fake)
+        await probe(fake, adapter)
         assert [m.text for m in rec.seen] == ["/who"]  # only the probe reached the bot
         assert replies(fake) == []
 
@@ -281,9 +277,9 @@ async def _(payload: dict[str, Any]) -> None:
 
 @check("dc_message_create_spoiler_image_attachment")
 async def _(payload: dict[str, Any]) -> None:
-    async with running() as (fake, _adapter, rec):
+    async with running() as (fake, adapter, rec):
         await fake.send_frame(payload)
-        await probe(fake)
+        await probe(fake, adapter)
         seen = rec.seen[0]
         assert (seen.text, seen.addressed) == ("", False)
         (attachment,) = seen.attachments

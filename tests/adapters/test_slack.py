@@ -82,7 +82,7 @@ class Harness:
     async def event(self, payload: dict[str, Any], **kw: Any) -> tuple[int, str]:
         """Deliver an event, then wait until the adapter has handled it."""
         status, body = await self.fake.send_event(self.adapter.url, payload, **kw)
-        await self.adapter.wait_idle()
+        await self.adapter.drain()
         return status, body
 
     def posted(self, method: str = "chat.postMessage") -> list[dict[str, Any]]:
@@ -130,7 +130,7 @@ async def test_dm_reply_is_streamed_as_edits(slack: Harness) -> None:
     started = time.monotonic()
     status, _ = await slack.fake.send_event(slack.adapter.url, slack.fake.message_event("hi there"))
     acked = time.monotonic() - started
-    await slack.adapter.wait_idle()
+    await slack.adapter.drain()
     assert status == 200
     assert acked < 1.0, "the HTTP ack must come before the reply is generated"
     assert slack.probe.messages[0].text == "hi there"
@@ -175,7 +175,7 @@ async def test_one_conversation_is_answered_in_order(slack: Harness) -> None:
     first, second = slack.fake.message_event("first"), slack.fake.message_event("second")
     await slack.fake.send_event(slack.adapter.url, first)
     await slack.fake.send_event(slack.adapter.url, second)
-    await slack.adapter.wait_idle()
+    await slack.adapter.drain()
     posts = [c for c in slack.fake.calls if c.method in ("chat.postMessage", "chat.update")]
     first_ts = next(iter(slack.fake.messages))
     first_done = max(i for i, c in enumerate(posts) if c.params.get("ts") == first_ts)
@@ -189,7 +189,7 @@ async def test_typing_placeholder_shows_while_a_slow_handler_works() -> None:
     try:
         for text in ("/slow", "/ping quick", "/slow no"):
             await fake.send_event(adapter.url, fake.message_event(text))
-            await adapter.wait_idle()
+            await adapter.drain()
         slow, quick = fake.messages.values()  # the third placeholder was deleted: nothing was said
         assert [unescape(t) for t in slow.texts] == ["\u2026", "done: yes"]
         assert quick.texts == ["pong quick"]
@@ -204,7 +204,7 @@ async def test_group_mode_all_answers_every_channel_message() -> None:
     fake, adapter, probe, _ = await running(group_mode="all")
     try:
         await fake.send_event(adapter.url, fake.message_event("chatter", channel="C0001", im=False))
-        await adapter.wait_idle()
+        await adapter.drain()
         assert [m.text for m in probe.messages] == ["chatter"]
         assert probe.messages[0].addressed
     finally:
@@ -230,7 +230,7 @@ async def test_edits_are_ignored_or_handled_per_setting(slack: Harness) -> None:
     fake2, adapter, probe, _ = await running(edited_messages="handle")
     try:
         await fake2.send_event(adapter.url, changed)
-        await adapter.wait_idle()
+        await adapter.drain()
         assert [(m.text, m.edited) for m in probe.messages] == [("second", True)]
     finally:
         await adapter.stop()
@@ -277,7 +277,7 @@ async def test_command_with_buttons_and_the_button_press(slack: Harness) -> None
         "actions": [{**button, "block_id": "b", "action_ts": "5.5"}],
     }
     status, _ = await fake.send_action(slack.adapter.url, press)
-    await slack.adapter.wait_idle()
+    await slack.adapter.drain()
     assert status == 200
     [event] = slack.probe.events
     assert (event.kind, event.data, event.author.id, event.message_id) == (
@@ -326,7 +326,7 @@ async def test_slash_command_acks_then_answers_through_response_url(slack: Harne
     }
     status, body = await fake.send_command(slack.adapter.url, form)
     assert (status, body) == (200, "")
-    await slack.adapter.wait_idle()
+    await slack.adapter.drain()
     assert slack.probe.commands == [("hello_world", ("big", "world"))]
     assert [(r["name"], r["text"], r["response_type"]) for r in fake.responses] == [
         ("cmd", "hello big world &lt;3", "in_channel")
@@ -399,7 +399,7 @@ async def test_long_streamed_reply_continues_in_new_messages() -> None:
     fake, adapter, _, _ = await running([long_text()], stream_edit_interval_s=0.0)
     try:
         await fake.send_event(adapter.url, fake.message_event("talk a lot"))
-        await adapter.wait_idle()
+        await adapter.drain()
         messages = list(fake.messages.values())
         assert len(messages) == 3
         assert all(len(m.texts[-1]) <= TEXT_LIMIT for m in messages)
@@ -414,7 +414,7 @@ async def test_markup_in_model_output_is_sent_escaped_and_shown_verbatim() -> No
     fake, adapter, _, _ = await running([MARKUP])
     try:
         await fake.send_event(adapter.url, fake.message_event("format please"))
-        await adapter.wait_idle()
+        await adapter.drain()
         [message] = fake.messages.values()
         assert message.text == MARKUP
         assert not [c for c in fake.calls if c.error]
@@ -475,7 +475,7 @@ async def test_secrets_never_reach_the_logs(caplog: pytest.LogCaptureFixture) ->
         fake.rate_limit(1)
         await fake.send_event(adapter.url, fake.message_event("hi"))
         await fake.send_event(adapter.url, fake.message_event("bad"), secret="wrong")
-        await adapter.wait_idle()
+        await adapter.drain()
         # A library that logs a secret (as python-telegram-bot logs URLs holding the token) is redacted.
         logging.getLogger("slack_sdk.web.async_base_client").debug("url https://x/%s", fake.bot_token)
         logging.getLogger("botkit.adapters.slack.sdk").warning("secret %s", fake.signing_secret)
@@ -490,7 +490,7 @@ async def test_secrets_never_reach_the_logs(caplog: pytest.LogCaptureFixture) ->
     try:
         envelope = {"envelope_id": "e1", "type": "events_api", "payload": socket_fake.message_event("hi")}
         await socket_fake.push_envelope(envelope)
-        await socket_adapter.wait_idle()
+        await socket_adapter.drain()
     finally:
         await socket_adapter.stop()
         await socket_fake.stop()
@@ -515,7 +515,7 @@ async def test_socket_mode_receives_events_and_acks_envelopes() -> None:
         ack = await fake.push_envelope(envelope)
         assert ack["envelope_id"] == "env-1"
         await fake.wait_for(lambda: probe.messages and fake.messages)
-        await adapter.wait_idle()
+        await adapter.drain()
         assert [m.text for m in probe.messages] == ["over the socket"]
         assert [c.method for c in fake.calls][:2] == ["auth.test", "apps.connections.open"]
         assert re.fullmatch(r"one two .* eight", next(iter(fake.messages.values())).text)
@@ -533,7 +533,7 @@ async def test_socket_mode_redelivery_gets_one_reply() -> None:
         assert (await fake.push_envelope(first))["envelope_id"] == "e1"
         assert (await fake.push_envelope(retry))["envelope_id"] == "e2"
         await fake.wait_for(lambda: probe.messages)
-        await adapter.wait_idle()
+        await adapter.drain()
         assert len(probe.messages) == 1
         assert len(fake.messages) == 1
     finally:
@@ -561,7 +561,7 @@ async def test_stop_lets_a_reply_in_progress_finish() -> None:
     fake, adapter, _, _ = await running(delay=0.05)
     try:
         await fake.send_event(adapter.url, fake.message_event("slow one"))
-        await asyncio.sleep(0.05)
+        await fake.wait_for(lambda: fake.messages)  # the reply has begun: its placeholder is posted
         await adapter.stop()
         [message] = fake.messages.values()
         assert message.text == "one two three four five six seven eight"

@@ -1,4 +1,5 @@
-"""Every documented Slack payload in ``shared/platform-payloads/slack.json``, replayed at the adapter.
+"""Slack payloads replayed at the adapter: the repository's fixtures (``fixtures/slack.json``), and every
+documented payload in ``shared/platform-payloads/slack.json`` where that corpus is checked out.
 
 Each entry is signed with the fake's secret and delivered the way Slack would deliver it (Events API JSON,
 form-encoded slash commands and interactivity, or Socket Mode envelopes); the per-entry check below turns
@@ -12,36 +13,26 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from botkit.adapters.slack import SlackAdapter
 from botkit.adapters.slack.fake_server import FakeSlackServer
+from botkit.adapters.slack.format import escape
+from botkit.adapters.text import UNSUPPORTED_ATTACHMENT
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.context import Context
 from botkit.plugin import on_command
 from botkit.testing import ScriptedModel
+from tests.adapters import corpus
 from tests.adapters.slack_harness import SlackProbe
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.timeout(30)]
 
-PAYLOADS = Path(__file__).resolve().parents[2].parent / "shared" / "platform-payloads" / "slack.json"
 MODEL_REPLY = "the model says hi"
-
-
-def load_entries() -> list[dict[str, Any]]:
-    if not PAYLOADS.is_file():
-        raise FileNotFoundError(
-            f"Slack payload fixtures missing: expected {PAYLOADS} (the shared/ folder beside the clone)"
-        )
-    entries: list[dict[str, Any]] = json.loads(PAYLOADS.read_text(encoding="utf-8"))
-    return entries
-
-
-ENTRIES = {entry["name"]: entry for entry in load_entries()}
+FIXTURES = corpus.fixtures("slack")
 
 
 class Recorder(SlackProbe):
@@ -76,6 +67,7 @@ class Outcome:
     fake: FakeSlackServer
     recorder: Recorder
     model: ScriptedModel
+    entry: dict[str, Any]
     ack: dict[str, Any] | None = None
 
     @property
@@ -137,12 +129,12 @@ async def replay(entry: dict[str, Any]) -> Outcome:
         else:
             if "headers" in entry:  # a redelivery: the original delivery comes first
                 await fake.send_event(adapter.url, payload)
-                await adapter.wait_idle()
+                await adapter.drain()
                 fake.calls.clear()
             status, body = await fake.send_event(adapter.url, payload, headers=entry.get("headers"))
         elapsed = time.monotonic() - started
-        await adapter.wait_idle()
-        return Outcome(status, body, elapsed, fake, recorder, model, ack)
+        await adapter.drain()
+        return Outcome(status, body, elapsed, fake, recorder, model, entry, ack)
     finally:
         await adapter.stop()
         await fake.stop()
@@ -150,7 +142,7 @@ async def replay(entry: dict[str, Any]) -> Outcome:
 
 def check_url_verification(o: Outcome) -> None:
     assert o.status == 200
-    assert ENTRIES["sl_url_verification_docs"]["payload"]["challenge"] in o.body
+    assert o.entry["payload"]["challenge"] in o.body
     o.nothing_happened()
 
 
@@ -253,13 +245,86 @@ CHECKS: dict[str, Callable[[Outcome], None]] = {
 }
 
 
-async def test_every_entry_has_a_check() -> None:
-    assert sorted(CHECKS) == sorted(ENTRIES)
+def check_image_notice(o: Outcome) -> None:
+    assert o.status == 200
+    assert o.recorder.messages == []
+    assert o.model.calls == []
+    [notice] = o.fake.messages.values()
+    assert (notice.channel, notice.thread_ts) == ("D0FX0001", None)
+    assert notice.text == escape(UNSUPPORTED_ATTACHMENT.format(kinds="image"))
 
 
-@pytest.mark.parametrize("name", sorted(ENTRIES))
-async def test_payload(name: str) -> None:
-    if name not in CHECKS:
-        pytest.fail(f"no check written for payload entry {name!r}: {ENTRIES[name]['expect']}")
-    outcome = await replay(ENTRIES[name])
-    CHECKS[name](outcome)
+def check_fixture_block_action(o: Outcome) -> None:
+    assert o.status == 200
+    [event] = o.recorder.events
+    assert (event.kind, event.data, event.author.id, event.conversation.id) == (
+        "button",
+        "plan:pro",
+        "U0FX0001",
+        "C0FX0001",
+    )
+    [message] = o.fake.messages.values()
+    assert (message.channel, message.thread_ts, message.text) == (
+        "C0FX0001",
+        "1767225590.000010",
+        "pressed plan:pro",
+    )
+
+
+def check_fixture_slash_command(o: Outcome) -> None:
+    assert (o.status, o.body) == (200, "")
+    assert o.recorder.commands == [("hello_world", ("there",))]
+    assert o.model.calls == []
+    assert [(r["text"], r["response_type"]) for r in o.fake.responses] == [("hello there", "in_channel")]
+
+
+def check_malformed(o: Outcome) -> None:
+    assert o.status == 400
+    assert o.recorder.messages == []
+    assert o.recorder.events == []
+    assert o.model.calls == []
+    assert o.fake.messages == {}
+
+
+def check_socket_dm(o: Outcome) -> None:
+    assert o.ack == {"envelope_id": "fx-envelope-0001"}
+    o.answered("D0FX0002", None, "hello over the socket")
+
+
+FIXTURE_CHECKS: dict[str, Callable[[Outcome], None]] = {
+    "sl_fx_url_verification": check_url_verification,
+    "sl_fx_dm_text": lambda o: o.answered("D0FX0001", None, "how do I reset my password?"),
+    "sl_fx_channel_mention": lambda o: o.answered("C0FX0001", "1767225601.000200", "summarize this please"),
+    "sl_fx_thread_mention": lambda o: o.answered("C0FX0001", "1767225500.000050", "and this one?"),
+    "sl_fx_channel_chatter": Outcome.nothing_happened,
+    "sl_fx_own_message": Outcome.nothing_happened,
+    "sl_fx_message_edited": Outcome.nothing_happened,
+    "sl_fx_dm_image_only": check_image_notice,
+    "sl_fx_block_action": check_fixture_block_action,
+    "sl_fx_slash_command": check_fixture_slash_command,
+    "sl_fx_unknown_event": Outcome.nothing_happened,
+    "sl_fx_malformed_event": check_malformed,
+    "sl_fx_socket_dm": check_socket_dm,
+}
+
+
+async def test_every_fixture_has_a_check() -> None:
+    assert sorted(FIXTURE_CHECKS) == sorted(FIXTURES)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+async def test_fixture_payload(name: str) -> None:
+    outcome = await replay(FIXTURES[name])
+    FIXTURE_CHECKS[name](outcome)
+
+
+@pytest.mark.parametrize("present", corpus.whole_params("slack"))
+async def test_every_shared_entry_has_a_check(present: str | None) -> None:
+    assert sorted(CHECKS) == sorted(corpus.require_all("slack", present))
+
+
+@pytest.mark.parametrize("name", corpus.shared_params("slack"))
+async def test_shared_payload(name: str | None) -> None:
+    entry = corpus.require("slack", name)
+    outcome = await replay(entry)
+    CHECKS[entry["name"]](outcome)

@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from botkit.adapters.telegram.fake_server import FakeTelegramServer
 from botkit.adapters.text import UNSUPPORTED_ATTACHMENT
 from botkit.message import Event, Message, Reply
 from botkit.testing import ScriptedModel
+from tests.adapters import corpus
 from tests.adapters.telegram_harness import (
     Rig,
     rig_fixture,  # noqa: F401  (the ``rig`` fixture)
@@ -181,16 +181,9 @@ async def test_stop_finishes_replies_in_flight_and_confirms_updates(tg: FakeTele
     assert int(final.params["timeout"]) == 0
 
 
-# -- real payloads ----------------------------------------------------------------------------------------
-PAYLOADS = Path(__file__).resolve().parents[2].parent / "shared" / "platform-payloads"
-
-
-def _load_payloads() -> list[dict[str, Any]]:
-    path = PAYLOADS / "telegram.json"
-    if not path.is_file():  # collected at import: a missing checkout fails loudly, it never skips
-        raise FileNotFoundError(f"platform payloads missing: expected {path} (shared/ beside the repo clone)")
-    entries: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return entries
+# -- payloads: the repository's fixtures, and the shared corpus where it is checked out -------------------
+FIXTURES = corpus.fixtures("telegram")
+GROUP = -1009876543210  # the fixtures' forum supergroup
 
 
 def _replies(r: Rig) -> list[str]:
@@ -323,6 +316,51 @@ def _left(r: Rig) -> None:
     assert r.probe.seen[0][1].author.name == "Pepe"
 
 
+def _group_mention(r: Rig) -> None:
+    chat("how are you?", GROUP)(r)
+    (sent,) = r.tg.sent(GROUP)
+    assert sent.params["reply_parameters"]["message_id"] == 14  # quoted, so the group sees what it answers
+
+
+def _reply_to_bot(r: Rig) -> None:
+    chat("and in Lisbon?", GROUP)(r)
+    assert r.message().addressed
+    assert r.message().reply_to == "9"
+
+
+def _button(r: Rig) -> None:
+    assert r.probe.names() == ["button"]
+    assert (r.event().data, r.event().author.id, r.event().message_id) == ("answer:yes", "4242", "18")
+    assert [c.params["callback_query_id"] for c in r.tg.calls_to("answerCallbackQuery")] == ["8800112233"]
+    assert r.tg.texts(4242) == ["You chose answer:yes"]
+    assert r.model.calls == []
+
+
+def _topic_command(r: Rig) -> None:
+    command("report", GROUP, reply="Reported.")(r)
+    (sent,) = r.tg.sent(GROUP)
+    assert int(sent.params["message_thread_id"]) == 77
+    assert sent.params["reply_parameters"]["message_id"] == 19
+    assert r.message().thread_id == "77"
+
+
+FIXTURE_CHECKS: dict[str, Callable[[Rig], Any]] = {
+    "tg_text_private": chat("what can you do?", 4242),
+    "tg_command_private": command("start", 4242, reply="Welcome!"),
+    "tg_command_for_another_bot": ignored,
+    "tg_group_mention": _group_mention,
+    "tg_group_chatter": ignored,
+    "tg_group_reply_to_bot": _reply_to_bot,
+    "tg_edited_message": ignored,
+    "tg_callback_button": _button,
+    "tg_topic_command": _topic_command,
+    "tg_own_message": ignored,
+    "tg_photo_without_caption": notice("image", 4242),
+    "tg_bot_added_to_group": event("join", "member", "555000111"),
+    "tg_unknown_update": ignored,
+    "tg_malformed_message": ignored,
+}
+
 CHECKS: dict[str, Callable[[Rig], Any]] = {
     "tg_private_start_official": command("start", 1111111, reply="Welcome!"),
     "tg_forwarded_from_user_official": _forward_start,
@@ -352,9 +390,8 @@ CHECKS: dict[str, Callable[[Rig], Any]] = {
 }
 
 
-@pytest.mark.parametrize("entry", _load_payloads(), ids=lambda e: e["name"])
-async def test_real_payload(entry: dict[str, Any], rig: Rig) -> None:
-    check = CHECKS.get(entry["name"])
+async def _replay(rig: Rig, entry: dict[str, Any], checks: dict[str, Callable[[Rig], Any]]) -> None:
+    check = checks.get(entry["name"])
     assert check is not None, f"no expectation coded for payload {entry['name']}: {entry['expect']}"
     await rig.roundtrip(json.loads(json.dumps(entry["payload"])))
     outcome = check(rig)
@@ -362,10 +399,45 @@ async def test_real_payload(entry: dict[str, Any], rig: Rig) -> None:
         await outcome
 
 
+def test_every_fixture_has_a_check() -> None:
+    assert sorted(FIXTURE_CHECKS) == sorted(FIXTURES)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+async def test_fixture_payload(name: str, rig: Rig) -> None:
+    await _replay(rig, FIXTURES[name], FIXTURE_CHECKS)
+
+
+@pytest.mark.parametrize("name", corpus.shared_params("telegram"))
+async def test_shared_payload(name: str | None, rig: Rig) -> None:
+    await _replay(rig, corpus.require("telegram", name), CHECKS)
+
+
+@pytest.mark.parametrize("present", corpus.whole_params("telegram"))
+def test_every_shared_payload_has_a_check(present: str | None) -> None:
+    assert sorted(CHECKS) == sorted(corpus.require_all("telegram", present))
+
+
 async def test_edited_message_handled_when_configured(tg: FakeTelegramServer) -> None:
     made, _ = await start_rig(tg, ScriptedModel(), edited_messages="handle")
     try:
-        (entry,) = [e for e in _load_payloads() if e["name"] == "tg_edited_message_official"]
+        await made.roundtrip(json.loads(json.dumps(FIXTURES["tg_edited_message"]["payload"])))
+        message = made.probe.seen[0][1]
+        assert isinstance(message, Message)
+        assert message.edited
+        assert message.id == "17"
+        assert tg.texts(4242) == ["echo: what can you do, exactly?"]
+    finally:
+        await made.adapter.stop()
+
+
+@pytest.mark.parametrize("name", corpus.shared_params("telegram", "tg_edited_message_official"))
+async def test_shared_edited_message_handled_when_configured(
+    name: str | None, tg: FakeTelegramServer
+) -> None:
+    entry = corpus.require("telegram", name)
+    made, _ = await start_rig(tg, ScriptedModel(), edited_messages="handle")
+    try:
         await made.roundtrip(json.loads(json.dumps(entry["payload"])))
         message = made.probe.seen[0][1]
         assert isinstance(message, Message)
