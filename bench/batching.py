@@ -13,7 +13,7 @@ time-per-output-token (TPOT) per side and concurrency, and the speedups. ``--dev
 speed at batch 1 as a percentage of the memory-bandwidth bound (all weight bytes read once per token at
 ``--bandwidth-gbs``).
 
-    python bench/batching.py                      # CPU, tiny Llama (hidden 256, 4 layers)
+    python bench/batching.py                      # CPU, the shipped model (a tiny random Llama without it)
     python bench/batching.py --device cuda --model DIR --bandwidth-gbs 4800
 """
 
@@ -32,11 +32,11 @@ from typing import Any
 
 import torch
 
+from botkit.model.chat_format import encode_chat
 from botkit.model.decoding import generate_batch
 from botkit.model.engines import Batcher
 from botkit.model.jobs import GenerationJob
 from botkit.model.loader import LoadedModel, default_model_dir, load_model
-from botkit.model.local import encode_chat
 from botkit.model.scheduler import BatchScheduler
 from botkit.model.transformers_cb import TransformersBatcher
 from botkit.testing.tiny_model import SENTENCES, make_tiny_model
@@ -216,7 +216,7 @@ def main() -> None:
     )
     levels = [int(c) for c in args.concurrency.split(",")]
     prompts = [
-        encode_chat(lm, [{"role": "user", "content": f"{SENTENCES[i % len(SENTENCES)]} ({i})"}])
+        encode_chat(lm.tokenizer, [{"role": "user", "content": f"{SENTENCES[i % len(SENTENCES)]} ({i})"}])
         for i in range(max(levels))
     ]
     run_batched(fixed, prompts[:2], dataclasses.replace(params, max_new_tokens=4))  # warm-up

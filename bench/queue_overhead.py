@@ -121,9 +121,8 @@ def main() -> None:
         with log.open("wb") as out:
             worker = subprocess.Popen(
                 [
-                    sys.executable,
-                    "-m",
-                    "botkit.queue.worker",
+                    str(Path(sys.executable).with_name("botkit")),  # the installed `botkit worker`
+                    "worker",
                     "--echo",
                     "--config",
                     str(config),
