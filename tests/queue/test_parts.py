@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import pytest
@@ -126,6 +127,22 @@ def test_worker_refuses_a_missing_model_dir_with_exit_code_2() -> None:
     args = parser.parse_args(["worker", "--model", "/nonexistent/model"])
 
     assert args.handler(args) == 2
+
+
+def test_a_worker_without_the_model_extra_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from botkit.queue.cli import register
+
+    parser = argparse.ArgumentParser(prog="botkit")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["worker", "--echo"])
+    monkeypatch.setitem(sys.modules, "torch", None)  # what an install without botkit[model] looks like
+
+    assert args.handler(args) == 2
+    assert capsys.readouterr().err == (
+        "botkit worker: an inference worker needs the model extra: pip install 'botkit[model]'\n"
+    )
 
 
 def test_the_worker_has_no_hidden_test_switches() -> None:

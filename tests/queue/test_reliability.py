@@ -192,6 +192,9 @@ async def test_a_worker_whose_broker_vanishes_mid_reply_exits_non_zero_and_a_res
         await generator.close()
 
     assert reply.completion_tokens > 0
+    restarted = workers[1]
+    restarted.stop()  # SIGTERM, as systemd stops it: a requested stop is a success, not restarted
+    assert restarted.proc.returncode == 0, restarted.log[-3000:]
 
 
 def test_a_worker_whose_model_cannot_load_exits_with_status_1_instead_of_retrying(
