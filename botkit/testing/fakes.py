@@ -65,6 +65,7 @@ class ScriptedModel:
         self._context_window = context_window
         self.calls: list[list[ChatTurn]] = []
         self.keys: list[str | None] = []
+        self.params: list[SamplingParams] = []
         self.closed = False
 
     @property
@@ -85,6 +86,7 @@ class ScriptedModel:
         self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
     ) -> Generation:
         self.keys.append(key)
+        self.params.append(params)
         text = self._answer(messages)
         return Generation(text=text, completion_tokens=len(text.split()))
 
@@ -92,6 +94,7 @@ class ScriptedModel:
         self, messages: Sequence[ChatTurn], params: SamplingParams, *, key: str | None = None
     ) -> AsyncIterator[str]:
         self.keys.append(key)
+        self.params.append(params)
         words = self._answer(messages).split(" ")
         for i, word in enumerate(words):
             if self.delay:

@@ -144,3 +144,27 @@ async def test_the_stream_yields_partial_text_before_the_timeout(tiny_model_dir:
 async def _collect(stream: AsyncIterator[str], into: list[str]) -> None:
     async for piece in stream:
         into.append(piece)
+
+
+async def test_sampling_defaults_are_written_once_and_the_config_reaches_the_model(tmp_path: Path) -> None:
+    import tomllib
+
+    from botkit.config import ModelSettings
+    from botkit.scaffold import STARTER_CONFIG
+    from botkit.types import SamplingParams
+
+    tuned = SamplingParams(max_new_tokens=96, temperature=0.7, top_p=0.9, top_k=40, repetition_penalty=1.15)
+    assert SamplingParams() == tuned  # what the shipped model is tuned for
+    assert ModelSettings().sampling_params() == tuned
+    starter = tomllib.loads(STARTER_CONFIG)["model"]
+    assert {k: starter[k] for k in ("max_new_tokens", "temperature", "top_p")} == {
+        "max_new_tokens": 96,
+        "temperature": 0.7,
+        "top_p": 0.9,
+    }
+
+    model = ScriptedModel(["ok"])
+    async with BotTester(_bot(model, tmp_path, model={"top_k": 7, "seed": 5})) as bot:
+        await bot.send("hi")
+        bot.assert_reply("ok")
+    assert model.params == [SamplingParams(top_k=7, seed=5)]
