@@ -130,7 +130,7 @@ class Intake:
     def is_new(self, event_id: str) -> bool:
         """False when ``event_id`` was taken in before (a redelivery); each platform chooses its ids."""
         if self._recent.seen(event_id):
-            log.info("%s: event %s delivered again; ignored", self._adapter.name, event_id)
+            log.debug("%s: event %s delivered again; ignored", self._adapter.name, event_id)
             return False
         return True
 

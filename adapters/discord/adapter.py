@@ -1,11 +1,11 @@
 """Discord adapter on discord.py: gateway events in, REST calls out.
 
 discord.py keeps the gateway session (heartbeats, RESUME, reconnects, zlib-stream) and the REST client
-(auth, per-route buckets, waiting out 429s). This adapter taps the raw MESSAGE_CREATE, MESSAGE_UPDATE and
-INTERACTION_CREATE payloads, turns them into botkit messages and events (``format``), hands them to the
-shared :class:`~botkit.adapters.intake.Intake`,
-and sends replies as raw JSON bodies through ``client.http``, so every reply gets ``allowed_mentions``
-that forbid pings and components built from botkit buttons. Interactions are acknowledged at once
+(auth, per-route buckets, waiting out 429s). ``gateway`` taps the raw MESSAGE_CREATE, MESSAGE_UPDATE and
+INTERACTION_CREATE payloads; this adapter turns them into botkit messages and events (``format``), hands
+them to the shared :class:`~botkit.adapters.intake.Intake`, and sends replies as raw JSON bodies through
+``client.http`` (``send``), so every reply gets ``allowed_mentions`` that forbid pings and components
+built from botkit buttons. Interactions are acknowledged at once
 ("thinking..." for commands, a deferred update for buttons) and answered through their webhook.
 """
 
@@ -15,13 +15,12 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Self
 
-import yarl
-
 from botkit.adapters.discord import format as fmt
+from botkit.adapters.discord import gateway
 from botkit.adapters.discord.interactions import DiscordInteractionsEndpoint
 from botkit.adapters.discord.send import Outbox, Target
 from botkit.adapters.intake import Intake
@@ -41,7 +40,6 @@ from discord.http import Route
 
 log = logging.getLogger("botkit.adapters.discord")
 
-Parser = Callable[[Any], None]
 TYPING_EVERY_S = 8.0  # Discord shows "typing" for 10 s after each call
 # Interaction tokens are credentials too (15 minutes): in webhook URLs and in logged gateway payloads.
 INTERACTION_TOKEN_PATTERNS = (
@@ -149,35 +147,10 @@ class DiscordAdapter:
             raise
 
     async def _connect(self, token: str) -> None:
-        if self.settings.api_base:
-            Route.BASE = self.settings.api_base.rstrip("/")  # discord.py reads the base from this class
-        intents = discord.Intents.none()
-        intents.guilds = intents.guild_messages = intents.dm_messages = intents.message_content = True
-        options: dict[str, Any] = {}
-        if self.settings.application_id:  # otherwise discord.py reads it from the application info
-            options["application_id"] = int(self.settings.application_id)
-        client = discord.Client(
-            intents=intents,
-            guild_ready_timeout=self.settings.guild_ready_timeout_s,
-            max_messages=None,  # botkit keeps no message cache; edits are read from the payload
-            **options,
-        )
-        self.client = client
-        self._tap_parsers(client)
-        await client.login(token)
-        # A plain Client connects to its built-in gateway URL; ask the API, as Discord asks bots to.
-        _shards, url, _limits = await client.http.get_bot_gateway()
-        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
-        self._runner = runner = asyncio.create_task(client.connect(reconnect=True), name="discord-gateway")
-        runner.add_done_callback(_gateway_ended)
-        ready = asyncio.create_task(client.wait_until_ready())
-        done, _ = await asyncio.wait(
-            {ready, runner}, timeout=self.settings.ready_timeout_s, return_when=asyncio.FIRST_COMPLETED
-        )
-        if ready not in done:
-            ready.cancel()
-            failure = runner.exception() if runner in done and not runner.cancelled() else None
-            raise RuntimeError(f"Discord gateway did not become ready: {failure!r}")
+        self.client = client = gateway.new_client(self.settings)
+        edits = self.settings.edited_messages == "handle"
+        gateway.tap(client, self._on_message, self._on_gateway_interaction, edits=edits)
+        self._runner = await gateway.connect(client, token, self.settings.ready_timeout_s)
         log.info("connected to Discord as user %s", self.bot_user_id)
 
     async def stop(self) -> None:
@@ -222,35 +195,7 @@ class DiscordAdapter:
         return self.client
 
     # -- incoming ---------------------------------------------------------------------------------
-    def _tap_parsers(self, client: discord.Client) -> None:
-        """Wrap discord.py's gateway event parsers (private: the library offers no hook for raw payloads).
-
-        Every parser is guarded: in discord.py a parser's exception ends ``Client.connect``, so one
-        malformed event would take the bot offline; here it is logged and dropped.
-        """
-        parsers: dict[str, Parser] = client._connection.parsers
-        for event, parse in list(parsers.items()):
-            parsers[event] = _guarded(event, parse)
-        create, update = parsers["MESSAGE_CREATE"], parsers["MESSAGE_UPDATE"]
-
-        def on_create(data: Any) -> None:
-            create(data)
-            self._on_message(data, edited=False)
-
-        def on_update(data: Any) -> None:
-            if "author" not in data or "content" not in data:  # an embed unfurl, not an edit by a user
-                log.debug("ignored partial MESSAGE_UPDATE for message %s", data.get("id"))
-                return
-            update(data)
-            if self.settings.edited_messages == "handle":
-                self._on_message(data, edited=True)
-
-        parsers["MESSAGE_CREATE"] = _guarded("MESSAGE_CREATE", on_create)
-        parsers["MESSAGE_UPDATE"] = _guarded("MESSAGE_UPDATE", on_update)
-        # Interactions are answered here, not by discord.py's command tree or views.
-        parsers["INTERACTION_CREATE"] = _guarded("INTERACTION_CREATE", self._on_gateway_interaction)
-
-    def _on_message(self, data: Mapping[str, Any], *, edited: bool) -> None:
+    def _on_message(self, data: Mapping[str, Any], edited: bool) -> None:
         key = f"{data.get('id')}@{data.get('edited_timestamp')}" if edited else str(data.get("id"))
         if not self._intake.is_new(key):
             return
@@ -366,22 +311,6 @@ class DiscordAdapter:
         if body is None:
             return await client.http.request(route)
         return await client.http.request(route, json=body)
-
-
-def _gateway_ended(runner: asyncio.Task[None]) -> None:
-    # discord.py reconnects by itself; it gives up only on fatal close codes (bad token, bad intents).
-    if not runner.cancelled() and runner.exception() is not None:
-        log.error("the Discord gateway connection ended for good: %r", runner.exception())
-
-
-def _guarded(event: str, parse: Parser) -> Parser:
-    def run(data: Any) -> None:
-        try:
-            parse(data)
-        except Exception as exc:
-            log.warning("ignored a malformed %s gateway event (%s: %s)", event, type(exc).__name__, exc)
-
-    return run
 
 
 __all__ = ["DiscordAdapter", "DiscordInteractionsEndpoint", "check_settings"]
