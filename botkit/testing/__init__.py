@@ -8,8 +8,8 @@
             bot.assert_reply("Hello!")
 
 ``ScriptedModel`` stands in for the dialogue model; :func:`make_tiny_model` builds a real (tiny, random)
-one on disk for tests of the loading and generation code; ``botkit.testing.platforms`` holds fake
-Telegram, Discord and Slack servers for adapter tests.
+one on disk for tests of the loading and generation code. The fake Telegram, Discord and Slack servers
+for adapter tests live beside their adapters (``botkit.adapters.telegram.fake_server`` and so on).
 """
 
 from botkit.testing.fakes import EchoPlugin, FakeAdapter, ScriptedModel
