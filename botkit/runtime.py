@@ -42,8 +42,8 @@ def build_generator(settings: Settings) -> Generator:
         return CeleryGenerator.from_settings(settings)
     from botkit.model.loader import require_model_stack, resolve_model_dir
 
+    require_model_stack()  # first: without the extra, which model directory is moot
     path = resolve_model_dir(settings.model.path)
-    require_model_stack()
     from botkit.model.local import LocalGenerator  # imports torch
 
     return LocalGenerator.from_path(
