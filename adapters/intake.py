@@ -78,6 +78,18 @@ class ConversationLanes:
                 self._locks[key] = (lock, users - 1)
 
 
+async def keep_showing(show: Callable[[], Awaitable[None]], every_s: float, *, after_s: float = 0.0) -> None:
+    """Call ``show`` after ``after_s`` seconds, then every ``every_s`` seconds until cancelled.
+
+    Platforms' typing indicators expire by themselves (Telegram's after 5 s, Discord's after 10 s), so
+    one that should last while the bot works is renewed; ``show`` must not raise for a failed renewal.
+    """
+    await asyncio.sleep(after_s)
+    while True:
+        await show()
+        await asyncio.sleep(every_s)
+
+
 @contextlib.asynccontextmanager
 async def no_typing(incoming: Incoming) -> AsyncIterator[None]:
     """A typing indicator that shows nothing (the default)."""

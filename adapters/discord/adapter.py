@@ -23,7 +23,7 @@ from botkit.adapters.discord import format as fmt
 from botkit.adapters.discord import gateway
 from botkit.adapters.discord.interactions import DiscordInteractionsEndpoint
 from botkit.adapters.discord.send import Outbox, Target
-from botkit.adapters.intake import Intake
+from botkit.adapters.intake import Intake, keep_showing
 from botkit.adapters.redact import REDACTOR
 from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
 from botkit.config import ConfigError
@@ -237,17 +237,16 @@ class DiscordAdapter:
         if not isinstance(incoming, Message) or not incoming.addressed or incoming.id in self._targets:
             yield
             return
-        typing = asyncio.create_task(self._keep_typing(incoming.conversation.id))
+        channel_id = incoming.conversation.id
+        typing = asyncio.create_task(keep_showing(lambda: self._show_typing(channel_id), TYPING_EVERY_S))
         try:
             yield
         finally:
             typing.cancel()
 
-    async def _keep_typing(self, channel_id: str) -> None:
-        with contextlib.suppress(discord.HTTPException):
-            while True:
-                await self._call("POST", "/channels/{channel_id}/typing", None, channel_id=channel_id)
-                await asyncio.sleep(TYPING_EVERY_S)
+    async def _show_typing(self, channel_id: str) -> None:
+        with contextlib.suppress(discord.HTTPException):  # only a hint: the reply matters, not this
+            await self._call("POST", "/channels/{channel_id}/typing", None, channel_id=channel_id)
 
     def _on_gateway_interaction(self, data: Any) -> None:
         if self.acknowledge(data) is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import re
@@ -30,7 +31,7 @@ from telegram.error import Forbidden, InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest
 
-from botkit.adapters.intake import Intake
+from botkit.adapters.intake import Intake, keep_showing
 from botkit.adapters.redact import REDACTOR
 from botkit.adapters.telegram.parse import BotIdentity, ParseOptions, Skip, parse_update
 from botkit.adapters.telegram.receive import Poller, WebhookServer
@@ -281,10 +282,7 @@ class TelegramAdapter:
 
     async def _keep_typing(self, target: Target, delay: float) -> None:
         assert self._sender is not None
-        await asyncio.sleep(delay)
-        while True:
-            await self._sender.typing(target)
-            await asyncio.sleep(TYPING_REPEAT)
+        await keep_showing(functools.partial(self._sender.typing, target), TYPING_REPEAT, after_s=delay)
 
     # -- sending ----------------------------------------------------------------------------------
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
