@@ -18,14 +18,14 @@ settings with ``config_file.load(PretrainConfig, "my.toml", section="pretrain")`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 
 from botkit.training.config_file import ConfigPath, ConfigSection
 
 Stage = Literal["tokenizer", "pretrain", "sft", "eval"]
-STAGES: tuple[Stage, ...] = ("tokenizer", "pretrain", "sft", "eval")
+STAGES: tuple[Stage, ...] = get_args(Stage)  # in pipeline order
 
 
 class DataConfig(ConfigSection):
