@@ -33,9 +33,13 @@ ConfigPath = Annotated[Path, BeforeValidator(_to_path)]
 
 
 class ConfigSection(BaseModel):
-    """A table of a config file: unknown keys and values of the wrong type are errors."""
+    """A table of a config file: unknown keys and values of the wrong type are errors.
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    Assignments are checked too, so code that wires stages together (the pipeline, ``--model``) cannot
+    leave a config in a state that a file could not have produced.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True)
 
 
 Section = TypeVar("Section", bound=ConfigSection)

@@ -112,3 +112,8 @@ def test_python_construction_is_checked_too() -> None:
         DataConfig(validation_fraction=2.0)
     with pytest.raises(ValidationError, match="learning_rat"):
         PretrainConfig.model_validate({"train": {"learning_rat": 0.1}})
+    cfg = PretrainConfig()
+    cfg.output_dir = "out/elsewhere"  # type: ignore[assignment]  # what a file would say: taken as a path
+    assert cfg.output_dir == Path("out/elsewhere")
+    with pytest.raises(ValidationError, match="architecture"):
+        cfg.model.architecture = "rnn"  # type: ignore[assignment]
