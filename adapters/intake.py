@@ -1,10 +1,12 @@
 """The one way every platform adapter takes events in: drop redeliveries, one lane per conversation, a typing
 indicator while the bot works, ``dispatcher.handle``, every task tracked, and a drain on stop.
 
-A platform adapter parses its payloads and calls :meth:`Intake.submit`; how it shows "typing" and which
-messages it refuses before the bot sees them (attachments it cannot read) are the two hooks it passes in.
-Everything else here is the same on Telegram, Discord and Slack, including the lane key
-(``conversation.key``, the key the store files the conversation's history under).
+A platform adapter parses its payloads and calls :meth:`Intake.submit`; how it shows "typing" is the hook
+it passes in. Everything else here is the same on Telegram, Discord and Slack: the lane key
+(``conversation.key``, the key the store files the conversation's history under), and what happens to a
+message that holds nothing the bot can read (attachments of kinds not in ``attachment_kinds``, no text):
+it goes no further, and when it was addressed to the bot the sender is told so. A message with text is
+handed on as it is, attachments included (a photo with a caption is handled as its caption).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
-from botkit.message import Incoming
+from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
+from botkit.message import Incoming, Message, Reply
 
 if TYPE_CHECKING:
     from botkit.types import Adapter, Dispatcher
@@ -104,15 +107,16 @@ class Intake:
     """Takes a platform's parsed events to the dispatcher, one conversation at a time.
 
     Args:
-        adapter: the adapter that answers (handed to ``dispatcher.handle``).
-        screen: runs inside the conversation's lane before the dispatcher; returns what to hand on, or
-            None when the platform answered itself (e.g. a notice about an attachment it cannot read).
+        adapter: the adapter that answers (handed to ``dispatcher.handle``; it sends attachment notices).
+        attachment_kinds: the attachment kinds plugins read (the platform's ``attachment_kinds`` setting).
         typing: the platform's typing indicator around ``dispatcher.handle``.
     """
 
-    def __init__(self, adapter: Adapter, *, screen: Prepare = _unchanged, typing: Typing = no_typing) -> None:
+    def __init__(
+        self, adapter: Adapter, *, attachment_kinds: Iterable[str] = (), typing: Typing = no_typing
+    ) -> None:
         self._adapter = adapter
-        self._screen = screen
+        self._attachment_kinds = frozenset(attachment_kinds)
         self._typing = typing
         self._dispatcher: Dispatcher | None = None
         self._recent = RecentIds()
@@ -165,11 +169,10 @@ class Intake:
             if ready is None:
                 return
             async with self._lanes.lane(ready.conversation.key):
-                screened = await self._screen(ready)
-                if screened is None:
+                if await self._unreadable(ready):
                     return
-                async with self._typing(screened):
-                    await self.dispatcher.handle(screened, self._adapter)
+                async with self._typing(ready):
+                    await self.dispatcher.handle(ready, self._adapter)
         except Exception:  # one bad event must not end the adapter
             where = incoming.conversation.key
             log.exception("%s: handling %s in %s failed", self._adapter.name, type(incoming).__name__, where)
@@ -179,6 +182,20 @@ class Intake:
                     await cleanup(incoming)
                 except Exception:
                     log.exception("%s: cleaning up after %s failed", self._adapter.name, incoming.id)
+
+    async def _unreadable(self, incoming: Incoming) -> bool:
+        """Whether ``incoming`` holds nothing the bot can read; the sender is told when it was addressed.
+
+        The model is never given an empty prompt for a photo or a file; an unaddressed one (group
+        chatter) still reaches plugins that watch everything.
+        """
+        if not isinstance(incoming, Message) or incoming.text.strip() or not incoming.addressed:
+            return False
+        kinds = unsupported_kinds(incoming, self._attachment_kinds)
+        if not kinds or len(kinds) < len({a.kind for a in incoming.attachments}):
+            return False
+        await self._adapter.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(kinds))))
+        return True
 
     async def drain(self, within: float | None = None) -> None:
         """Wait until every event taken in so far (and any taken in meanwhile) is handled, or ``within`` s."""

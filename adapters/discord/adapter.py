@@ -25,7 +25,6 @@ from botkit.adapters.discord.interactions import DiscordInteractionsEndpoint
 from botkit.adapters.discord.send import Outbox, Target
 from botkit.adapters.intake import Intake, keep_showing
 from botkit.adapters.redact import REDACTOR
-from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
 from botkit.config import ConfigError
 from botkit.message import Incoming, Message, Reply, StreamingReply
 from botkit.platform_settings import DiscordSettings
@@ -92,7 +91,7 @@ class DiscordAdapter:
         self.settings = settings
         self.client: discord.Client | None = None
         self.endpoint: DiscordInteractionsEndpoint | None = None
-        self._intake = Intake(self, screen=self._screen, typing=self._typing)
+        self._intake = Intake(self, attachment_kinds=settings.attachment_kinds, typing=self._typing)
         self._targets: dict[str, Target] = {}
         self._redacting = ""
         self._runner: asyncio.Task[None] | None = None
@@ -217,19 +216,6 @@ class DiscordAdapter:
         """Whether discord.py's guild cache knows ``channel_id`` as a thread (payloads rarely say)."""
         channel = self.client.get_channel(int(channel_id)) if self.client and channel_id.isdigit() else None
         return isinstance(channel, discord.Thread)
-
-    async def _screen(self, incoming: Incoming) -> Incoming | None:
-        """Say which attachments the bot cannot read (when spoken to) and pass the rest on."""
-        if not isinstance(incoming, Message) or not incoming.addressed:
-            return incoming
-        unsupported = unsupported_kinds(incoming, self.settings.attachment_kinds)
-        if not unsupported:
-            return incoming
-        await self.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(unsupported))))
-        if not incoming.text.strip():
-            return None
-        kept = tuple(a for a in incoming.attachments if a.kind not in unsupported)
-        return replace(incoming, attachments=kept)
 
     @contextlib.asynccontextmanager
     async def _typing(self, incoming: Incoming) -> AsyncIterator[None]:

@@ -37,9 +37,8 @@ from botkit.adapters.slack.events import (
 )
 from botkit.adapters.slack.format import escape
 from botkit.adapters.slack.send import SlackSender, reply_target
-from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
 from botkit.config import ConfigError
-from botkit.message import Incoming, Message, Reply, StreamingReply
+from botkit.message import Incoming, Reply, StreamingReply
 from botkit.platform_settings import SlackSettings
 
 if TYPE_CHECKING:
@@ -100,7 +99,7 @@ class SlackAdapter:
         self._sender: SlackSender | None = None
         self._bot_user_id = ""
         self._sync_replies: dict[int, list[str]] = {}
-        self._intake = Intake(self, screen=self._screen, typing=self._typing)
+        self._intake = Intake(self, attachment_kinds=settings.attachment_kinds, typing=self._typing)
         secrets = (settings.bot_token, settings.signing_secret, settings.app_token)
         self._secrets = [x.get_secret_value() for x in secrets if x is not None]
         self._redacting = False
@@ -277,16 +276,6 @@ class SlackAdapter:
         if not self._intake.is_new(f"action:{body.get('trigger_id') or ''}:{event.id}"):
             return
         self._intake.submit(event)
-
-    async def _screen(self, incoming: Incoming) -> Incoming | None:
-        """Say which attachments the bot cannot read; a message with nothing else goes no further."""
-        if isinstance(incoming, Message):
-            kinds = unsupported_kinds(incoming, self.settings.attachment_kinds)
-            if kinds:
-                await self.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(kinds))))
-                if not incoming.text:
-                    return None
-        return incoming
 
     def _typing(self, incoming: Incoming) -> AbstractAsyncContextManager[None]:
         assert self._sender is not None

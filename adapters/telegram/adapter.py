@@ -36,7 +36,6 @@ from botkit.adapters.redact import REDACTOR
 from botkit.adapters.telegram.parse import BotIdentity, ParseOptions, Skip, parse_update
 from botkit.adapters.telegram.receive import Poller, WebhookServer
 from botkit.adapters.telegram.send import Target, TelegramSender, call_api, target_for
-from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
 from botkit.config import ConfigError
 from botkit.message import Event, Incoming, Message, Reply, StreamingReply
 
@@ -90,7 +89,9 @@ class TelegramAdapter:
         self._me = BotIdentity(0, "")
         self._poller: Poller | None = None
         self._webhook: WebhookServer | None = None
-        self._intake = Intake(self, screen=self._screen, typing=self._typing_while_handled)
+        self._intake = Intake(
+            self, attachment_kinds=settings.attachment_kinds, typing=self._typing_while_handled
+        )
         self._typing: dict[int, asyncio.Task[None]] = {}
         self._redacting = False
         self._blocked: set[str] = set()
@@ -238,18 +239,7 @@ class TelegramAdapter:
             log.debug("telegram: update %s ignored: %s", update_id, parsed.reason)
             return
         # Button presses are answered at once, even while the chat is busy.
-        self._intake.submit(parsed, prepare=self._prepare_event)
-
-    async def _screen(self, incoming: Incoming) -> Incoming | None:
-        if isinstance(incoming, Message) and incoming.attachments and not incoming.text.strip():
-            kinds = unsupported_kinds(incoming, self.settings.attachment_kinds)
-            if kinds:  # nothing the bot can read: say so when spoken to, never give the model ""
-                if incoming.addressed:
-                    await self.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(kinds))))
-                return None
-        if isinstance(incoming, Message):  # whoever writes to the bot has not blocked it (any more)
-            self._blocked.discard(incoming.conversation.id)
-        return incoming
+        self._intake.submit(parsed, prepare=self._prepare)
 
     @contextlib.asynccontextmanager
     async def _typing_while_handled(self, incoming: Incoming) -> AsyncIterator[None]:
@@ -265,8 +255,9 @@ class TelegramAdapter:
             typing.cancel()
             self._typing.pop(id(incoming), None)
 
-    async def _prepare_event(self, incoming: Incoming) -> Incoming:
-        if not isinstance(incoming, Event):
+    async def _prepare(self, incoming: Incoming) -> Incoming:
+        if not isinstance(incoming, Event):  # whoever writes to the bot has not blocked it (any more)
+            self._blocked.discard(incoming.conversation.id)
             return incoming
         event = incoming
         assert self._sender is not None

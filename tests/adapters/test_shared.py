@@ -17,7 +17,7 @@ import pytest
 
 from botkit.adapters.intake import Intake
 from botkit.adapters.redact import SecretRedactor
-from botkit.message import Conversation, Incoming, Message, Reply, StreamingReply, User
+from botkit.message import Attachment, Conversation, Incoming, Message, Reply, StreamingReply, User
 from botkit.types import Adapter, CommandInfo
 
 pytestmark = [pytest.mark.timeout(10)]
@@ -60,9 +60,10 @@ class Platform:
 
     name = "test"
 
-    def __init__(self, gate: Gate) -> None:
+    def __init__(self, gate: Gate, attachment_kinds: tuple[str, ...] = ()) -> None:
         self.typing: list[tuple[str, str]] = []
-        self.intake = Intake(self, typing=self.typing_while)
+        self.sent: list[tuple[str, str]] = []
+        self.intake = Intake(self, attachment_kinds=attachment_kinds, typing=self.typing_while)
         self.intake.bind(gate)
 
     @contextlib.asynccontextmanager
@@ -80,12 +81,20 @@ class Platform:
         """Unused."""
 
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
-        """Unused: the gate answers nothing."""
+        self.sent.append((to.id, reply.text))
 
 
-def message(text: str, chat: str = "c1") -> Message:
+def message(
+    text: str, chat: str = "c1", *, kinds: tuple[str, ...] = (), addressed: bool = True, id: str = ""
+) -> Message:
     return Message(
-        platform="test", conversation=Conversation(chat, "test"), author=User("u1", "Ann"), text=text, id=text
+        platform="test",
+        conversation=Conversation(chat, "test"),
+        author=User("u1", "Ann"),
+        text=text,
+        id=id or text,
+        attachments=tuple(Attachment(kind) for kind in kinds),
+        addressed=addressed,
     )
 
 
@@ -163,6 +172,23 @@ async def test_close_lets_replies_finish_then_cancels_the_rest() -> None:
     assert platform.intake.pending == 0
     assert gate.finished == []
     assert ("off", "stuck") in platform.typing
+
+
+async def test_one_attachment_policy_for_every_platform() -> None:
+    gate = Gate()
+    platform = Platform(gate, attachment_kinds=("file",))
+    for opened in ("", "what is this?"):
+        gate.gate(opened).set()
+    platform.intake.submit(message("", kinds=("image",), id="photo"))  # nothing readable, spoken to
+    platform.intake.submit(message("", kinds=("image", "sticker"), addressed=False, id="chatter"))
+    platform.intake.submit(message("what is this?", kinds=("image",), id="captioned"))
+    platform.intake.submit(message("", kinds=("image", "file"), id="some readable"))
+    await platform.intake.drain()
+    assert platform.sent == [("photo", "Sorry, I can't read image attachments yet; please send text.")]
+    # the rest reach the dispatcher: unaddressed chatter (plugins that watch everything see it), a photo
+    # with a caption (handled as its caption), and attachments of which plugins read some
+    assert sorted(gate.finished) == ["", "", "what is this?"]
+    assert ("on", "photo") not in platform.typing
 
 
 # -- the redactor ---------------------------------------------------------------------------------------
