@@ -12,12 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from botkit.platform_settings import DiscordSettings, SlackSettings, TelegramSettings
 from botkit.types import SamplingParams
@@ -174,24 +169,6 @@ class Settings(BaseSettings):
         base = self._config_file.parent if self._config_file is not None else Path.cwd()
         return [base, *((base / folder).resolve() for folder in self.plugin_dirs)]
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_path = _CONFIG_FILE.get("path")
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if toml_path is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
-        return tuple(sources)
-
-
-_CONFIG_FILE: dict[str, Path | None] = {"path": None}
-
 
 class ConfigError(ValueError):
     """The configuration file is missing, unreadable or invalid."""
@@ -215,16 +192,38 @@ def load_settings(path: str | Path | None = None, **overrides: Any) -> Settings:
             tomllib.loads(chosen.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigError(f"config file {chosen} is not valid TOML: {exc}") from exc
-    _CONFIG_FILE["path"] = chosen
     try:
-        settings = Settings(**overrides)
+        settings = Settings.model_validate(_layered(chosen, overrides))
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or '(top level)'}: {err['msg']}" for err in exc.errors()
         )
         where = f"config file {chosen}" if chosen else "configuration"
         raise ConfigError(f"{where} is invalid: {problems}") from exc
-    finally:
-        _CONFIG_FILE["path"] = None
     settings._config_file = chosen.resolve() if chosen is not None else None
     return settings
+
+
+def _layered(toml_file: Path | None, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The raw values of each source, merged key by key: overrides over environment over the file.
+
+    Built here per call (rather than by ``settings_customise_sources``, which only sees the class) so
+    that the file's path reaches the TOML source as an argument, not through module state.
+    """
+    layers: list[dict[str, Any]] = []
+    if toml_file is not None:
+        layers.append(TomlConfigSettingsSource(Settings, toml_file=toml_file)())
+    layers += [EnvSettingsSource(Settings)(), overrides]
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = _merge(merged, layer)
+    return merged
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``; nested sections merge field by field (``[model]`` in the file, one env var)."""
+    merged = dict(base)
+    for key, value in top.items():
+        below = merged.get(key)
+        merged[key] = _merge(below, value) if isinstance(below, dict) and isinstance(value, dict) else value
+    return merged
