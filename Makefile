@@ -38,7 +38,7 @@ lint: $(STAMP) tree
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/hadolint deploy/Dockerfile
-	cd $(TREE) && ../../$(BIN)/lint-imports --config ../../pyproject.toml
+	cd $(TREE) && ../../$(BIN)/lint-imports ../../pyproject.toml
 
 typecheck: $(STAMP) tree
 	$(BIN)/mypy $(TREE)/botkit
