@@ -98,6 +98,15 @@ class ConsoleAdapter:
 
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
         """Print ``reply`` (as it streams, on a TTY) and collect it for the one-line-per-message output."""
+        await self._show(reply)
+
+    async def send_to(
+        self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
+    ) -> None:
+        """Print an unprompted reply: the terminal is the console's one conversation."""
+        await self._show(reply)
+
+    async def _show(self, reply: Reply | StreamingReply) -> None:
         if isinstance(reply, StreamingReply):
             if self.interactive:
                 self._write(BOT_PREFIX)

@@ -16,7 +16,8 @@ from itertools import groupby
 from typing import TYPE_CHECKING
 
 from botkit.context import Context, NoModelError
-from botkit.message import Incoming, Reply
+from botkit.errors import ConversationClosed
+from botkit.message import Incoming, Reply, StreamingReply
 from botkit.plugin import Handler, Plugin, UsageError
 from botkit.stores.memory import MemoryStore
 from botkit.types import Adapter, Generator, Middleware, Next, Store
@@ -64,9 +65,36 @@ class Bot:
         self.settings = settings
         self.load_errors: dict[str, str] = {}
         self.teardown_errors: dict[str, str] = {}
+        self.adapters: dict[str, Adapter] = {}
         self._handlers: list[Handler] = []
         self._started = False
         self._reindex()
+
+    def attach(self, adapter: Adapter) -> None:
+        """Let :meth:`send_to` reach conversations on ``adapter``'s platform (``botkit run`` does this)."""
+        self.adapters[adapter.name] = adapter
+
+    async def send_to(self, key: str, reply: Reply | StreamingReply, *, thread_id: str | None = None) -> None:
+        """Write to a conversation unprompted: ``key`` is its store key (``"telegram:12345"``).
+
+        Raises:
+            LookupError: no attached adapter serves the key's platform.
+            ConversationClosed: the platform refused (the bot was blocked, removed or the channel
+                archived); the conversation's state records it under ``"closed"`` so plugins can stop
+                writing there.
+        """
+        platform, _, conversation_id = key.partition(":")
+        adapter = self.adapters.get(platform)
+        if adapter is None or not conversation_id:
+            known = ", ".join(sorted(self.adapters)) or "none"
+            raise LookupError(f"no adapter for conversation {key!r} (attached: {known})")
+        try:
+            await adapter.send_to(conversation_id, reply, thread_id=thread_id)
+        except ConversationClosed as exc:
+            state = await self.store.get_state(key)
+            state["closed"] = {"reason": exc.reason}
+            await self.store.set_state(key, state)
+            raise
 
     # -- life cycle -------------------------------------------------------------------------------
     async def start(self) -> None:

@@ -89,6 +89,9 @@ class LimitSettings(Section):
     """Input limits."""
 
     max_input_chars: int = Field(4000, ge=1, description="longer messages get a polite refusal")
+    max_attachment_bytes: int = Field(
+        20 * 1024 * 1024, ge=1, description="largest attachment a plugin may download (Telegram's own cap)"
+    )
 
 
 class QueueSettings(Section):
@@ -145,6 +148,9 @@ class Settings(BaseSettings):
     adapters: list[str] = Field(default_factory=list, description="adapters `botkit run` starts")
     store: Literal["sqlite", "memory"] = Field("sqlite", description="where conversations are kept")
     log_level: str = Field("INFO", description="logging level for `botkit run`")
+    language: str = Field(
+        "en", description="language of botkit's own texts when the platform does not tell the user's (en, zh)"
+    )
     model: ModelSettings = Field(default_factory=ModelSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)

@@ -5,9 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from botkit.message import Button, CommandCall, Event, Incoming, Message, Reply, StreamingReply, parse_command
+from botkit.message import (
+    Attachment,
+    Button,
+    CommandCall,
+    Event,
+    Incoming,
+    Message,
+    Reply,
+    StreamingReply,
+    parse_command,
+)
 from botkit.plugin import BotView
 from botkit.types import Adapter, ChatTurn, Generator, Store
+
+# The attachment limit of a bot built in code without settings (the config's default).
+DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
 
 class NoModelError(RuntimeError):
@@ -89,10 +102,13 @@ class Context:
         return self._stopped
 
     async def reply(
-        self, text: str, *, buttons: Sequence[Sequence[Button]] = (), attachments: Sequence[Any] = ()
+        self, text: str, *, buttons: Sequence[Sequence[Button]] = (), files: Sequence[Attachment] = ()
     ) -> Reply:
-        """Send a whole reply to the conversation the message came from."""
-        reply = Reply(text, buttons, attachments)
+        """Send a whole reply to the conversation the message came from, with images or files if given.
+
+        Build a file from disk with :meth:`Attachment.from_path`.
+        """
+        reply = Reply(text, buttons, files)
         self.replies.append(reply)
         await self.adapter.send(self.incoming, reply)
         return reply
@@ -106,3 +122,13 @@ class Context:
             async for _ in reply:
                 pass
         return reply.text
+
+    async def download(self, attachment: Attachment) -> bytes:
+        """An incoming attachment's bytes, at most ``limits.max_attachment_bytes`` of them.
+
+        Raises:
+            AttachmentTooLarge: it is larger than the limit (nothing past the limit is downloaded).
+        """
+        settings = self.bot.settings
+        limit = settings.limits.max_attachment_bytes if settings is not None else DEFAULT_MAX_ATTACHMENT_BYTES
+        return await attachment.read(limit)

@@ -23,3 +23,27 @@ class GenerationTimeout(GenerationFailed):
 
     def __init__(self, message: str = "That took me too long to answer; please try again.") -> None:
         super().__init__(message)
+
+
+class ConversationClosed(BotkitError):
+    """The platform no longer lets the bot write to this conversation (blocked, removed, archived).
+
+    Attributes:
+        key: the conversation's store key.
+        reason: the platform's own words for it.
+    """
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"cannot write to {key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
+class AttachmentTooLarge(BotkitError):
+    """An attachment is larger than the configured ``limits.max_attachment_bytes``."""
+
+    def __init__(self, name: str, size: int, limit: int) -> None:
+        super().__init__(f"{name} is {size:,} bytes; the limit is {limit:,}")
+        self.name = name
+        self.size = size
+        self.limit = limit

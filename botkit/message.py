@@ -5,10 +5,12 @@ It imports nothing else of botkit, so every other module may import it.
 
 from __future__ import annotations
 
+import mimetypes
 import re
 import shlex
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 ConversationKind = Literal["private", "group", "channel"]
@@ -21,6 +23,7 @@ class User:
     id: str
     name: str = ""
     is_bot: bool = False
+    language: str | None = None  # an IETF tag ("en", "zh-hans") where the platform tells it
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,17 @@ class Conversation:
         return f"{self.platform}:{self.id}"
 
 
+# Reads at most ``max_bytes`` of an attachment's content from its platform; raises AttachmentTooLarge past it.
+Fetch = Callable[[int], Awaitable[bytes]]
+
+
 @dataclass(frozen=True)
 class Attachment:
-    """A file, image or other media that came with a message (or goes with a reply)."""
+    """A file, image or other media that came with a message, or goes with a reply.
+
+    Incoming attachments carry what the platform said of them and, where the adapter can download the
+    content, a ``fetch`` that :meth:`read` calls; outgoing ones carry their bytes in ``data``.
+    """
 
     kind: str  # "image", "file", "audio", "video", "sticker", ...
     url: str | None = None
@@ -49,6 +60,35 @@ class Attachment:
     size: int | None = None
     platform_id: str = ""
     data: bytes | None = None
+    fetch: Fetch | None = field(default=None, compare=False, repr=False)
+
+    async def read(self, max_bytes: int) -> bytes:
+        """The attachment's bytes, at most ``max_bytes`` of them.
+
+        Raises:
+            AttachmentTooLarge: the platform's declared size, or the bytes read, pass ``max_bytes``.
+            LookupError: there is nothing to read (no data, and the adapter gave no way to fetch it).
+        """
+        from botkit.errors import AttachmentTooLarge
+
+        if self.size is not None and self.size > max_bytes:
+            raise AttachmentTooLarge(self.name or self.kind, self.size, max_bytes)
+        if self.data is not None:
+            if len(self.data) > max_bytes:
+                raise AttachmentTooLarge(self.name or self.kind, len(self.data), max_bytes)
+            return self.data
+        if self.fetch is None:
+            raise LookupError(f"the {self.kind} {self.name!r} cannot be downloaded from its platform")
+        return await self.fetch(max_bytes)
+
+    @classmethod
+    def from_path(cls, path: str | Path, *, kind: str | None = None, name: str | None = None) -> Attachment:
+        """An outgoing attachment holding a file's bytes; an image by its MIME type unless ``kind`` says."""
+        path = Path(path)
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        data = path.read_bytes()
+        chosen = kind or ("image" if mime.startswith("image/") else "file")
+        return cls(kind=chosen, name=name or path.name, mime_type=mime, size=len(data), data=data)
 
 
 @dataclass(frozen=True)
@@ -138,11 +178,11 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """A whole reply. ``buttons`` are rows of buttons."""
+    """A whole reply. ``buttons`` are rows of buttons; ``files`` are images and files sent with the text."""
 
     text: str
     buttons: Sequence[Sequence[Button]] = ()
-    attachments: Sequence[Attachment] = ()
+    files: Sequence[Attachment] = ()
 
 
 @dataclass

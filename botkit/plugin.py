@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
-from botkit.message import CommandCall, Event, Incoming, Message, parse_command
+from botkit.message import CommandCall, Event, Incoming, Message, Reply, StreamingReply, parse_command
 from botkit.types import Generator, Store
 
 if TYPE_CHECKING:
@@ -56,6 +56,9 @@ class BotView(Protocol):
     @property
     def settings(self) -> Settings | None:
         """The loaded configuration (None for a bot built in code without one)."""
+
+    async def send_to(self, key: str, reply: Reply | StreamingReply, *, thread_id: str | None = None) -> None:
+        """Write to the conversation with store key ``key`` unprompted (see ``Bot.send_to``)."""
 
 
 class UsageError(Exception):

@@ -90,6 +90,8 @@ async def run_adapters(bot: Bot, adapters: Sequence[Adapter]) -> None:
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     started: list[Adapter] = []
+    for adapter in adapters:
+        bot.attach(adapter)
     try:
         for adapter in adapters:
             await adapter.start(bot)

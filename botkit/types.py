@@ -177,3 +177,12 @@ class Adapter(Protocol):
 
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
         """Answer ``to`` on its platform. A streaming reply is shown growing (message edits)."""
+
+    async def send_to(
+        self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
+    ) -> None:
+        """Write to a conversation unprompted (the id is the part of its key after ``platform:``).
+
+        Raises:
+            ConversationClosed: the platform says the bot may no longer write there.
+        """

@@ -32,6 +32,7 @@ class FakeAdapter:
 
     def __init__(self) -> None:
         self.sent: list[Sent] = []
+        self.pushed: list[tuple[str, str | None, str]] = []
         self.dispatcher: Dispatcher | None = None
 
     async def start(self, dispatcher: Dispatcher) -> None:
@@ -46,6 +47,13 @@ class FakeAdapter:
             self.sent.append(Sent(to, reply.text, reply, states))
         else:
             self.sent.append(Sent(to, reply.text, reply, [reply.text]))
+
+    async def send_to(
+        self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
+    ) -> None:
+        """Record an unprompted reply; ``pushed`` lists (conversation id, thread id, text)."""
+        text = "".join([s async for s in reply][-1:]) if isinstance(reply, StreamingReply) else reply.text
+        self.pushed.append((conversation_id, thread_id, text))
 
 
 class ScriptedModel:
