@@ -2,11 +2,10 @@
 indicator while the bot works, ``dispatcher.handle``, every task tracked, and a drain on stop.
 
 A platform adapter parses its payloads and calls :meth:`Intake.submit`; how it shows "typing" is the hook
-it passes in. Everything else here is the same on Telegram, Discord and Slack: the lane key
-(``conversation.key``, the key the store files the conversation's history under), and what happens to a
-message that holds nothing the bot can read (attachments of kinds not in ``attachment_kinds``, no text):
-it goes no further, and when it was addressed to the bot the sender is told so. A message with text is
-handed on as it is, attachments included (a photo with a caption is handled as its caption).
+it passes in. Everything else here is the same on Telegram, Discord and Slack, including the lane key
+(``conversation.key``, the key the store files the conversation's history under). Every message goes on to
+the plugins as it is, attachments included, since plugins can read them (``ctx.download``); what the model
+cannot read, the chat plugin refuses politely (:mod:`botkit.plugins.chat`), the same on every platform.
 """
 
 from __future__ import annotations
@@ -15,12 +14,11 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
-from botkit.adapters.text import UNSUPPORTED_ATTACHMENT, unsupported_kinds
-from botkit.message import Incoming, Message, Reply
+from botkit.message import Incoming
 
 if TYPE_CHECKING:
     from botkit.types import Adapter, Dispatcher
@@ -107,16 +105,12 @@ class Intake:
     """Takes a platform's parsed events to the dispatcher, one conversation at a time.
 
     Args:
-        adapter: the adapter that answers (handed to ``dispatcher.handle``; it sends attachment notices).
-        attachment_kinds: the attachment kinds plugins read (the platform's ``attachment_kinds`` setting).
+        adapter: the adapter that answers (handed to ``dispatcher.handle``).
         typing: the platform's typing indicator around ``dispatcher.handle``.
     """
 
-    def __init__(
-        self, adapter: Adapter, *, attachment_kinds: Iterable[str] = (), typing: Typing = no_typing
-    ) -> None:
+    def __init__(self, adapter: Adapter, *, typing: Typing = no_typing) -> None:
         self._adapter = adapter
-        self._attachment_kinds = frozenset(attachment_kinds)
         self._typing = typing
         self._dispatcher: Dispatcher | None = None
         self._recent = RecentIds()
@@ -169,8 +163,6 @@ class Intake:
             if ready is None:
                 return
             async with self._lanes.lane(ready.conversation.key):
-                if await self._unreadable(ready):
-                    return
                 async with self._typing(ready):
                     await self.dispatcher.handle(ready, self._adapter)
         except Exception:  # one bad event must not end the adapter
@@ -182,20 +174,6 @@ class Intake:
                     await cleanup(incoming)
                 except Exception:
                     log.exception("%s: cleaning up after %s failed", self._adapter.name, incoming.id)
-
-    async def _unreadable(self, incoming: Incoming) -> bool:
-        """Whether ``incoming`` holds nothing the bot can read; the sender is told when it was addressed.
-
-        The model is never given an empty prompt for a photo or a file; an unaddressed one (group
-        chatter) still reaches plugins that watch everything.
-        """
-        if not isinstance(incoming, Message) or incoming.text.strip() or not incoming.addressed:
-            return False
-        kinds = unsupported_kinds(incoming, self._attachment_kinds)
-        if not kinds or len(kinds) < len({a.kind for a in incoming.attachments}):
-            return False
-        await self._adapter.send(incoming, Reply(UNSUPPORTED_ATTACHMENT.format(kinds=", ".join(kinds))))
-        return True
 
     async def drain(self, within: float | None = None) -> None:
         """Wait until every event taken in so far (and any taken in meanwhile) is handled, or ``within`` s."""

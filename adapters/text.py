@@ -1,4 +1,4 @@
-"""Text helpers every platform's sender shares: splitting long replies, throttling streamed edits, notices.
+"""Text helpers every platform's sender shares: splitting long replies and throttling streamed edits.
 
 What happens to an event on its way in (de-duplication, lanes, typing, draining) is in
 :mod:`botkit.adapters.intake`; keeping secrets out of logs is in :mod:`botkit.adapters.redact`.
@@ -7,11 +7,7 @@ What happens to an event on its way in (de-duplication, lanes, typing, draining)
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable
-
-from botkit.message import Message
-
-UNSUPPORTED_ATTACHMENT = "Sorry, I can't read {kinds} attachments yet; please send text."
+from collections.abc import AsyncIterator
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -81,9 +77,3 @@ async def throttled(stream: AsyncIterator[str], min_interval: float) -> AsyncIte
             yield latest
     if latest != last_sent:
         yield latest
-
-
-def unsupported_kinds(message: Message, supported: Iterable[str]) -> list[str]:
-    """Attachment kinds on ``message`` that the bot does not handle."""
-    allowed = set(supported)
-    return sorted({a.kind for a in message.attachments if a.kind not in allowed})

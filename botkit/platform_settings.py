@@ -1,7 +1,7 @@
 """Settings of the chat platforms: one base with the names every platform shares, one subclass per platform.
 
 A setting that means the same on every platform has the same name on every platform (``group_mode``,
-``edited_messages``, ``stream_edit_interval_s``, ``attachment_kinds``); a subclass adds only what its
+``edited_messages``, ``stream_edit_interval_s``); a subclass adds only what its
 platform differs in. :mod:`botkit.config` puts them in ``Settings`` as ``[telegram]``, ``[discord]`` and
 ``[slack]``; each adapter's ``from_settings`` reads its own section and raises
 :class:`~botkit.config.ConfigError` when something it needs is missing or malformed.
@@ -31,10 +31,6 @@ class PlatformSettings(BaseModel):
     )
     stream_edit_interval_s: float = Field(
         1.0, ge=0.0, description="least time between two edits of a streamed reply"
-    )
-    attachment_kinds: list[str] = Field(
-        default_factory=list,
-        description='attachment kinds plugins handle ("image", "file"...); others get a notice',
     )
 
 

@@ -91,7 +91,7 @@ class DiscordAdapter:
         self.settings = settings
         self.client: discord.Client | None = None
         self.endpoint: DiscordInteractionsEndpoint | None = None
-        self._intake = Intake(self, attachment_kinds=settings.attachment_kinds, typing=self._typing)
+        self._intake = Intake(self, typing=self._typing)
         self._targets: dict[str, Target] = {}
         self._redacting = ""
         self._runner: asyncio.Task[None] | None = None

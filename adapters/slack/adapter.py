@@ -99,7 +99,7 @@ class SlackAdapter:
         self._sender: SlackSender | None = None
         self._bot_user_id = ""
         self._sync_replies: dict[int, list[str]] = {}
-        self._intake = Intake(self, attachment_kinds=settings.attachment_kinds, typing=self._typing)
+        self._intake = Intake(self, typing=self._typing)
         secrets = (settings.bot_token, settings.signing_secret, settings.app_token)
         self._secrets = [x.get_secret_value() for x in secrets if x is not None]
         self._redacting = False

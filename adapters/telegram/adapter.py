@@ -89,9 +89,7 @@ class TelegramAdapter:
         self._me = BotIdentity(0, "")
         self._poller: Poller | None = None
         self._webhook: WebhookServer | None = None
-        self._intake = Intake(
-            self, attachment_kinds=settings.attachment_kinds, typing=self._typing_while_handled
-        )
+        self._intake = Intake(self, typing=self._typing_while_handled)
         self._typing: dict[int, asyncio.Task[None]] = {}
         self._redacting = False
         self._blocked: set[str] = set()

@@ -2,6 +2,10 @@
 
 The prompt is the system prompt, the stored history and the new message, trimmed (oldest turns first)
 so that prompt plus reply fit the model's context window, measured in the model's own tokens.
+
+The model reads text only: a message that brings nothing but attachments (a photo, a file) gets a polite
+refusal here, after every other plugin had the chance to read it; a photo with a caption is answered as
+its caption.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ log = logging.getLogger("botkit.chat")
 MIN_REPLY_TOKENS = 16
 
 UNKNOWN_COMMAND = "I don't know the command /{name}. Send /help to see what I can do."
+ATTACHMENTS_ONLY = "I can only read text; please type your message (I can't open {kinds} attachments)."
 EMPTY_REPLY = "I don't know what to say to that. Could you put it another way?"
 TOO_LONG = (
     "That message is too long for me to read ({tokens} tokens; I can read about {limit}). Please shorten it."
@@ -79,7 +84,12 @@ class ChatPlugin(Plugin):
             await ctx.reply(UNKNOWN_COMMAND.format(name=ctx.command.name))
             return
         message = ctx.message
-        if message is None or not message.text.strip():
+        if message is None:
+            return
+        if not message.text.strip():
+            kinds = sorted({a.kind for a in message.attachments})
+            if kinds:  # no plugin before this one took the files; the model cannot see them
+                await ctx.reply(ATTACHMENTS_ONLY.format(kinds=" and ".join(kinds)))
             return
         settings = ctx.bot.settings
         chat = settings.chat if settings else ChatSettings()

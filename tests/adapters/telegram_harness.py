@@ -21,6 +21,7 @@ from botkit.config import TelegramSettings
 from botkit.context import Context
 from botkit.message import Button, Event, Message
 from botkit.plugin import Plugin, on_command, on_event, on_message
+from botkit.plugins.chat import ChatPlugin
 from botkit.testing import ScriptedModel
 from botkit.types import SamplingParams
 
@@ -93,7 +94,7 @@ class Probe(Plugin):
     async def leave(self, ctx: Context) -> None:
         self.seen.append(("leave", ctx.incoming))
 
-    @on_message()
+    @on_message(pattern=r"\S")  # text only: an attachment alone goes on to the chat plugin's refusal
     async def chat(self, ctx: Context) -> None:
         self.seen.append(("chat", ctx.incoming))
         await ctx.stream(ctx.model.stream([{"role": "user", "content": ctx.text}], SamplingParams()))
@@ -137,7 +138,7 @@ async def tg_fixture() -> AsyncIterator[FakeTelegramServer]:
 
 async def start_rig(tg: FakeTelegramServer, model: ScriptedModel, **extra: Any) -> tuple[Rig, Bot]:
     probe = Probe()
-    bot = Bot([probe], model=model)
+    bot = Bot([probe, ChatPlugin()], model=model)
     adapter = TelegramAdapter(settings(tg, **extra))
     await adapter.start(bot)
     return Rig(tg, adapter, probe, model), bot

@@ -15,9 +15,7 @@ import pytest
 from nacl.signing import SigningKey
 
 from botkit.adapters.discord import DiscordAdapter
-from botkit.adapters.discord import format as fmt
 from botkit.adapters.discord.fake_server import FakeDiscordServer
-from botkit.adapters.text import UNSUPPORTED_ATTACHMENT
 from tests.adapters import corpus
 from tests.adapters.test_discord import Recorder, running, signed
 from tests.adapters.test_discord_payloads import probe, replies
@@ -82,9 +80,11 @@ async def _thread_mention(fake: FakeDiscordServer, adapter: DiscordAdapter, rec:
 
 
 async def _image_only(fake: FakeDiscordServer, adapter: DiscordAdapter, rec: Recorder) -> None:
-    notice = fmt.render(UNSUPPORTED_ATTACHMENT.format(kinds="image"))
-    await answered("dc_fx_image_only_dm", DM, notice)(fake, adapter, rec)
-    assert rec.seen == []  # nothing the bot can read reached the plugins
+    await _deliver(fake, "dc_fx_image_only_dm")
+    await fake.wait_for(lambda: rec.seen)
+    await adapter.drain()
+    (seen,) = rec.seen  # attachments reach the plugins (the chat plugin refuses what the model cannot read)
+    assert [a.kind for a in seen.attachments] == ["image"]
 
 
 async def _slash(fake: FakeDiscordServer, adapter: DiscordAdapter, rec: Recorder) -> None:

@@ -2,7 +2,7 @@
 
 ``botkit run`` prints a :class:`~botkit.config.ConfigError` as ``botkit run: <message>`` and exits 2, so
 the message must be a single line that says what to set, never a traceback; the shared names
-(``stream_edit_interval_s``, ``attachment_kinds``) mean the same on every platform.
+(``group_mode``, ``stream_edit_interval_s``) mean the same on every platform.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def test_good_sections_build_adapters() -> None:
 @pytest.mark.parametrize("section", [TelegramSettings, DiscordSettings, SlackSettings])
 def test_every_platform_shares_the_base_names(section: type[PlatformSettings]) -> None:
     shared = set(PlatformSettings.model_fields)
-    assert shared == {"group_mode", "edited_messages", "stream_edit_interval_s", "attachment_kinds"}
+    assert shared == {"group_mode", "edited_messages", "stream_edit_interval_s"}
     assert shared <= set(section.model_fields)
     assert section.model_fields["stream_edit_interval_s"].default == 1.0
     with pytest.raises(ValidationError):  # the old names are typos now, not silently ignored settings

@@ -237,7 +237,7 @@ async def test_edits_are_ignored_or_handled_per_setting(slack: Harness) -> None:
         await fake2.stop()
 
 
-async def test_unsupported_attachment_gets_a_clear_reply(slack: Harness) -> None:
+async def test_attachment_only_message_reaches_the_plugins(slack: Harness) -> None:
     file = {
         "id": "F1",
         "name": "cat.png",
@@ -246,9 +246,8 @@ async def test_unsupported_attachment_gets_a_clear_reply(slack: Harness) -> None
         "url_private": "https://x/cat.png",
     }
     await slack.event(slack.fake.message_event("", files=[file], subtype="file_share"))
-    assert slack.probe.messages == []
-    [reply] = slack.fake.messages.values()
-    assert "can't read image attachments" in reply.text
+    [seen] = slack.probe.messages  # the chat plugin, not the adapter, refuses what the model cannot read
+    assert [(a.kind, a.name) for a in seen.attachments] == [("image", "cat.png")]
 
 
 # -- commands and buttons ---------------------------------------------------------------------------

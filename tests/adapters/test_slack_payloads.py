@@ -19,8 +19,6 @@ import pytest
 
 from botkit.adapters.slack import SlackAdapter
 from botkit.adapters.slack.fake_server import FakeSlackServer
-from botkit.adapters.slack.format import escape
-from botkit.adapters.text import UNSUPPORTED_ATTACHMENT
 from botkit.app import Bot
 from botkit.config import SlackSettings
 from botkit.context import Context
@@ -245,13 +243,10 @@ CHECKS: dict[str, Callable[[Outcome], None]] = {
 }
 
 
-def check_image_notice(o: Outcome) -> None:
+def check_image_reaches_plugins(o: Outcome) -> None:
     assert o.status == 200
-    assert o.recorder.messages == []
-    assert o.model.calls == []
-    [notice] = o.fake.messages.values()
-    assert (notice.channel, notice.thread_ts) == ("D0FX0001", None)
-    assert notice.text == escape(UNSUPPORTED_ATTACHMENT.format(kinds="image"))
+    [seen] = o.recorder.messages  # the chat plugin, not the adapter, refuses what the model cannot read
+    assert [a.kind for a in seen.attachments] == ["image"]
 
 
 def check_fixture_block_action(o: Outcome) -> None:
@@ -299,7 +294,7 @@ FIXTURE_CHECKS: dict[str, Callable[[Outcome], None]] = {
     "sl_fx_channel_chatter": Outcome.nothing_happened,
     "sl_fx_own_message": Outcome.nothing_happened,
     "sl_fx_message_edited": Outcome.nothing_happened,
-    "sl_fx_dm_image_only": check_image_notice,
+    "sl_fx_dm_image_only": check_image_reaches_plugins,
     "sl_fx_block_action": check_fixture_block_action,
     "sl_fx_slash_command": check_fixture_slash_command,
     "sl_fx_unknown_event": Outcome.nothing_happened,

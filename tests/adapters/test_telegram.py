@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from botkit.adapters.telegram.fake_server import FakeTelegramServer
-from botkit.adapters.text import UNSUPPORTED_ATTACHMENT
 from botkit.message import Event, Message, Reply
+from botkit.plugins.chat import ATTACHMENTS_ONLY
 from botkit.testing import ScriptedModel
 from tests.adapters import corpus
 from tests.adapters.telegram_harness import (
@@ -215,10 +215,12 @@ def chat(text: str, chat_id: int) -> Callable[[Rig], None]:
 
 
 def notice(kind: str, chat_id: int) -> Callable[[Rig], None]:
+    """An attachment with no text reaches the plugins; the chat plugin says the model reads text only."""
+
     def check(r: Rig) -> None:
-        assert r.probe.seen == []
+        assert r.probe.seen == []  # the probe's chat handler takes only text
         assert r.model.calls == []
-        assert r.tg.texts(chat_id) == [UNSUPPORTED_ATTACHMENT.format(kinds=kind)]
+        assert r.tg.texts(chat_id) == [ATTACHMENTS_ONLY.format(kinds=kind)]
 
     return check
 
