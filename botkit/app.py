@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from botkit.context import Context, NoModelError
 from botkit.errors import ConversationClosed
+from botkit.jobs import JobRunner, LocalJobs
+from botkit.i18n import N_, translate_for
 from botkit.message import Incoming, Reply, StreamingReply
 from botkit.plugin import Handler, Plugin, UsageError
 from botkit.stores.memory import MemoryStore
@@ -27,8 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botkit")
 
-APOLOGY = "Sorry, something went wrong while handling that. Please try again."
-NO_MODEL = "No dialogue model is configured for this bot, so I can only answer commands. Try /help."
+APOLOGY = N_("Sorry, something went wrong while handling that. Please try again.")
+NO_MODEL = N_("No dialogue model is configured for this bot, so I can only answer commands. Try /help.")
+USAGE = N_("Usage: {usage} ({problem})")
 
 
 class Bot:
@@ -66,6 +69,8 @@ class Bot:
         self.load_errors: dict[str, str] = {}
         self.teardown_errors: dict[str, str] = {}
         self.adapters: dict[str, Adapter] = {}
+        # In-process jobs by default; the runtime puts Celery's runner here for queue.backend = "celery".
+        self.jobs: JobRunner = LocalJobs(self)
         self._handlers: list[Handler] = []
         self._started = False
         self._reindex()
@@ -123,6 +128,7 @@ class Bot:
                 kept.append(plugin)
         self.plugins = kept
         self._reindex()
+        await self.jobs.start([job for plugin in self.plugins for job in plugin.jobs()])
         self._started = True
 
     async def stop(self) -> None:
@@ -130,6 +136,7 @@ class Bot:
 
         A failing teardown is logged and kept in :attr:`teardown_errors`; the others still run.
         """
+        await self.jobs.stop()  # first: no job may run into a plugin that is being torn down
         for plugin in reversed(self.plugins):
             await self._teardown(plugin)
         if self.model is not None:
@@ -143,6 +150,15 @@ class Bot:
         except Exception as exc:
             self.teardown_errors[plugin.name] = f"teardown failed: {type(exc).__name__}: {exc}"
             log.exception("plugin %r failed in teardown", plugin.name)
+
+    def replace_plugin(self, old: Plugin, new: Plugin) -> None:
+        """Put ``new`` in ``old``'s place in the load order; messages go to its handlers from now on.
+
+        Only the swap: :func:`botkit.reload.reload_module` runs ``old``'s teardown and ``new``'s setup
+        around it (hot reload).
+        """
+        self.plugins[self.plugins.index(old)] = new
+        self._reindex()
 
     def _reindex(self) -> None:
         handlers = [h for plugin in self.plugins for h in plugin.handlers()]
@@ -195,10 +211,10 @@ class Bot:
                 try:
                     await handler.run(ctx, matched)
                 except UsageError as exc:
-                    await ctx.reply(f"Usage: {handler.usage} ({exc})")
+                    await ctx.reply(translate_for(ctx, USAGE, usage=handler.usage, problem=exc))
                     return
                 except NoModelError:
-                    await ctx.reply(NO_MODEL)
+                    await ctx.reply(translate_for(ctx, NO_MODEL))
                     return
                 if handler.spec.block or ctx.stopped:
                     return
@@ -214,13 +230,10 @@ class Bot:
             exc_info=exc,
         )
         try:
-            await ctx.adapter.send(ctx.incoming, _apology(error_id))
+            apology = f"{translate_for(ctx, APOLOGY)} (error {error_id})"  # the id as it is: users quote it
+            await ctx.adapter.send(ctx.incoming, Reply(apology))
         except Exception:
             log.exception("could not send the apology for error %s to %s", error_id, ctx.key)
-
-
-def _apology(error_id: str) -> Reply:
-    return Reply(f"{APOLOGY} (error {error_id})")
 
 
 def _wrap(middleware: Middleware[Context], call_next: Next[Context]) -> Next[Context]:

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from botkit.i18n import N_
+
+# Message ids of botkit/locale: the chat plugin translates these into the user's language.
+BUSY = N_("I'm busy right now, please try again in a moment.")
+TOO_SLOW = N_("That took me too long to answer; please try again.")
+
 
 class BotkitError(Exception):
     """Base of botkit's own errors."""
@@ -14,14 +20,14 @@ class GenerationFailed(BotkitError):
 class ModelBusy(GenerationFailed):
     """The model cannot be reached right now (broker down, queue full); trying again later may work."""
 
-    def __init__(self, message: str = "I'm busy right now, please try again in a moment.") -> None:
+    def __init__(self, message: str = BUSY) -> None:
         super().__init__(message)
 
 
 class GenerationTimeout(GenerationFailed):
     """The reply took longer than the configured limit."""
 
-    def __init__(self, message: str = "That took me too long to answer; please try again.") -> None:
+    def __init__(self, message: str = TOO_SLOW) -> None:
         super().__init__(message)
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from botkit.context import Context
+from botkit.i18n import N_, translate_for
 from botkit.types import Middleware, Next
 
 if TYPE_CHECKING:
@@ -21,11 +22,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("botkit.dispatch")
 
-EMPTY = "I got an empty message. Send me some text, or /help to see what I can do."
-TOO_LONG = "That message is too long ({length:,} characters; the limit is {limit:,}). Please shorten it."
-NOT_UTF8 = "I couldn't read that message: it is not valid UTF-8 text. Please send it again as plain text."
-TOO_FAST = "You're sending messages too fast. Please wait {seconds} s and try again."
-ADMIN_ONLY = "Sorry, /{command} is for admins only."
+EMPTY = N_("I got an empty message. Send me some text, or /help to see what I can do.")
+TOO_LONG = N_("That message is too long ({length:,} characters; the limit is {limit:,}). Please shorten it.")
+NOT_UTF8 = N_("I couldn't read that message: it is not valid UTF-8 text. Please send it again as plain text.")
+TOO_FAST = N_("You're sending messages too fast. Please wait {seconds} s and try again.")
+ADMIN_ONLY = N_("Sorry, /{command} is for admins only.")
 
 
 class LoggingMiddleware:
@@ -65,12 +66,12 @@ class InputLimitsMiddleware:
             return
         text = message.text
         if _has_undecodable(text):
-            await ctx.reply(NOT_UTF8)
+            await ctx.reply(translate_for(ctx, NOT_UTF8))
         elif not text.strip() and not message.attachments:
             if message.addressed:
-                await ctx.reply(EMPTY)
+                await ctx.reply(translate_for(ctx, EMPTY))
         elif len(text) > self.max_chars:
-            await ctx.reply(TOO_LONG.format(length=len(text), limit=self.max_chars))
+            await ctx.reply(translate_for(ctx, TOO_LONG, length=len(text), limit=self.max_chars))
         else:
             await call_next(ctx)
 
@@ -106,7 +107,7 @@ class RateLimitMiddleware:
             retry = self.per_seconds - (now - hits[0])
             if self._warned.get(who, -math.inf) < hits[0]:
                 self._warned[who] = now
-                await ctx.reply(TOO_FAST.format(seconds=max(1, math.ceil(retry))))
+                await ctx.reply(translate_for(ctx, TOO_FAST, seconds=max(1, math.ceil(retry))))
             return
         hits.append(now)
         if len(self._hits) > 50_000:  # forget idle users so memory stays bounded
@@ -131,7 +132,7 @@ class AdminOnlyMiddleware:
             handler = ctx.bot.commands.get(command.name)
             who = f"{ctx.incoming.platform}:{ctx.incoming.author.id}"
             if handler is not None and handler.spec.admin_only and who not in self.admins:
-                await ctx.reply(ADMIN_ONLY.format(command=command.name))
+                await ctx.reply(translate_for(ctx, ADMIN_ONLY, command=command.name))
                 return
         await call_next(ctx)
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from botkit.context import Context
+from botkit.i18n import N_, translate_for
 from botkit.plugin import Plugin, on_command
+
+DONE = N_("Done: I've forgotten our conversation. Let's start over.")
+# The handler's docstring, marked so that the extractor puts it in the catalog (tests check they match).
+DESCRIPTIONS = (N_("Forget this conversation and start over."),)
 
 
 class ResetPlugin(Plugin):
@@ -16,4 +21,4 @@ class ResetPlugin(Plugin):
         """Forget this conversation and start over."""
         await ctx.store.clear(ctx.key)
         ctx.state.clear()  # the bot saves ctx.state after dispatch; keep it from writing the old one back
-        await ctx.reply("Done: I've forgotten our conversation. Let's start over.")
+        await ctx.reply(translate_for(ctx, DONE))
