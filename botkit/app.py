@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING
 
 from botkit.context import Context, NoModelError
 from botkit.errors import ConversationClosed
-from botkit.jobs import JobRunner, LocalJobs
 from botkit.i18n import N_, translate_for
+from botkit.jobs import JobRunner, LocalJobs
 from botkit.message import Incoming, Reply, StreamingReply
 from botkit.plugin import Handler, Plugin, UsageError
 from botkit.stores.memory import MemoryStore

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
+from botkit.jobs.context import JobFunction
+from botkit.jobs.schedule import parse_duration
 from botkit.message import (
     Attachment,
     Button,
@@ -132,3 +134,19 @@ class Context:
         settings = self.bot.settings
         limit = settings.limits.max_attachment_bytes if settings is not None else DEFAULT_MAX_ATTACHMENT_BYTES
         return await attachment.read(limit)
+
+    async def later(self, delay: str | float, fn: JobFunction, *args: Any) -> str:
+        """Run ``fn(job, *args)`` once, ``delay`` from now (``"10m"`` or seconds); returns the job's id.
+
+        ``fn`` is a plugin method or a module-level function taking a :class:`~botkit.jobs.JobContext`
+        first; ``job.reply(...)`` writes to this conversation. ``args`` must be JSON values.
+        """
+        thread = self.incoming.thread_id
+        return await self.bot.jobs.later(parse_duration(delay), fn, args, key=self.key, thread_id=thread)
+
+    async def background(self, fn: JobFunction, *args: Any) -> str:
+        """Run slow work ``fn(job, *args)`` off the chat path; what it returns (a ``str`` or ``Reply``) is
+        sent to this conversation when done, and a failure as a short message. Returns the job's id.
+        """
+        thread = self.incoming.thread_id
+        return await self.bot.jobs.background(fn, args, key=self.key, thread_id=thread)

@@ -18,6 +18,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar
 
+from botkit.jobs.context import JobRunner
+from botkit.jobs.schedule import JobSpec, ScheduledJob
 from botkit.message import CommandCall, Event, Incoming, Message, Reply, StreamingReply, parse_command
 from botkit.types import Generator, Store
 
@@ -56,6 +58,10 @@ class BotView(Protocol):
     @property
     def settings(self) -> Settings | None:
         """The loaded configuration (None for a bot built in code without one)."""
+
+    @property
+    def jobs(self) -> JobRunner:
+        """What runs ``ctx.later`` and ``ctx.background`` (in-process, or on Celery)."""
 
     async def send_to(self, key: str, reply: Reply | StreamingReply, *, thread_id: str | None = None) -> None:
         """Write to the conversation with store key ``key`` unprompted (see ``Bot.send_to``)."""
@@ -243,18 +249,24 @@ class Plugin:
 
     name: ClassVar[str] = ""
     handler_specs: ClassVar[dict[str, HandlerSpec]] = {}
+    job_specs: ClassVar[dict[str, JobSpec]] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not cls.__dict__.get("name"):
             cls.name = cls.__name__.removesuffix("Plugin").lower() or cls.__name__.lower()
         specs: dict[str, HandlerSpec] = {}
+        jobs: dict[str, JobSpec] = {}
         for klass in reversed(cls.__mro__):
             for attr, value in vars(klass).items():
                 spec = getattr(value, "__botkit_handler__", None)
                 if isinstance(spec, HandlerSpec):
                     specs[attr] = spec
+                job = getattr(value, "__botkit_job__", None)
+                if isinstance(job, JobSpec):
+                    jobs[attr] = job
         cls.handler_specs = specs
+        cls.job_specs = jobs
 
     async def setup(self, bot: BotView) -> None:
         """Called once when the bot starts; raise to refuse loading (the plugin is then dropped).
@@ -269,3 +281,10 @@ class Plugin:
     def handlers(self) -> list[Handler]:
         """This instance's handlers, bound."""
         return [Handler(self, attr, spec, getattr(self, attr)) for attr, spec in self.handler_specs.items()]
+
+    def jobs(self) -> list[ScheduledJob]:
+        """This instance's ``@every``/``@at`` jobs, bound; each is named ``"plugin.method"``."""
+        return [
+            ScheduledJob(f"{self.name}.{attr}", spec, getattr(self, attr))
+            for attr, spec in self.job_specs.items()
+        ]
