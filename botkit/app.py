@@ -5,10 +5,15 @@ handler whose match test accepts the message runs (commands are tried before pat
 ``block``s (the default) or calls ``ctx.stop()``, no later group runs. Every exception from a handler
 ends here, in :meth:`Bot._on_error`: the user gets a short apology, the log gets the traceback with the
 conversation id, and the bot goes on.
+
+A conversation waiting for an answer (a handler parked in ``ctx.ask``, or a form in progress; see
+:mod:`botkit.conversation` and :mod:`botkit.forms`) gets its next message as that answer: it reaches
+neither the handlers nor the chat model. Middleware still runs around it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -16,7 +21,9 @@ from itertools import groupby
 from typing import TYPE_CHECKING
 
 from botkit.context import Context, NoModelError
+from botkit.conversation import CANCEL_COMMAND, NOTHING_TO_CANCEL, ConversationEnded, Waits
 from botkit.errors import ConversationClosed
+from botkit.forms import FormRunner
 from botkit.i18n import N_, translate_for
 from botkit.jobs import JobRunner, LocalJobs
 from botkit.message import Incoming, Reply, StreamingReply
@@ -73,6 +80,8 @@ class Bot:
         self.jobs: JobRunner = LocalJobs(self)
         self._handlers: list[Handler] = []
         self._started = False
+        self._waits = Waits()
+        self.form_runner = FormRunner()
         self._reindex()
 
     def attach(self, adapter: Adapter) -> None:
@@ -137,6 +146,8 @@ class Bot:
         A failing teardown is logged and kept in :attr:`teardown_errors`; the others still run.
         """
         await self.jobs.stop()  # first: no job may run into a plugin that is being torn down
+        await self._waits.close()  # a parked ask's marker stays in the store: the next message explains
+        await self.form_runner.close()
         for plugin in reversed(self.plugins):
             await self._teardown(plugin)
         if self.model is not None:
@@ -183,23 +194,59 @@ class Bot:
 
     # -- dispatch ---------------------------------------------------------------------------------
     async def handle(self, incoming: Incoming, adapter: Adapter) -> Context:
-        """Handle one message or event from ``adapter``; never raises for a handler's fault."""
+        """Handle one message or event from ``adapter``; never raises for a handler's fault.
+
+        Returns when the handlers are done *or* one waits in ``ctx.ask`` for the conversation's next
+        message (which the adapter delivers only after this returns); that handler goes on in a task.
+        """
         if not self._started:
             await self.start()
         state = await self.store.get_state(incoming.conversation.key)
-        ctx = Context(self, adapter, incoming, state)
-        chain: Next[Context] = self._dispatch
+        ctx = Context(self, adapter, incoming, state, waits=self._waits)
+        chain: Next[Context] = self._route
         for middleware in reversed(self.middleware):
             chain = _wrap(middleware, chain)
+        task = asyncio.get_running_loop().create_task(self._run(ctx, chain))
+        self._waits.track(task)
         try:
-            await chain(ctx)
-        except Exception as exc:
-            await self._on_error(ctx, exc)
+            await ctx.turn.settled()
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not task.done():  # parked in ask: save what it asked; the task saves again when it ends
+            await self._save(ctx)
+        return ctx
+
+    async def _run(self, ctx: Context, chain: Next[Context]) -> None:
         try:
-            await self.store.set_state(incoming.conversation.key, ctx.state)
+            try:
+                await chain(ctx)
+            except ConversationEnded:
+                pass  # a cancelled or timed-out ask: the user was told, nothing went wrong
+            except Exception as exc:
+                await self._on_error(ctx, exc)
+            await self._save(ctx)
+            self.form_runner.arm(ctx)
+        finally:
+            ctx.turn.settle()  # also when cancelled (the bot stops): handle() must not wait forever
+
+    async def _save(self, ctx: Context) -> None:
+        try:
+            await self.store.set_state(ctx.key, ctx.state)
         except Exception:
             log.exception("could not save state of conversation %s", ctx.key)
-        return ctx
+
+    async def _route(self, ctx: Context) -> None:
+        """The end of the middleware chain: a waiting ask or form takes the message, else the handlers."""
+        if await self._waits.answer(ctx) or await self.form_runner.answer(ctx):
+            return
+        if await self._waits.interrupted(ctx):
+            return  # it was meant as an answer: the user starts again rather than have it misread
+        command = ctx.command.name if ctx.command is not None else None
+        if command == CANCEL_COMMAND and CANCEL_COMMAND not in self.commands:
+            await ctx.reply(translate_for(ctx, NOTHING_TO_CANCEL))
+            return
+        await self._dispatch(ctx)
 
     async def _dispatch(self, ctx: Context) -> None:
         for _priority, group in groupby(self._handlers, key=lambda h: h.spec.priority):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
+from botkit.conversation import DEFAULT_ASK_TIMEOUT_S, Turn, Waits
 from botkit.jobs.context import JobFunction
 from botkit.jobs.schedule import parse_duration
 from botkit.message import (
@@ -21,12 +22,22 @@ from botkit.message import (
 from botkit.plugin import BotView
 from botkit.types import Adapter, ChatTurn, Generator, Store
 
+T = TypeVar("T")
+
 # The attachment limit of a bot built in code without settings (the config's default).
 DEFAULT_MAX_ATTACHMENT_BYTES = 20 * 1024 * 1024
 
 
 class NoModelError(RuntimeError):
     """A handler asked for the model but the bot has none configured."""
+
+
+class StartsOnContext(Protocol):
+    """A form class as :meth:`Context.form` takes it (:class:`botkit.forms.Form` subclasses are)."""
+
+    @classmethod
+    async def start(cls, ctx: Context) -> None:
+        """Ask the form's first question and keep its progress in ``ctx.state``."""
 
 
 class Context:
@@ -40,9 +51,18 @@ class Context:
         command: the parsed command, when the text is one.
         matched: what the running handler's match test returned (a regex match, a command...).
         replies: every reply sent while handling this context (handy in tests and middleware).
+        turn: settles when the handler chain ends or parks in :meth:`ask` (``Bot.handle`` waits on it).
     """
 
-    def __init__(self, bot: BotView, adapter: Adapter, incoming: Incoming, state: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        bot: BotView,
+        adapter: Adapter,
+        incoming: Incoming,
+        state: dict[str, Any],
+        *,
+        waits: Waits | None = None,
+    ) -> None:
         self.bot = bot
         self.adapter = adapter
         self.incoming = incoming
@@ -53,6 +73,8 @@ class Context:
         self.matched: object = None
         self.replies: list[Reply | StreamingReply] = []
         self._stopped = False
+        self._waits = waits
+        self.turn = Turn()
 
     @property
     def message(self) -> Message | None:
@@ -150,3 +172,32 @@ class Context:
         """
         thread = self.incoming.thread_id
         return await self.bot.jobs.background(fn, args, key=self.key, thread_id=thread)
+
+    async def ask(
+        self,
+        question: str,
+        *,
+        timeout: float | None = DEFAULT_ASK_TIMEOUT_S,  # noqa: ASYNC109  (how long the user has, per answer)
+        parse: Callable[[str], T] = str,  # type: ignore[assignment]  # str is the parser when none is given
+    ) -> T:
+        """Ask ``question`` and wait for the conversation's next message: the answer, run through ``parse``.
+
+        ``parse`` is a type or a callable (``int``, ``float``, your own); when it raises ``ValueError`` the
+        user is told why and asked again. The answer reaches no other handler and not the chat model.
+
+        Raises:
+            Cancelled: the user sent ``/cancel`` (they have been told; the bot ends the handler quietly).
+            AnswerTimeout: no answer within ``timeout`` seconds (they have been told, as for ``Cancelled``).
+            RuntimeError: the context is not being handled by a bot (built by hand).
+        """
+        if self._waits is None:
+            raise RuntimeError("ctx.ask works only while a Bot handles the message")
+        return await self._waits.ask(self, question, timeout=timeout, parse=parse)
+
+    async def form(self, form: type[StartsOnContext]) -> None:
+        """Start ``form`` (a :class:`botkit.forms.Form`): its first question is sent, the answers come as
+        the conversation's next messages, and its ``submit`` runs when every field is filled.
+
+        Returns at once: the form's progress lives in the conversation's state, not in this handler.
+        """
+        await form.start(self)

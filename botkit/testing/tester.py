@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from types import TracebackType
 
@@ -114,3 +115,17 @@ class BotTester:
         """Assert that nothing was sent since the last check."""
         fresh = self.new_replies()
         assert not fresh, f"expected no reply, got {[s.text for s in fresh]!r}"
+
+    async def next_reply(self, *, within: float = 5.0) -> Sent:
+        """Wait (``within`` seconds at most) for a reply that no message of this test caused, such as the
+        notice of a timed-out question, and return it (as :meth:`assert_reply` does, it counts as seen).
+
+        Raises:
+            AssertionError: nothing was sent in time.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while len(self.adapter.sent) <= self._seen:
+            assert loop.time() < deadline, f"no reply within {within} s"
+            await asyncio.sleep(0.01)
+        return self.assert_reply()

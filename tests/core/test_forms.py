@@ -1,0 +1,226 @@
+"""Forms: fields asked in turn, validated by pydantic, kept in the store across restarts and replicas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import Field, model_validator
+
+from botkit import Bot, Context, Plugin, on_command
+from botkit.forms import FORM, Form, forms_of
+from botkit.plugins.chat import ChatPlugin
+from botkit.stores import SqliteStore
+from botkit.testing import BotTester, ScriptedModel
+
+NUMBER = "Your order number?"
+QUANTITY = "How many?"
+SUBMITTED: list[tuple[int, int]] = []
+
+
+class Refill(Form):
+    """Declared beside the plugin and listed in its ``forms``; answers in a moment or not at all."""
+
+    number: int = Field(description=NUMBER)
+    quantity: int = Field(gt=0, le=50, description=QUANTITY)
+    timeout_s = 0.3
+
+    @model_validator(mode="after")
+    def not_both_thirteen(self) -> Refill:
+        if self.number == 13 and self.quantity == 13:
+            raise ValueError("13 of order 13 is not allowed")
+        return self
+
+    async def submit(self, ctx: Context) -> None:
+        SUBMITTED.append((self.number, self.quantity))
+        await ctx.reply(f"{self.quantity} more of order {self.number}.")
+
+
+class Shop(Plugin):
+    forms = (Refill,)
+
+    class Address(Form):
+        street: str
+        city: str = Field(description="Which city?")
+
+        async def submit(self, ctx: Context) -> None:
+            await ctx.reply(f"Shipping to {self.street}, {self.city}.")
+
+    @on_command("order")
+    async def order(self, ctx: Context) -> None:
+        await ctx.form(Refill)
+
+    @on_command("ship")
+    async def ship(self, ctx: Context) -> None:
+        await ctx.form(self.Address)
+
+
+class Slow(Refill):
+    form_name = "slow-refill"
+    timeout_s = 60.0
+
+
+class SlowShop(Shop):
+    forms = (Refill, Slow)
+
+    @on_command("slow")
+    async def slow(self, ctx: Context) -> None:
+        await ctx.form(Slow)
+
+
+class NotDeclared(Form):
+    x: int
+
+
+class Lost(Plugin):
+    @on_command("lost")
+    async def lost(self, ctx: Context) -> None:
+        await ctx.form(NotDeclared)
+
+
+@pytest.fixture(autouse=True)
+def _fresh() -> None:
+    SUBMITTED.clear()
+
+
+def shop_bot(model: ScriptedModel, store: SqliteStore | None = None, plugin: Plugin | None = None) -> Bot:
+    return Bot([plugin or SlowShop(), ChatPlugin()], model=model, store=store)
+
+
+async def test_a_two_field_form_completed() -> None:
+    model = ScriptedModel(["model"])
+    async with BotTester(shop_bot(model)) as tester:
+        await tester.send("/order")
+        tester.assert_reply(NUMBER)
+        await tester.send("12345")
+        tester.assert_reply(QUANTITY)
+        await tester.send(" 3 ")
+        tester.assert_reply("3 more of order 12345.")
+        assert SUBMITTED == [(12345, 3)]
+        assert (await tester.bot.store.get_state("test:c1")) == {}
+        await tester.send("/ship")
+        tester.assert_reply("Street?")  # no description: the field's name as the question
+        await tester.send("1 Main St")
+        tester.assert_reply("Which city?")
+        await tester.send("Springfield")
+        tester.assert_reply("Shipping to 1 Main St, Springfield.")
+    assert model.calls == []
+
+
+async def test_bad_answers_are_asked_again_with_pydantic_s_message() -> None:
+    model = ScriptedModel()
+    async with BotTester(shop_bot(model)) as tester:
+        await tester.send("/order")
+        tester.assert_reply(NUMBER)
+        await tester.send("twelve")
+        tester.assert_reply(
+            f"Input should be a valid integer, unable to parse string as an integer. {NUMBER}"
+        )
+        await tester.send("13")
+        tester.assert_reply(QUANTITY)
+        await tester.send("0")
+        tester.assert_reply(f"Input should be greater than 0. {QUANTITY}")
+        await tester.send("13")  # each field is fine; the check across them is not
+        tester.assert_reply(f"Value error, 13 of order 13 is not allowed. {NUMBER}")
+        await tester.send("14")  # the quantity given is kept
+        tester.assert_reply("13 more of order 14.")
+    assert SUBMITTED == [(14, 13)]
+    assert model.calls == []
+
+
+async def test_cancel_ends_a_form() -> None:
+    model = ScriptedModel(["model"])
+    async with BotTester(shop_bot(model)) as tester:
+        await tester.send("/order")
+        tester.assert_reply(NUMBER)
+        await tester.send("12")
+        tester.assert_reply(QUANTITY)
+        await tester.send("/cancel")
+        tester.assert_reply(f'Cancelled: I am no longer waiting for your answer to "{QUANTITY}".')
+        assert (await tester.bot.store.get_state("test:c1")) == {}
+        await tester.send("hello")
+        tester.assert_reply("model")
+    assert SUBMITTED == []
+    assert [call[-1]["content"] for call in model.calls] == ["hello"]
+
+
+async def test_an_unanswered_question_times_out() -> None:
+    async with BotTester(shop_bot(ScriptedModel(["model"]))) as tester:
+        await tester.send("/order")
+        tester.assert_reply(NUMBER)
+        notice = await tester.next_reply()  # Refill waits 0.3 s
+        assert notice.text.startswith(f'I stopped waiting for your answer to "{NUMBER}".')
+        assert FORM not in await tester.bot.store.get_state("test:c1")
+        await tester.send("12")  # an ordinary message again
+        tester.assert_reply("model")
+    assert SUBMITTED == []
+
+
+async def test_a_deadline_that_passed_while_the_bot_was_down(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with BotTester(shop_bot(ScriptedModel(), SqliteStore(path))) as tester:
+        await tester.send("/slow")
+        tester.assert_reply(NUMBER)
+    later = shop_bot(ScriptedModel(), SqliteStore(path))
+    later.form_runner.clock = lambda: 2e10  # long after the 60 s deadline
+    async with BotTester(later) as tester:
+        await tester.send("12")
+        assert tester.assert_reply().text.startswith(f'I stopped waiting for your answer to "{NUMBER}".')
+    assert SUBMITTED == []
+
+
+async def test_a_form_survives_a_restart(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    model = ScriptedModel()
+    async with BotTester(shop_bot(model, SqliteStore(path))) as tester:
+        await tester.send("/slow")
+        tester.assert_reply(NUMBER)
+        await tester.send("12345")
+        tester.assert_reply(QUANTITY)
+    # A new process over the same file: the form goes on where it was.
+    async with BotTester(shop_bot(model, SqliteStore(path))) as tester:
+        await tester.send("x")
+        tester.assert_reply(
+            f"Input should be a valid integer, unable to parse string as an integer. {QUANTITY}"
+        )
+        await tester.send("4")
+        tester.assert_reply("4 more of order 12345.")
+    assert SUBMITTED == [(12345, 4)]
+    assert model.calls == []
+
+
+async def test_replicas_share_a_form_through_the_store(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    model = ScriptedModel()
+    one, two = shop_bot(model, SqliteStore(path)), shop_bot(model, SqliteStore(path))
+    async with BotTester(one) as first, BotTester(two) as second:
+        await first.send("/slow")
+        first.assert_reply(NUMBER)
+        await second.send("77")  # the answer reached the other replica
+        second.assert_reply(QUANTITY)
+        await first.send("5")
+        first.assert_reply("5 more of order 77.")
+    assert SUBMITTED == [(77, 5)]
+    assert model.calls == []
+
+
+async def test_a_form_whose_plugin_is_gone(tmp_path: Path) -> None:
+    path = tmp_path / "bot.sqlite3"
+    async with BotTester(shop_bot(ScriptedModel(), SqliteStore(path))) as tester:
+        await tester.send("/slow")
+        tester.assert_reply(NUMBER)
+    async with BotTester(Bot([ChatPlugin()], model=ScriptedModel(), store=SqliteStore(path))) as tester:
+        await tester.send("12")
+        tester.assert_reply(f'The form that asked "{NUMBER}" is no longer available; please start again.')
+        assert (await tester.bot.store.get_state("test:c1")) == {}
+
+
+async def test_a_form_no_plugin_declares_is_refused_clearly() -> None:
+    async with BotTester(Bot([Lost()])) as tester:
+        await tester.send("/lost")
+        assert tester.assert_reply().text.startswith("Sorry, something went wrong")
+        assert (await tester.bot.store.get_state("test:c1")) == {}
+
+
+def test_forms_are_found_through_the_plugins() -> None:
+    assert forms_of([SlowShop()]) == {"refill": Refill, "slow-refill": Slow, "address": Shop.Address}
