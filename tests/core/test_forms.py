@@ -224,3 +224,33 @@ async def test_a_form_no_plugin_declares_is_refused_clearly() -> None:
 
 def test_forms_are_found_through_the_plugins() -> None:
     assert forms_of([SlowShop()]) == {"refill": Refill, "slow-refill": Slow, "address": Shop.Address}
+
+
+async def test_the_readme_example() -> None:
+    """The README's "Asking and waiting for an answer" block, run as written."""
+    from tests.core.test_readme import _blocks
+
+    namespace: dict[str, object] = {}
+    exec(compile(_blocks()["ask"], "README.md", "exec"), namespace)
+    desk: type[Plugin] = namespace["Desk"]  # type: ignore[assignment]
+    model = ScriptedModel(["model"])
+    async with BotTester(Bot([desk(), ChatPlugin()], model=model)) as tester:
+        await tester.send("/track")
+        tester.assert_reply("Your order number?")
+        await tester.send("soon")
+        tester.assert_reply("That is not a whole number. Your order number?")
+        await tester.send("42")
+        tester.assert_reply("Order 42 left our warehouse today.")
+        await tester.send("/refund")
+        tester.assert_reply("Your order number?")
+        await tester.send("42")
+        tester.assert_reply("Why would you like a refund?")
+        await tester.send("bad")
+        tester.assert_reply("String should have at least 5 characters. Why would you like a refund?")
+        await tester.send("It arrived broken")
+        tester.assert_reply("Refund of order 42 requested (It arrived broken).")
+        await tester.send("/track")
+        tester.assert_reply("Your order number?")
+        await tester.send("/cancel")
+        tester.assert_reply('Cancelled: I am no longer waiting for your answer to "Your order number?".')
+    assert model.calls == []
