@@ -3,7 +3,8 @@
 Slack wants every request acknowledged within 3 seconds, so the bolt listeners only parse, de-duplicate
 and acknowledge; the bot runs in a background task of the shared :class:`~botkit.adapters.intake.Intake`
 (drained by :meth:`SlackAdapter.stop`). The inbound rules live in :mod:`botkit.adapters.slack.events`,
-sending in :mod:`botkit.adapters.slack.send`.
+sending in :mod:`botkit.adapters.slack.send`, files in :mod:`botkit.adapters.slack.files` and users'
+languages in :mod:`botkit.adapters.slack.users`.
 """
 
 from __future__ import annotations
@@ -19,15 +20,11 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
-from slack_sdk.http_retry.async_handler import AsyncRetryHandler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from botkit.adapters.intake import Intake
 from botkit.adapters.redact import REDACTOR
+from botkit.adapters.slack.checks import check_settings
 from botkit.adapters.slack.events import (
     EventRules,
     action_to_event,
@@ -35,9 +32,10 @@ from botkit.adapters.slack.events import (
     event_to_message,
     self_user_ids,
 )
+from botkit.adapters.slack.files import SlackFiles
 from botkit.adapters.slack.format import escape
-from botkit.adapters.slack.send import SlackSender, reply_target
-from botkit.config import ConfigError
+from botkit.adapters.slack.send import ChannelTarget, SlackSender, reply_target, web_client
+from botkit.adapters.slack.users import UserLocales
 from botkit.message import Incoming, Reply, StreamingReply
 from botkit.platform_settings import SlackSettings
 
@@ -49,27 +47,6 @@ log = logging.getLogger("botkit.adapters.slack")
 SDK_LOGGER = "botkit.adapters.slack.sdk"  # what slack_sdk and slack_bolt log through
 SYNC_BUDGET_S = 2.5  # a slash command without response_url must be answered in its 3-second HTTP response
 _ANY = re.compile(".*")
-
-
-def check_settings(settings: SlackSettings) -> None:
-    """Refuse settings the adapter cannot run with, in one line naming the setting and its variable.
-
-    Raises:
-        ConfigError: a token the mode needs is missing, or a token is not of its kind.
-    """
-    s = settings
-    if s.bot_token is None or not s.bot_token.get_secret_value():
-        raise ConfigError("slack: set slack.bot_token (or BOTKIT_SLACK__BOT_TOKEN)")
-    if not s.bot_token.get_secret_value().startswith("xoxb-"):
-        raise ConfigError("slack: slack.bot_token must be the xoxb- bot token (BOTKIT_SLACK__BOT_TOKEN)")
-    if s.mode == "http" and (s.signing_secret is None or not s.signing_secret.get_secret_value()):
-        raise ConfigError("slack: http mode needs slack.signing_secret (or BOTKIT_SLACK__SIGNING_SECRET)")
-    if s.mode == "socket" and (s.app_token is None or not s.app_token.get_secret_value()):
-        raise ConfigError("slack: socket mode needs slack.app_token (or BOTKIT_SLACK__APP_TOKEN)")
-    if s.app_token is not None and not s.app_token.get_secret_value().startswith("xapp-"):
-        raise ConfigError(
-            "slack: slack.app_token must be the xapp- app-level token (BOTKIT_SLACK__APP_TOKEN)"
-        )
 
 
 class SlackAdapter:
@@ -97,6 +74,8 @@ class SlackAdapter:
         self._socket: AsyncSocketModeHandler | None = None
         self._session: aiohttp.ClientSession | None = None
         self._sender: SlackSender | None = None
+        self._files: SlackFiles | None = None
+        self._locales: UserLocales | None = None
         self._bot_user_id = ""
         self._sync_replies: dict[int, list[str]] = {}
         self._intake = Intake(self, typing=self._typing)
@@ -123,18 +102,10 @@ class SlackAdapter:
         sdk_logger = logging.getLogger(SDK_LOGGER)
         self._intake.bind(dispatcher)
         self._session = aiohttp.ClientSession()
-        retry: list[AsyncRetryHandler] = [
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=s.rate_limit_retries),
-        ]
-        client = AsyncWebClient(
-            token=s.bot_token.get_secret_value(),
-            base_url=s.api_base or AsyncWebClient.BASE_URL,
-            session=self._session,
-            logger=sdk_logger,
-            retry_handlers=retry,
-        )
-        self._sender = SlackSender(client, self._session, retry, s.stream_edit_interval_s, sdk_logger)
+        client = web_client(s, self._session, sdk_logger)
+        self._sender = SlackSender(client, self._session, s.stream_edit_interval_s, sdk_logger)
+        self._files = SlackFiles(self._session, s.bot_token.get_secret_value(), s.api_base)
+        self._locales = UserLocales(client)
         try:
             auth = await client.auth_test()
             self._bot_user_id = str(auth.get("user_id") or "")
@@ -244,7 +215,8 @@ class SlackAdapter:
         edit = f":edit:{body['event'].get('ts')}" if message.edited else ""  # each edit is new
         if not self._intake.is_new(f"msg:{message.conversation.id}:{message.id}{edit}"):
             return
-        self._intake.submit(message)
+        assert self._files is not None
+        self._intake.submit(self._files.downloadable(message), prepare=self._with_language)
 
     async def _on_command(self, command: dict[str, Any], ack: AsyncAck) -> None:
         message = command_to_message(command)
@@ -258,9 +230,12 @@ class SlackAdapter:
             return
         if command.get("response_url"):
             await ack()
-            self._intake.submit(message)
+            self._intake.submit(message, prepare=self._with_language)
             return
-        # Legacy integrations send no response_url: the HTTP response is the only answer we can give.
+        # Legacy integrations send no response_url: the HTTP response (due within 3 s) is the only answer
+        # we can give; it has no time for a users.info call, so the language is what is known already.
+        if self._locales is not None:
+            message = self._locales.with_cached_language(message)
         collected: list[str] = []
         self._sync_replies[id(message)] = collected
         task = self._intake.submit(message)
@@ -275,7 +250,10 @@ class SlackAdapter:
             return
         if not self._intake.is_new(f"action:{body.get('trigger_id') or ''}:{event.id}"):
             return
-        self._intake.submit(event)
+        self._intake.submit(event, prepare=self._with_language)
+
+    async def _with_language(self, incoming: Incoming) -> Incoming:
+        return await self._locales.with_language(incoming) if self._locales is not None else incoming
 
     def _typing(self, incoming: Incoming) -> AbstractAsyncContextManager[None]:
         assert self._sender is not None
@@ -293,7 +271,22 @@ class SlackAdapter:
                 async for _ in reply:
                     pass
             collected.append(reply.text)
+            if isinstance(reply, Reply) and reply.files and self._sender is not None:  # no files in HTTP
+                await self._sender.send(ChannelTarget(to.conversation.id), Reply("", files=reply.files))
             return
         if self._sender is None:
             raise RuntimeError("slack: send() before start()")
         await self._sender.send(reply_target(to, self.settings.dm_threads), reply, id(to))
+
+    async def send_to(
+        self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
+    ) -> None:
+        """Post to channel ``conversation_id`` unprompted, in thread ``thread_id`` (a ``thread_ts``) if given.
+
+        Raises:
+            ConversationClosed: Slack says the bot may no longer write there (the channel is archived or
+                gone, the bot was removed from it, or the workspace deactivated the bot).
+        """
+        if self._sender is None:
+            raise RuntimeError("slack: send_to() before start()")
+        await self._sender.send_to(conversation_id, thread_id, reply)

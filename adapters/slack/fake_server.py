@@ -1,4 +1,4 @@
-"""A fake Slack on 127.0.0.1: the Web API, response URLs and Socket Mode, plus a signed event sender.
+"""A fake Slack on 127.0.0.1: the Web API, files, response URLs and Socket Mode, plus a signed event sender.
 
 Point a real ``slack_sdk`` client at it (``AsyncWebClient(base_url=fake.api_base)``, or the adapter's
 ``api_base`` setting) and drive your bot as Slack would::
@@ -13,6 +13,10 @@ Point a real ``slack_sdk`` client at it (``AsyncWebClient(base_url=fake.api_base
 It validates what the real Web API would reject (unknown channel/ts, too-long text, malformed blocks) and,
 stricter than Slack, refuses text that leaves ``&``, ``<`` or ``>`` unescaped (error ``unescaped_markup``):
 Slack would render such text wrongly or swallow it as a link, so a bot must never send it.
+
+Users (``users.info`` with their locale, :meth:`FakeSlackServer.add_user`), channels the bot may no longer
+post to (:meth:`FakeSlackServer.close_channel`) and files (``files``, see
+:mod:`botkit.adapters.slack.fake_files`) are there for proactive messages, languages and attachments.
 """
 
 from __future__ import annotations
@@ -33,9 +37,17 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from botkit.adapters.slack.fake_files import FakeSlackFiles
+
 __all__ = ["ApiCall", "FakeSlackServer", "PostedMessage", "sign_request", "unescape"]
 
 TEXT_LIMIT = 40_000
+# Web API methods that write to a channel, and the argument naming it: a closed channel refuses them.
+_WRITES = {
+    "chat.postMessage": "channel",
+    "chat.update": "channel",
+    "files.completeUploadExternal": "channel_id",
+}
 SECTION_LIMIT = 3000
 # A well-formed control sequence (<@U1>, <#C1>, <!here>, <https://x|label>) or entity; anything else
 # containing & < > is unescaped model output.
@@ -105,6 +117,12 @@ class FakeSlackServer:
         messages: posted messages by ``ts``.
         responses: bodies POSTed to response URLs (see :meth:`response_url`), in order.
         acks: Socket Mode acknowledgements received, by envelope id.
+        files: users' files to download and the bot's uploads (:class:`FakeSlackFiles`).
+        users: what ``users.info`` knows of each user, by id (see :meth:`add_user`); a user it was not told
+            of is a member whose locale is ``default_locale``.
+        closed: channels the bot may no longer write to, with the error Slack gives (:meth:`close_channel`).
+        failing: Web API methods answered with an error instead, e.g. ``{"users.info": "missing_scope"}``.
+        delays: seconds to wait before answering a Web API method, by method name.
     """
 
     def __init__(
@@ -123,6 +141,12 @@ class FakeSlackServer:
         self.messages: dict[str, PostedMessage] = {}
         self.responses: list[dict[str, Any]] = []
         self.acks: dict[str, dict[str, Any]] = {}
+        self.files = FakeSlackFiles(bot_token, team_id)
+        self.users: dict[str, dict[str, Any]] = {}
+        self.closed: dict[str, str] = {}
+        self.failing: dict[str, str] = {}
+        self.default_locale = "en-US"
+        self.delays: dict[str, float] = {}
         self._rate_limited = 0
         self._retry_after = 1
         self._ts = itertools.count(1)
@@ -138,14 +162,16 @@ class FakeSlackServer:
         """Listen on a free port of 127.0.0.1; returns the base URL."""
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk reads users.info with GET
         app.router.add_post("/hooks/{name}", self._hook)
         app.router.add_get("/socket", self._socket)
+        self.files.routes(app)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]  # aiohttp keeps it private
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = self.files.url = f"http://127.0.0.1:{port}"
         self._session = aiohttp.ClientSession()
         return self.url
 
@@ -178,6 +204,15 @@ class FakeSlackServer:
     def rate_limit(self, calls: int, retry_after: int = 1) -> None:
         """Answer the next ``calls`` Web API calls with HTTP 429 and ``Retry-After: retry_after``."""
         self._rate_limited, self._retry_after = calls, retry_after
+
+    def add_user(self, user_id: str, *, locale: str = "en-US", name: str = "") -> None:
+        """Let ``users.info`` know ``user_id``; its ``locale`` is returned with ``include_locale=true``."""
+        self.users[user_id] = {"id": user_id, "name": name or user_id.lower(), "locale": locale}
+
+    def close_channel(self, channel: str, error: str = "is_archived") -> None:
+        """Refuse the bot's posts to ``channel`` with ``error``, as Slack does once it may no longer write
+        there (``is_archived``, ``channel_not_found``, ``not_in_channel``, ``account_inactive``)."""
+        self.closed[channel] = error
 
     def calls_to(self, method: str, *, ok: bool = True) -> list[ApiCall]:
         """Calls of ``method`` (only the successful ones unless ``ok`` is False)."""
@@ -275,9 +310,15 @@ class FakeSlackServer:
         wanted = self.app_token if method == "apps.connections.open" else self.bot_token
         if request.headers.get("Authorization") != f"Bearer {wanted}":
             return self._fail(call, "invalid_auth")
+        await asyncio.sleep(self.delays.get(method, 0.0))
+        if method in self.failing:
+            return self._fail(call, self.failing[method])
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return self._fail(call, "unknown_method")
+        closed = self.closed.get(str(params.get(_WRITES.get(method, ""), "")))
+        if closed is not None:
+            return self._fail(call, closed)
         result: dict[str, Any] | str = handler(params)
         if isinstance(result, str):
             return self._fail(call, result)
@@ -329,6 +370,33 @@ class FakeSlackServer:
             return "message_not_found"
         del self.messages[message.ts]
         return {"channel": message.channel, "ts": message.ts}
+
+    def _m_users_info(self, params: dict[str, Any]) -> dict[str, Any] | str:
+        user_id = str(params.get("user") or "")
+        if not user_id:
+            return "user_not_found"
+        member = {"id": user_id, "name": user_id.lower(), "locale": self.default_locale}
+        user = self.users.get(user_id) or member
+        if str(params.get("include_locale")).lower() in ("1", "true"):
+            return {"user": dict(user)}
+        return {"user": {k: v for k, v in user.items() if k != "locale"}}
+
+    def _m_files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any] | str:
+        return self.files.get_upload_url(params)
+
+    def _m_files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any] | str:
+        if not params.get("channel_id"):
+            return "channel_not_found"
+        comment = params.get("initial_comment")
+        if comment:
+            problem = _check_content({"text": comment})
+            if problem:
+                return problem
+        try:
+            files = json.loads(str(params.get("files") or "[]"))
+        except json.JSONDecodeError:
+            return "invalid_arguments"
+        return self.files.complete(params, files if isinstance(files, list) else [])
 
     def _m_conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
         found = self.thread(str(params.get("channel")), str(params.get("ts")))

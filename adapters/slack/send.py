@@ -2,7 +2,9 @@
 
 A streamed reply starts as a placeholder message (Slack has no typing indicator for bots in the Events API,
 so the placeholder is the indicator) that ``chat.update`` grows at most once per ``stream_interval_s``;
-text past one message's limit continues in a new message of the same thread.
+text past one message's limit continues in a new message of the same thread. A reply's files are uploaded
+into the same thread (:mod:`botkit.adapters.slack.files`), the text above them as their comment when it fits
+one message and has no buttons.
 """
 
 from __future__ import annotations
@@ -15,17 +17,45 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import aiohttp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from botkit.adapters.slack.files import check_uploadable, upload
 from botkit.adapters.slack.format import PLACEHOLDER, SECTION_LIMIT, TEXT_LIMIT, message_blocks, split_escaped
 from botkit.adapters.text import throttled
+from botkit.errors import ConversationClosed
 from botkit.message import Button, Event, Incoming, Reply, StreamingReply
+from botkit.platform_settings import SlackSettings
 
 log = logging.getLogger("botkit.adapters.slack")
 
 STILL_TYPING = " " + PLACEHOLDER  # appended to intermediate states of a streamed reply
+# Web API errors that mean the bot may no longer write to a channel.
+CLOSED_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "account_inactive"})
+
+
+def web_client(
+    settings: SlackSettings, session: aiohttp.ClientSession, logger: logging.Logger
+) -> AsyncWebClient:
+    """The Web API client: the bot token, connection errors retried twice, HTTP 429 waited out."""
+    assert settings.bot_token is not None  # the adapter checked its settings
+    retry: list[AsyncRetryHandler] = [
+        AsyncConnectionErrorRetryHandler(max_retry_count=2),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=settings.rate_limit_retries),
+    ]
+    return AsyncWebClient(
+        token=settings.bot_token.get_secret_value(),
+        base_url=settings.api_base or AsyncWebClient.BASE_URL,
+        session=session,
+        logger=logger,
+        retry_handlers=retry,
+    )
 
 
 @dataclass(frozen=True)
@@ -38,10 +68,14 @@ class ChannelTarget:
 
 @dataclass(frozen=True)
 class HookTarget:
-    """Answer through a slash command's or button press's ``response_url``."""
+    """Answer through a slash command's or button press's ``response_url``.
+
+    A response URL takes no files: a reply's files go to ``channel`` (where the command was typed).
+    """
 
     url: str
     response_type: Literal["in_channel", "ephemeral"] = "in_channel"
+    channel: str = ""
 
 
 @dataclass
@@ -56,9 +90,8 @@ class SlackSender:
     """Turns botkit replies into Web API calls.
 
     Attributes:
-        client: the Web API client (its retry handlers wait out HTTP 429).
+        client: the Web API client (its retry handlers wait out HTTP 429; response URLs use them too).
         session: the HTTP session response URLs are posted with.
-        retry_handlers: also used for response URLs.
         stream_interval_s: least time between two edits of a streamed message.
         bot_threads: ``channel:ts`` of threads the bot posted in; the adapter reads it to know which
             thread replies address the bot.
@@ -66,7 +99,6 @@ class SlackSender:
 
     client: AsyncWebClient
     session: aiohttp.ClientSession
-    retry_handlers: list[AsyncRetryHandler]
     stream_interval_s: float = 1.0
     logger: logging.Logger = log
     bot_threads: set[str] = field(default_factory=set)
@@ -81,17 +113,51 @@ class SlackSender:
         ``key`` names the incoming message being answered: when :meth:`typing` showed a "…" placeholder
         for it, the reply replaces the placeholder instead of adding a message.
         """
+        files = reply.files if isinstance(reply, Reply) else ()
+        check_uploadable(files)  # before anything is posted: a bad file must not leave half a reply
+        if files and isinstance(target, HookTarget) and not target.channel:
+            raise ValueError("slack: this answer goes through a response URL, which takes no files")
         placeholder = self._typing.pop(key, None) if key is not None else None
         posted = [_Posted(placeholder, PLACEHOLDER)] if placeholder else []
         if isinstance(target, HookTarget):
             if isinstance(reply, StreamingReply):
                 async for _ in reply:  # a response_url message cannot be edited reliably: send it whole
                     pass
-            await self._hook(target, reply.text, reply.buttons)
+            if reply.text or reply.buttons or not files:
+                await self._hook(target, reply.text, reply.buttons)
+            if files:
+                await upload(self.client, target.channel, None, files)
         elif isinstance(reply, StreamingReply):
             await self._stream(target, reply, posted)
+        elif files:
+            await self._with_files(target, reply, posted)
         else:
             await self._sync(target, posted, _chunks(reply.text, reply.buttons), reply.buttons)
+
+    async def _with_files(self, target: ChannelTarget, reply: Reply, posted: list[_Posted]) -> None:
+        """The text as the files' comment when it fits one plain message, else its own messages first."""
+        chunks = _chunks(reply.text, reply.buttons)
+        comment: str | None = None
+        if not posted and not reply.buttons and len(chunks) <= 1:
+            comment = chunks[0] if chunks else None
+        else:  # a "…" placeholder takes the text (or goes); buttons need a message of their own
+            await self._sync(target, posted, chunks, reply.buttons)
+        await upload(self.client, target.channel, target.thread_ts, reply.files, comment)
+        self._remember_thread(target.channel, target.thread_ts)
+
+    async def send_to(self, channel: str, thread_ts: str | None, reply: Reply | StreamingReply) -> None:
+        """Send ``reply`` to ``channel`` (in thread ``thread_ts``) unprompted.
+
+        Raises:
+            ConversationClosed: Slack refused with one of :data:`CLOSED_ERRORS`.
+        """
+        try:
+            await self.send(ChannelTarget(channel, thread_ts), reply)
+        except SlackApiError as exc:
+            error = str(exc.response.get("error") or "")
+            if error in CLOSED_ERRORS:
+                raise ConversationClosed(f"slack:{channel}", error) from exc
+            raise
 
     @contextlib.asynccontextmanager
     async def typing(self, target: ChannelTarget | HookTarget, key: int, delay: float) -> AsyncIterator[None]:
@@ -175,17 +241,21 @@ class SlackSender:
             unfurl_links=False,
         )
         ts = str(response["ts"])
-        # Replies in this thread (or under this top-level message) now address the bot.
-        self.bot_threads.add(f"{target.channel}:{target.thread_ts or ts}")
+        self._remember_thread(target.channel, target.thread_ts or ts)
+        return _Posted(ts, text, bool(blocks))
+
+    def _remember_thread(self, channel: str, thread_ts: str | None) -> None:
+        """Replies in this thread (or under this top-level message) now address the bot."""
+        if thread_ts is None:  # a top-level upload: Slack does not say which message it made
+            return
+        self.bot_threads.add(f"{channel}:{thread_ts}")
         if len(self.bot_threads) > 50_000:  # bounded: forget an arbitrary old half rather than grow forever
             for key in list(self.bot_threads)[:25_000]:
                 self.bot_threads.discard(key)
-        return _Posted(ts, text, bool(blocks))
 
     async def _hook(self, target: HookTarget, text: str, buttons: Sequence[Sequence[Button]]) -> None:
-        hook = AsyncWebhookClient(
-            target.url, session=self.session, logger=self.logger, retry_handlers=list(self.retry_handlers)
-        )
+        retry = list(self.client.retry_handlers)
+        hook = AsyncWebhookClient(target.url, session=self.session, logger=self.logger, retry_handlers=retry)
         # Slack accepts at most five posts per response_url: long replies use larger chunks here.
         for chunk in _chunks(text, buttons, limit=SECTION_LIMIT if buttons else 3 * TEXT_LIMIT)[:5]:
             blocks = message_blocks(chunk, buttons)
@@ -214,11 +284,11 @@ def reply_target(to: Incoming, dm_threads: bool = False) -> ChannelTarget | Hook
     if isinstance(to, Event):
         container = raw.get("container") or {}
         if response_url and (container.get("is_ephemeral") or not to.conversation.id):
-            return HookTarget(str(response_url), "ephemeral")
+            return HookTarget(str(response_url), "ephemeral", to.conversation.id)
         return ChannelTarget(to.conversation.id, to.thread_id or to.message_id)
     if "command" in raw:
         if response_url:
-            return HookTarget(str(response_url), "in_channel")
+            return HookTarget(str(response_url), "in_channel", to.conversation.id)
         return ChannelTarget(to.conversation.id)
     threaded = to.conversation.kind != "private" or dm_threads or to.thread_id
     return ChannelTarget(to.conversation.id, (to.thread_id or to.id) if threaded else None)
