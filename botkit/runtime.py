@@ -78,6 +78,11 @@ def build_bot(
         settings=settings,
     )
     bot.load_errors.update(report.errors)
+    if settings.queue.backend == "celery":
+        from botkit.queue.jobs_client import CeleryJobs
+
+        # Jobs go to the jobs queue; @every/@at to `botkit beat`; this replica delivers what jobs write.
+        bot.jobs = CeleryJobs(bot, settings)
     return bot
 
 
