@@ -5,7 +5,8 @@ JSON -> :meth:`TelegramAdapter.receive` drops redeliveries (``update_id``) ->
 :func:`~botkit.adapters.telegram.parse.parse_update` makes a botkit message or event -> the shared
 :class:`~botkit.adapters.intake.Intake` hands it to ``dispatcher.handle``, one at a time per chat so
 replies keep their order -> replies come back through :meth:`TelegramAdapter.send` to
-:class:`~botkit.adapters.telegram.send.TelegramSender`.
+:class:`~botkit.adapters.telegram.send.TelegramSender`. :meth:`TelegramAdapter.send_to` writes unprompted
+the same way; files in and out are in :mod:`~botkit.adapters.telegram.files`.
 """
 
 from __future__ import annotations
@@ -25,18 +26,21 @@ from typing import TYPE_CHECKING, Any, Self
 # deprecation warning on every 429 (an error under ``-W error``). telegram_send accepts both types.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
 
+import httpx
 from telegram import Bot as TgBot
 from telegram import BotCommand
-from telegram.error import Forbidden, InvalidToken, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest
 
 from botkit.adapters.intake import Intake, keep_showing
 from botkit.adapters.redact import REDACTOR
+from botkit.adapters.telegram.files import FileDownloads, file_base_url, send_with_files
 from botkit.adapters.telegram.parse import BotIdentity, ParseOptions, Skip, parse_update
 from botkit.adapters.telegram.receive import Poller, WebhookServer
-from botkit.adapters.telegram.send import Target, TelegramSender, call_api, target_for
+from botkit.adapters.telegram.send import Target, TelegramSender, call_api, chat_id_of, target_for
 from botkit.config import ConfigError
+from botkit.errors import ConversationClosed
 from botkit.message import Event, Incoming, Message, Reply, StreamingReply
 
 if TYPE_CHECKING:
@@ -94,6 +98,8 @@ class TelegramAdapter:
         self._redacting = False
         self._blocked: set[str] = set()
         self._requests: tuple[HTTPXRequest, ...] = ()
+        self._files: FileDownloads | None = None
+        self._downloads: httpx.AsyncClient | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -152,12 +158,17 @@ class TelegramAdapter:
             .get_updates_request(self._requests[1])
         )
         if self.settings.base_url:
-            builder = builder.base_url(self.settings.base_url)
+            builder = builder.base_url(self.settings.base_url).base_file_url(
+                file_base_url(self.settings.base_url)
+            )
         self._app = builder.build()
         await self._app.initialize()
         self._intake.bind(dispatcher)
         self._me = BotIdentity(self._app.bot.id, self._app.bot.username or "")
         self._sender = TelegramSender(self._app.bot, self.settings.stream_edit_interval_s)
+        # Downloads get their own client: a large file must not hold up a connection replies need.
+        self._downloads = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
+        self._files = FileDownloads(self._app.bot, self._downloads)
         # bot.start() is left to the runner (or the first dispatch): several adapters share one bot.
         await self._register_commands(dispatcher)
         if self.settings.mode == "webhook":
@@ -184,6 +195,9 @@ class TelegramAdapter:
             await app.shutdown()  # a no-op when initialize() never succeeded
         for request in self._requests:
             await request.shutdown()
+        if self._downloads is not None:
+            await self._downloads.aclose()
+            self._downloads = None
         if self._redacting:
             REDACTOR.discard(self._token, self.secret_token)
             self._redacting = False
@@ -236,6 +250,8 @@ class TelegramAdapter:
         if isinstance(parsed, Skip):
             log.debug("telegram: update %s ignored: %s", update_id, parsed.reason)
             return
+        if self._files is not None:  # plugins download attachments through ctx.download
+            parsed = self._files.readable(parsed)
         # Button presses are answered at once, even while the chat is busy.
         self._intake.submit(parsed, prepare=self._prepare)
 
@@ -286,15 +302,42 @@ class TelegramAdapter:
             log.info("telegram: chat %s blocked the bot; reply dropped", to.conversation.id)
             return
         try:
-            if isinstance(reply, StreamingReply):
-                # The model is working until the first text shows: keep the hint up till then.
-                hint = asyncio.create_task(self._keep_typing(target, 0.0))
-                try:
-                    await self._sender.send_stream(target, reply, on_first=hint.cancel)
-                finally:
-                    hint.cancel()
-            else:
-                await self._sender.send_reply(target, reply)
+            await self._deliver(target, reply)
         except Forbidden as exc:  # blocked, kicked, or never allowed to write here
             self._blocked.add(to.conversation.id)
             log.warning("telegram: may not write to chat %s (%s)", to.conversation.id, exc)
+
+    async def send_to(
+        self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
+    ) -> None:
+        """Write to chat ``conversation_id`` unprompted (in forum topic ``thread_id`` when given).
+
+        Raises:
+            ConversationClosed: Telegram refuses: the user blocked the bot, it was removed from the
+                group, or the chat does not exist (any more).
+            ValueError: ``thread_id`` is not a topic id (a number).
+        """
+        topic = int(thread_id) if thread_id is not None else None
+        try:
+            await self._deliver(Target(chat_id_of(conversation_id), topic), reply)
+        except (Forbidden, BadRequest) as exc:
+            if isinstance(exc, BadRequest) and "chat not found" not in exc.message.lower():
+                raise
+            self._blocked.add(conversation_id)
+            raise ConversationClosed(f"{self.name}:{conversation_id}", exc.message) from exc
+        self._blocked.discard(conversation_id)
+
+    async def _deliver(self, target: Target, reply: Reply | StreamingReply) -> None:
+        if self._sender is None:
+            raise RuntimeError("telegram adapter is not started")
+        if isinstance(reply, StreamingReply):
+            # The model is working until the first text shows: keep the hint up till then.
+            hint = asyncio.create_task(self._keep_typing(target, 0.0))
+            try:
+                await self._sender.send_stream(target, reply, on_first=hint.cancel)
+            finally:
+                hint.cancel()
+        elif reply.files:
+            await send_with_files(self._sender, target, reply)
+        else:
+            await self._sender.send_reply(target, reply)

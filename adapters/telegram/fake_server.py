@@ -13,7 +13,11 @@ data size, webhook secret charset) and records every call::
         assert call.params["text"] == "..."
 
 ``fail_next(n)`` makes the next calls answer HTTP 429 with ``retry_after``; ``deliver()`` posts an update to
-a webhook as Telegram would, with the secret-token header.
+a webhook as Telegram would, with the secret-token header. ``photo_update()`` and ``document_update()`` send
+the bot a file that ``getFile`` and the file URL then serve; ``uploads()`` are the files the bot sent, byte
+for byte. A chat in ``blocked_chats``, ``kicked_chats`` or ``missing_chats`` refuses the bot as Telegram
+does (403 "Forbidden: bot was blocked by the user", 403 "Forbidden: bot was kicked from the group chat",
+400 "Bad Request: chat not found").
 """
 
 from __future__ import annotations
@@ -30,7 +34,19 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-TEXT_LIMIT = 4096
+from botkit.adapters.telegram.fake_checks import (
+    NOT_MODIFIED,
+    ApiError,
+    check_html,
+    check_markdown_v2,
+    check_markup,
+    check_text,
+    need_int,
+)
+from botkit.adapters.telegram.fake_files import FakeFiles, Upload
+
+__all__ = ["ApiCall", "ApiError", "FakeTelegramServer", "Upload", "check_html", "check_markdown_v2"]
+
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice"}
@@ -41,10 +57,6 @@ _CHAT_ACTIONS |= {
     "record_video_note",
     "upload_video_note",
 }
-NOT_MODIFIED = (
-    "Bad Request: message is not modified: specified new message content and reply markup are exactly "
-    "the same as a content and reply markup of the current message"
-)
 
 
 @dataclass
@@ -64,18 +76,6 @@ class ApiCall:
     at: float
 
 
-class ApiError(Exception):
-    """Answer a call with ``{"ok": false, ...}`` (raised inside method handlers)."""
-
-    def __init__(self, code: int, description: str, parameters: dict[str, Any] | None = None) -> None:
-        super().__init__(description)
-        self.code, self.description, self.parameters = code, description, parameters
-
-
-def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
-
-
 class FakeTelegramServer:
     """The Bot API for one bot, in memory.
 
@@ -90,6 +90,9 @@ class FakeTelegramServer:
         webhook: the ``setWebhook`` parameters while a webhook is set, else None.
         commands: the last ``setMyCommands`` list.
         blocked_chats: chat ids where sending answers 403 ("bot was blocked by the user").
+        kicked_chats: group ids where sending answers 403 ("bot was kicked from the group chat").
+        missing_chats: chat ids where sending answers 400 ("chat not found").
+        files: the files users sent and the bot uploaded.
     """
 
     def __init__(
@@ -106,6 +109,9 @@ class FakeTelegramServer:
         self.webhook: dict[str, Any] | None = None
         self.commands: list[dict[str, Any]] = []
         self.blocked_chats: set[int] = set()
+        self.kicked_chats: set[int] = set()
+        self.missing_chats: set[int] = set()
+        self.files = FakeFiles()
         self.confirmed_offset = 0
         self._updates: list[dict[str, Any]] = []
         self._update_ids = itertools.count(1000)
@@ -127,6 +133,7 @@ class FakeTelegramServer:
         """Listen on a free port of 127.0.0.1."""
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._dispatch)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._serve_file)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -172,11 +179,13 @@ class FakeTelegramServer:
         message_id: int | None = None,
         entities: list[dict[str, Any]] | None = None,
         reply_to_bot: int | None = None,
+        language_code: str | None = None,
         push: bool = True,
     ) -> dict[str, Any]:
         """Build (and by default queue) a text message update from a user.
 
-        ``reply_to_bot`` makes it a reply to that message id of the bot's.
+        ``reply_to_bot`` makes it a reply to that message id of the bot's; ``language_code`` is the
+        user's app language as Telegram reports it.
         """
         uid = user_id if user_id is not None else (chat_id if chat_type == "private" else 2001)
         chat: dict[str, Any] = {"id": chat_id, "type": chat_type}
@@ -188,6 +197,8 @@ class FakeTelegramServer:
             "date": int(time.time()),
             "text": text,
         }
+        if language_code is not None:
+            message["from"]["language_code"] = language_code
         if entities is not None:
             message["entities"] = entities
         elif text.startswith("/"):
@@ -202,6 +213,56 @@ class FakeTelegramServer:
             }
         update = {"message": message}
         return self.push_update(update) if push else update
+
+    def photo_update(
+        self,
+        data: bytes,
+        *,
+        chat_id: int = 1001,
+        caption: str | None = None,
+        declare_size: bool = True,
+        push: bool = True,
+    ) -> dict[str, Any]:
+        """Build (and by default queue) a user's photo; ``declare_size=False`` leaves ``file_size`` out."""
+        return self._file_update(
+            {"photo": self.files.photo(data, declare_size=declare_size)}, chat_id, caption, push
+        )
+
+    def document_update(
+        self,
+        data: bytes,
+        *,
+        name: str,
+        mime_type: str = "application/octet-stream",
+        chat_id: int = 1001,
+        caption: str | None = None,
+        declare_size: bool = True,
+        push: bool = True,
+    ) -> dict[str, Any]:
+        """Build (and by default queue) a file (a document) from a user."""
+        document = self.files.document(data, name=name, mime_type=mime_type, declare_size=declare_size)
+        return self._file_update({"document": document}, chat_id, caption, push)
+
+    def _file_update(
+        self, fields: dict[str, Any], chat_id: int, caption: str | None, push: bool
+    ) -> dict[str, Any]:
+        update = self.message_update("", chat_id=chat_id, push=False)
+        message = update["message"]
+        del message["text"]
+        message.update(fields)
+        if caption:
+            message["caption"] = caption
+        return self.push_update(update) if push else update
+
+    def uploads(self, chat_id: int | None = None) -> list[tuple[ApiCall, Upload]]:
+        """Files the bot sent (``sendPhoto``/``sendDocument`` that succeeded), to one chat when given."""
+        found = []
+        for call in self.calls:
+            if call.method in ("sendPhoto", "sendDocument") and call.status == 200:
+                if chat_id is None or int(call.params["chat_id"]) == chat_id:
+                    upload = call.params["photo" if call.method == "sendPhoto" else "document"]
+                    found.append((call, upload))
+        return found
 
     def button_update(
         self,
@@ -250,8 +311,10 @@ class FakeTelegramServer:
         ]
 
     def texts(self, chat_id: int) -> list[str]:
-        """The current texts of the bot's messages in a chat, oldest first."""
-        return [m["text"] for (chat, _), m in sorted(self.messages.items()) if chat == chat_id]
+        """The current texts of the bot's text messages in a chat, oldest first (files: see ``uploads``)."""
+        return [
+            m["text"] for (chat, _), m in sorted(self.messages.items()) if chat == chat_id and "text" in m
+        ]
 
     async def wait_for(
         self,
@@ -348,28 +411,53 @@ class FakeTelegramServer:
                 break
         return self._updates[: int(p.get("limit") or 100)]
 
-    async def _api_sendMessage(self, p: dict[str, Any]) -> Any:
-        chat_id = _need_int(p, "chat_id")
+    def _open_chat(self, p: dict[str, Any]) -> int:
+        """The request's chat id, if the bot may write there; else Telegram's refusal."""
+        chat_id = need_int(p, "chat_id")
+        if chat_id in self.missing_chats:
+            raise ApiError(400, "Bad Request: chat not found")
         if chat_id in self.blocked_chats:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
-        text = _check_text(p)
+        if chat_id in self.kicked_chats:
+            kind = "supergroup" if str(chat_id).startswith("-100") else "group"
+            raise ApiError(403, f"Forbidden: bot was kicked from the {kind} chat")
+        return chat_id
+
+    def _record_sent(self, chat_id: int, p: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
         message_id = next(self._message_ids)
         chat = self._chats.get(chat_id, {"id": chat_id, "type": "private", "first_name": "Tess"})
-        message = {
-            "message_id": message_id,
-            "from": self.me,
-            "chat": chat,
-            "date": int(time.time()),
-            "text": text,
-        }
+        message = {"message_id": message_id, "from": self.me, "chat": chat, "date": int(time.time())}
+        message.update(fields)
         for key in ("reply_markup", "message_thread_id"):
             if p.get(key):
                 message[key] = p[key]
         self.messages[(chat_id, message_id)] = message
         return message
 
+    async def _api_sendMessage(self, p: dict[str, Any]) -> Any:
+        chat_id = self._open_chat(p)
+        return self._record_sent(chat_id, p, {"text": check_text(p)})
+
+    async def _api_sendPhoto(self, p: dict[str, Any]) -> Any:
+        chat_id = self._open_chat(p)
+        return self._record_sent(chat_id, p, self.files.uploaded("sendPhoto", p))
+
+    async def _api_sendDocument(self, p: dict[str, Any]) -> Any:
+        chat_id = self._open_chat(p)
+        return self._record_sent(chat_id, p, self.files.uploaded("sendDocument", p))
+
+    async def _api_getFile(self, p: dict[str, Any]) -> Any:
+        return self.files.get_file(p)
+
+    async def _serve_file(self, request: web.Request) -> web.StreamResponse:
+        stored = self.files.by_path(request.match_info["path"])
+        if request.match_info["token"] != self.token or stored is None:
+            body = {"ok": False, "error_code": 404, "description": "Not Found"}
+            return web.json_response(body, status=404)
+        return web.Response(body=stored.data, content_type="application/octet-stream")
+
     async def _api_editMessageText(self, p: dict[str, Any]) -> Any:
-        text = _check_text(p)
+        text = check_text(p)
         if p.get("inline_message_id"):
             return True
         message = self._message(p)
@@ -378,18 +466,18 @@ class FakeTelegramServer:
         message.update(text=text, edit_date=int(time.time()))
         message.pop("reply_markup", None)
         if p.get("reply_markup"):
-            message["reply_markup"] = _check_markup(p["reply_markup"])
+            message["reply_markup"] = check_markup(p["reply_markup"])
         return message
 
     async def _api_editMessageReplyMarkup(self, p: dict[str, Any]) -> Any:
         message = self._message(p)
         if message.get("reply_markup") == p.get("reply_markup"):
             raise ApiError(400, NOT_MODIFIED)
-        message["reply_markup"] = _check_markup(p.get("reply_markup") or {"inline_keyboard": []})
+        message["reply_markup"] = check_markup(p.get("reply_markup") or {"inline_keyboard": []})
         return message
 
     async def _api_sendChatAction(self, p: dict[str, Any]) -> Any:
-        _need_int(p, "chat_id")
+        self._open_chat(p)
         if p.get("action") not in _CHAT_ACTIONS:
             raise ApiError(400, "Bad Request: wrong parameter action in request")
         return True
@@ -438,7 +526,7 @@ class FakeTelegramServer:
         return True
 
     def _message(self, p: dict[str, Any]) -> dict[str, Any]:
-        key = (_need_int(p, "chat_id"), _need_int(p, "message_id"))
+        key = (need_int(p, "chat_id"), need_int(p, "message_id"))
         if key not in self.messages:
             raise ApiError(400, "Bad Request: message to edit not found")
         return self.messages[key]
@@ -455,7 +543,11 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
         params.update(body if isinstance(body, dict) else {})
     elif request.can_read_body:
         form = await request.post()
-        params.update({k: v for k, v in form.items() if isinstance(v, str)})
+        for key, value in form.items():
+            if isinstance(value, web.FileField):  # an uploaded file: kept whole, byte for byte
+                params[key] = Upload(value.filename, value.content_type, value.file.read())
+            else:
+                params[key] = value
     for key, value in params.items():
         if isinstance(value, str) and value[:1] in "[{":
             try:
@@ -463,136 +555,3 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
             except ValueError:
                 pass
     return params
-
-
-def _need_int(p: dict[str, Any], key: str) -> int:
-    try:
-        return int(p[key])
-    except (KeyError, TypeError, ValueError):
-        raise ApiError(400, f"Bad Request: {key} is empty or invalid") from None
-
-
-def _check_text(p: dict[str, Any]) -> str:
-    text = str(p.get("text") or "")
-    mode = p.get("parse_mode")
-    if mode == "MarkdownV2":
-        error = check_markdown_v2(text)
-    elif mode == "HTML":
-        error = check_html(text)
-    elif mode:
-        error = f"unsupported parse_mode {mode!r}" if mode != "Markdown" else None
-    else:
-        error = None
-    if error is not None:
-        raise ApiError(400, f"Bad Request: can't parse entities: {error}")
-    if not text.strip():
-        raise ApiError(400, "Bad Request: message text is empty")
-    if _utf16_len(text) > TEXT_LIMIT:
-        raise ApiError(400, "Bad Request: message is too long")
-    if p.get("reply_markup"):
-        _check_markup(p["reply_markup"])
-    return text
-
-
-def _check_markup(markup: Any) -> Any:
-    rows = markup.get("inline_keyboard") if isinstance(markup, dict) else None
-    if not isinstance(rows, list):
-        raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
-    for button in (b for row in rows for b in row):
-        if not button.get("text"):
-            raise ApiError(400, "Bad Request: BUTTON_TEXT_INVALID")
-        data = button.get("callback_data")
-        if data is not None and not 1 <= len(str(data).encode()) <= 64:
-            raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-    return markup
-
-
-# -- entity parsing, strict like Telegram's ---------------------------------------------------------------
-_MD2_RESERVED = set("_*[]()~`>#+-=|{}.!")
-_MD2_MARKERS = ("```", "`", "||", "__", "*", "_", "~")
-_HTML_TAGS = {
-    "b",
-    "strong",
-    "i",
-    "em",
-    "u",
-    "ins",
-    "s",
-    "strike",
-    "del",
-    "span",
-    "tg-spoiler",
-    "a",
-    "code",
-    "pre",
-}
-_HTML_TAGS |= {"blockquote", "tg-emoji"}
-_HTML_TOKEN = re.compile(r"<(/?)([a-zA-Z-]*)[^>]*>|&(#\d+|#x[0-9a-fA-F]+|lt|gt|amp|quot);|[<>&]")
-
-
-def check_markdown_v2(text: str) -> str | None:
-    """Why Telegram would refuse ``text`` with ``parse_mode="MarkdownV2"`` (None if it would accept it)."""
-    stack: list[tuple[str, int]] = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        code = stack[-1][0] if stack and stack[-1][0] in ("`", "```") else None
-        if c == "\\":
-            i += 2
-            continue
-        if code is not None:  # inside code only the closing backticks mean anything
-            if text.startswith(code, i):
-                stack.pop()
-                i += len(code)
-            else:
-                i += 1
-            continue
-        marker = next((m for m in _MD2_MARKERS if text.startswith(m, i)), None)
-        if marker is not None:
-            if stack and stack[-1][0] == marker:
-                stack.pop()
-            elif any(m == marker for m, _ in stack):
-                return f"Can't find end of {marker} entity at byte offset {len(text[:i].encode())}"
-            else:
-                stack.append((marker, i))
-            i += len(marker)
-            continue
-        if c == "[":
-            stack.append(("[", i))
-        elif c == "]" and stack and stack[-1][0] == "[":
-            stack.pop()
-            if text.startswith("(", i + 1):
-                end = text.find(")", i + 2)
-                if end < 0:
-                    return f"Can't find end of a url at byte offset {len(text[:i].encode())}"
-                i = end
-        elif c == ">" and (i == 0 or text[i - 1] == "\n"):
-            pass  # a block quote line
-        elif c in _MD2_RESERVED:
-            return f"Character '{c}' is reserved and must be escaped with the preceding '\\'"
-        i += 1
-    if stack:
-        marker, at = stack[-1]
-        return f"Can't find end of the entity starting at byte offset {len(text[:at].encode())}"
-    return None
-
-
-def check_html(text: str) -> str | None:
-    """Why Telegram would refuse ``text`` with ``parse_mode="HTML"`` (None if it would accept it)."""
-    open_tags: list[str] = []
-    for token in _HTML_TOKEN.finditer(text):
-        closing, tag = token.group(1), token.group(2)
-        if tag is None:
-            if token.group(3) is None:
-                return f"Unsupported start tag or unescaped '{token.group(0)}' at byte offset {token.start()}"
-            continue
-        tag = tag.lower()
-        if tag not in _HTML_TAGS:
-            return f'Unsupported start tag "{tag}" at byte offset {token.start()}'
-        if not closing:
-            open_tags.append(tag)
-        elif not open_tags or open_tags.pop() != tag:
-            return f'Unmatched end tag at byte offset {token.start()}, expected "</{tag}>"'
-    if open_tags:
-        return f'Can\'t find end tag corresponding to start tag "{open_tags[-1]}"'
-    return None

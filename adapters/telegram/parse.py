@@ -107,7 +107,13 @@ def _conversation(chat: Mapping[str, Any]) -> Conversation:
 
 
 def _user(user: Mapping[str, Any]) -> User:
-    return User(id=str(user["id"]), name=user_name(user), is_bot=bool(user.get("is_bot", False)))
+    language = user.get("language_code")  # the IETF tag of the user's app language, when Telegram tells
+    return User(
+        id=str(user["id"]),
+        name=user_name(user),
+        is_bot=bool(user.get("is_bot", False)),
+        language=str(language) if language else None,
+    )
 
 
 def _author(msg: Mapping[str, Any]) -> User:

@@ -329,11 +329,12 @@ def target_for(incoming: Incoming) -> Target:
         inline_id = (raw.get("callback_query") or {}).get("inline_message_id")
         if incoming.conversation.id.startswith("inline:") and inline_id:
             return Target(None, inline_message_id=str(inline_id))
-        return Target(_chat_id(incoming.conversation.id), thread)
+        return Target(chat_id_of(incoming.conversation.id), thread)
     # In a group, quote the message so everyone sees what the answer is to.
     quote = int(incoming.id) if incoming.conversation.kind != "private" and incoming.id else None
-    return Target(_chat_id(incoming.conversation.id), thread, quote)
+    return Target(chat_id_of(incoming.conversation.id), thread, quote)
 
 
-def _chat_id(conversation_id: str) -> int | str:
+def chat_id_of(conversation_id: str) -> int | str:
+    """The Bot API ``chat_id`` of a conversation: a number, or a public ``@channelusername``."""
     return int(conversation_id) if conversation_id.lstrip("-").isdigit() else conversation_id
