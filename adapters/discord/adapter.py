@@ -5,8 +5,8 @@ discord.py keeps the gateway session (heartbeats, RESUME, reconnects, zlib-strea
 INTERACTION_CREATE payloads; this adapter turns them into botkit messages and events (``format``), hands
 them to the shared :class:`~botkit.adapters.intake.Intake`, and sends replies as raw JSON bodies through
 ``client.http`` (``send``), so every reply gets ``allowed_mentions`` that forbid pings and components
-built from botkit buttons. Interactions are acknowledged at once
-("thinking..." for commands, a deferred update for buttons) and answered through their webhook.
+built from botkit buttons; files go up and come down through ``files``. Interactions are acknowledged at
+once ("thinking..." for commands, a deferred update for buttons) and answered through their webhook.
 """
 
 from __future__ import annotations
@@ -15,18 +15,20 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Self
 
 from botkit.adapters.discord import format as fmt
 from botkit.adapters.discord import gateway
+from botkit.adapters.discord.checks import check_settings
+from botkit.adapters.discord.files import Downloads, upload_form
 from botkit.adapters.discord.interactions import DiscordInteractionsEndpoint
-from botkit.adapters.discord.send import Outbox, Target
+from botkit.adapters.discord.send import CLOSED_CODES, Outbox, Target
 from botkit.adapters.intake import Intake, keep_showing
 from botkit.adapters.redact import REDACTOR
-from botkit.config import ConfigError
-from botkit.message import Incoming, Message, Reply, StreamingReply
+from botkit.errors import ConversationClosed
+from botkit.message import Attachment, Incoming, Message, Reply, StreamingReply
 from botkit.platform_settings import DiscordSettings
 
 if TYPE_CHECKING:
@@ -45,33 +47,6 @@ INTERACTION_TOKEN_PATTERNS = (
     re.compile(r"(/(?:webhooks|interactions)/\d+/)[^/\s?'\"]+"),
     re.compile(r"(['\"]token['\"]:\s*['\"])[^'\"]+"),
 )
-_HEX = frozenset("0123456789abcdefABCDEF")
-
-
-def check_settings(settings: DiscordSettings) -> None:
-    """Refuse settings the adapter cannot run with, in one line naming the setting and its variable.
-
-    Raises:
-        ConfigError: the token is missing, or the application id or public key is malformed.
-    """
-    if settings.token is None or not settings.token.get_secret_value():
-        raise ConfigError("discord: set discord.token (or BOTKIT_DISCORD__TOKEN)")
-    if settings.application_id is not None and not settings.application_id.isdigit():
-        raise ConfigError(
-            "discord: discord.application_id must be the numeric application id "
-            "(BOTKIT_DISCORD__APPLICATION_ID)"
-        )
-    key = settings.public_key
-    if key is not None and (len(key) != 64 or not set(key) <= _HEX):
-        raise ConfigError(
-            "discord: discord.public_key must be the application's public key, 64 hex digits "
-            "(BOTKIT_DISCORD__PUBLIC_KEY)"
-        )
-    if settings.interactions_port is not None and key is None:
-        raise ConfigError(
-            "discord: discord.interactions_port needs discord.public_key to verify requests "
-            "(or BOTKIT_DISCORD__PUBLIC_KEY)"
-        )
 
 
 class DiscordAdapter:
@@ -93,6 +68,7 @@ class DiscordAdapter:
         self.endpoint: DiscordInteractionsEndpoint | None = None
         self._intake = Intake(self, typing=self._typing)
         self._targets: dict[str, Target] = {}
+        self._downloads = Downloads()
         self._redacting = ""
         self._runner: asyncio.Task[None] | None = None
         self._saved = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
@@ -158,6 +134,7 @@ class DiscordAdapter:
             await self.endpoint.stop()
             self.endpoint = None
         await self._intake.close()
+        await self._downloads.close()
         if self.client is not None:
             await self.client.close()
         if self._runner is not None:
@@ -177,12 +154,8 @@ class DiscordAdapter:
         client = self._running()
         commands = fmt.application_commands(dispatcher.commands)
         try:
-            await self._call(
-                "PUT",
-                "/applications/{application_id}/commands",
-                commands,
-                application_id=client.application_id,
-            )
+            path = "/applications/{application_id}/commands"
+            await self._call("PUT", path, commands, application_id=client.application_id)
         except discord.HTTPException as exc:
             log.warning("could not register slash commands: %s", exc)
         else:
@@ -210,7 +183,7 @@ class DiscordAdapter:
             return
         if message.thread_id is None and self._is_thread(message.conversation.id):
             message = replace(message, thread_id=message.conversation.id)
-        self._intake.submit(message)
+        self._intake.submit(self._downloads.bind(message))
 
     def _is_thread(self, channel_id: str) -> bool:
         """Whether discord.py's guild cache knows ``channel_id`` as a thread (payloads rarely say)."""
@@ -289,10 +262,36 @@ class DiscordAdapter:
         """Send ``reply`` where ``to`` came from; a streaming reply is posted once and then edited."""
         await self._outbox.send(self._targets.get(to.id) or Target(to.conversation.id), reply)
 
-    async def _call(self, method: str, path: str, body: Any, **params: Any) -> Any:
-        """One REST call through discord.py's HTTP client (auth, buckets, 429 retries)."""
+    async def send_to(
+        self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
+    ) -> None:
+        """Post ``reply`` unprompted in channel ``conversation_id``, or in thread ``thread_id`` if given.
+
+        Raises:
+            ValueError: the id is not a Discord channel id (a snowflake), or a reply file holds no bytes.
+            ConversationClosed: Discord refuses the channel (deleted, the bot removed or without
+                permission, a DM whose user blocked the bot); ``reason`` is Discord's message.
+            discord.HTTPException: any other refusal.
+        """
+        channel_id = thread_id or conversation_id
+        if not channel_id.isdigit():
+            raise ValueError(f"discord: {channel_id!r} is not a channel id (a number, e.g. 1234567890123)")
+        try:
+            await self._outbox.send(Target(channel_id), reply)
+        except discord.HTTPException as exc:
+            if exc.code in CLOSED_CODES:  # the reason is Discord's own message ("Missing Access")
+                raise ConversationClosed(f"{self.name}:{conversation_id}", exc.text) from exc
+            raise
+
+    async def _call(
+        self, method: str, path: str, body: Any, *, files: Sequence[Attachment] = (), **params: Any
+    ) -> Any:
+        """One REST call through discord.py's HTTP client (auth, buckets, 429 retries); files: multipart."""
         client = self._running()
         route = Route(method, path, **params)
+        if files:
+            form, buffers = upload_form(body, files)
+            return await client.http.request(route, form=form, files=buffers)
         if body is None:
             return await client.http.request(route)
         return await client.http.request(route, json=body)

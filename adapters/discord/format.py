@@ -102,10 +102,10 @@ def application_commands(commands: Mapping[str, CommandInfo]) -> list[dict[str, 
 # -- incoming -------------------------------------------------------------------------------------
 
 
-def _user(data: Mapping[str, Any] | None) -> User:
+def _user(data: Mapping[str, Any] | None, language: str | None = None) -> User:
     data = data or {}
     name = data.get("global_name") or data.get("username") or ""
-    return User(str(data.get("id", "")), str(name), bool(data.get("bot", False)))
+    return User(str(data.get("id", "")), str(name), bool(data.get("bot", False)), language)
 
 
 def _attachment(data: Mapping[str, Any]) -> Attachment:
@@ -195,12 +195,14 @@ def interaction_from_payload(data: Mapping[str, Any]) -> Incoming | None:
     A slash command becomes ``Message("/name words...")`` (its ``args`` option is passed through as
     typed); a button press ``Event("button", data=custom_id)``; a select menu ``Event("select")`` with
     the chosen values; a context-menu command ``Event("context_menu", data=name)``; a modal submission
-    ``Event("modal", data=custom_id)``. Interaction ids are the message/event ids.
+    ``Event("modal", data=custom_id)``. Interaction ids are the message/event ids. The author's language
+    is the interaction's ``locale`` (the user's client language, "en-US", "zh-CN"); messages carry none.
     """
     kind = data.get("type")
     inner = data.get("data") or {}
     member = data.get("member") or {}
-    author = _user(member.get("user") or data.get("user"))
+    locale = data.get("locale")
+    author = _user(member.get("user") or data.get("user"), str(locale) if locale else None)
     channel_id = str(data.get("channel_id") or (data.get("channel") or {}).get("id", ""))
     conversation = Conversation(channel_id, PLATFORM, "group" if data.get("guild_id") else "private")
     common: dict[str, Any] = {"platform": PLATFORM, "conversation": conversation, "author": author}

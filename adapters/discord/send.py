@@ -1,7 +1,9 @@
 """Replies to Discord: where they go (a channel, or an interaction's webhook), split and streamed as edits.
 
 Bodies are raw JSON sent through discord.py's HTTP client (``call``), so each request still gets the
-library's auth header, per-route rate-limit buckets and its waiting out of 429 answers.
+library's auth header, per-route rate-limit buckets and its waiting out of 429 answers. A reply's files
+go with its last message (as a multipart upload, see :mod:`~botkit.adapters.discord.files`), ten to a
+message; more follow in messages of their own.
 """
 
 from __future__ import annotations
@@ -11,10 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from botkit.adapters.discord import format as fmt
+from botkit.adapters.discord.files import batches, check_uploadable
 from botkit.adapters.text import throttled
-from botkit.message import Button, Reply, StreamingReply
+from botkit.message import Attachment, Button, Reply, StreamingReply
 
-Call = Callable[..., Awaitable[Any]]  # call(method, path, body, **path_params) -> decoded JSON
+Call = Callable[..., Awaitable[Any]]  # call(method, path, body, files=(), **path_params) -> decoded JSON
+# Discord's JSON error codes that mean the bot may no longer write to a channel: 10003 Unknown Channel
+# (deleted), 50001 Missing Access (removed), 50007 Cannot send messages to this user (a DM: blocked, or no
+# server shared any more), 50013 Missing Permissions.
+CLOSED_CODES = frozenset({10003, 50001, 50007, 50013})
 
 
 @dataclass
@@ -42,37 +49,51 @@ class Outbox:
         self.edit_interval_s = edit_interval_s
 
     async def send(self, target: Target, reply: Reply | StreamingReply) -> None:
-        """Show ``reply``; a streaming one is posted once and then edited as it grows (throttled)."""
+        """Show ``reply``; a streaming one is posted once and then edited as it grows (throttled).
+
+        Raises:
+            ValueError: a file of the reply holds no bytes (checked before anything is sent).
+        """
+        groups = batches(reply.files) if isinstance(reply, Reply) else []
+        if isinstance(reply, Reply):
+            check_uploadable(reply.files)
         shown = _Shown(self, target)
         if isinstance(reply, StreamingReply):
             async for text in throttled(reply.__aiter__(), self.edit_interval_s):
                 await shown.update(text)
-        await shown.update(reply.text, reply.buttons, final=True)
+        await shown.update(reply.text, reply.buttons, groups[0] if groups else (), final=True)
+        for group in groups[1:]:
+            await self.post(target, fmt.message_body(""), group)
 
-    async def post(self, target: Target, body: dict[str, Any]) -> str:
-        """Create a message; returns its id ("@original" when it fills an interaction's response)."""
+    async def post(self, target: Target, body: dict[str, Any], files: Sequence[Attachment] = ()) -> str:
+        """Create a message, with ``files`` uploaded; returns its id.
+
+        The id is "@original" when the message fills an interaction's pending response.
+        """
         if target.token and target.original_pending:
             target.original_pending = False
-            await self.edit(target, "@original", body)
+            await self.edit(target, "@original", body, files)
             return "@original"
         if target.token:
             path = "/webhooks/{application_id}/{token}?wait=true"
             sent = await self._call(
-                "POST", path, body, application_id=target.application_id, token=target.token
+                "POST", path, body, files=files, application_id=target.application_id, token=target.token
             )
         else:
             path = "/channels/{channel_id}/messages"
-            sent = await self._call("POST", path, body, channel_id=target.channel_id)
+            sent = await self._call("POST", path, body, files=files, channel_id=target.channel_id)
         return str(sent["id"])
 
-    async def edit(self, target: Target, message_id: str, body: dict[str, Any]) -> None:
-        """Replace the content (and components) of a message sent for ``target``."""
+    async def edit(
+        self, target: Target, message_id: str, body: dict[str, Any], files: Sequence[Attachment] = ()
+    ) -> None:
+        """Replace the content (and components) of a message sent for ``target``; ``files`` are added."""
         if target.token:
             path = "/webhooks/{application_id}/{token}/messages/{message_id}"
             params = {"application_id": target.application_id, "token": target.token}
         else:
             path, params = "/channels/{channel_id}/messages/{message_id}", {"channel_id": target.channel_id}
-        await self._call("PATCH", path, body, message_id=message_id, **params)
+        await self._call("PATCH", path, body, files=files, message_id=message_id, **params)
 
     async def drop_pending_original(self, target: Target) -> None:
         """Delete an interaction's "thinking..." response that no reply replaced."""
@@ -92,18 +113,24 @@ class _Shown:
         self.bodies: list[dict[str, Any]] = []
 
     async def update(
-        self, text: str, buttons: Sequence[Sequence[Button]] = (), *, final: bool = False
+        self,
+        text: str,
+        buttons: Sequence[Sequence[Button]] = (),
+        files: Sequence[Attachment] = (),
+        *,
+        final: bool = False,
     ) -> None:
         parts = fmt.chunks(text, escape_markdown=self.outbox.escape_markdown)
-        if not parts and final and buttons:
-            parts = ["\u200b"]  # buttons need a message to sit on
+        if not parts and final and (buttons or files):
+            parts = [""] if files else ["\u200b"]  # buttons alone need some content to sit on
         for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            body = fmt.message_body(part, buttons if final and last else ())
+            last = final and index == len(parts) - 1
+            body = fmt.message_body(part, buttons if last else ())
+            attached = files if last else ()
             if index < len(self.ids):
-                if body != self.bodies[index]:  # only changed parts are edited (rate limits)
-                    await self.outbox.edit(self.target, self.ids[index], body)
+                if body != self.bodies[index] or attached:  # only changed parts are edited (rate limits)
+                    await self.outbox.edit(self.target, self.ids[index], body, attached)
                     self.bodies[index] = body
             else:
-                self.ids.append(await self.outbox.post(self.target, body))
+                self.ids.append(await self.outbox.post(self.target, body, attached))
                 self.bodies.append(body)

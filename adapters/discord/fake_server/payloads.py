@@ -46,7 +46,10 @@ class _PayloadsMixin(_ServerState):
         return message
 
     def make_interaction(self, kind: int, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
-        """An interaction object (2: slash command, 3: component, 5: modal) from the test user."""
+        """An interaction object (2: slash command, 3: component, 5: modal) from the test user.
+
+        Its ``locale`` is "en-US" unless ``extra`` says otherwise (``locale="zh-CN"``).
+        """
         interaction: dict[str, Any] = {
             "id": self.new_id(),
             "application_id": self.application_id,
@@ -62,6 +65,8 @@ class _PayloadsMixin(_ServerState):
             },
             "token": "interaction-token-" + self.new_id(),
             "version": 1,
+            "locale": "en-US",  # the user's client language; Discord sends it on every interaction but PING
+            "guild_locale": "en-US",
         }
         interaction.update(extra)
         return interaction

@@ -20,10 +20,27 @@ class Call:
 
 
 @dataclass
+class SentFile:
+    """A file the bot uploaded with a message: the bytes received and what the upload form said of them.
+
+    ``metadata`` is the file's entry in ``payload_json``'s ``attachments`` (``id``, ``filename``,
+    ``description``...); ``url`` is where the fake's CDN serves it.
+    """
+
+    id: str
+    filename: str
+    content_type: str
+    data: bytes
+    metadata: dict[str, Any]
+    url: str
+
+
+@dataclass
 class SentMessage:
     """A message the bot created: its current content and every content it had (creation, edits).
 
-    ``channel_id`` is where it shows; ``interaction`` is the interaction token it answers, if any.
+    ``channel_id`` is where it shows; ``interaction`` is the interaction token it answers, if any;
+    ``files`` are the files uploaded with it, in the order of their ``files[n]`` fields.
     """
 
     id: str
@@ -34,6 +51,7 @@ class SentMessage:
     history: list[str] = field(default_factory=list)
     interaction: str | None = None
     deleted: bool = False
+    files: list[SentFile] = field(default_factory=list)
 
     @property
     def pings_everyone(self) -> bool:

@@ -1,4 +1,8 @@
-"""The fake Discord's REST API: the routes a botkit adapter calls, body validation and 429 injection."""
+"""The fake Discord's REST API: the routes a botkit adapter calls, body validation and 429 injection.
+
+Message bodies come as JSON or as Discord's upload form (``files``); a refused channel answers every
+call with its refusal before anything else is checked.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ from typing import Any
 
 from aiohttp import web
 
-from botkit.adapters.discord.fake_server.payloads import _PayloadsMixin
-from botkit.adapters.discord.fake_server.records import Call, SentMessage
+from botkit.adapters.discord.fake_server.files import _FilesMixin
+from botkit.adapters.discord.fake_server.records import Call, SentFile, SentMessage
+
+Answer = tuple[int, Any, dict[str, str]]  # status, JSON body, headers
 
 
-class _RestMixin(_PayloadsMixin):
+class _RestMixin(_FilesMixin):
     """The REST side of ``FakeDiscordServer``."""
 
     def fail_next(
@@ -29,8 +35,8 @@ class _RestMixin(_PayloadsMixin):
 
     async def _rest(self, request: web.Request) -> web.StreamResponse:
         path = "/" + request.match_info["path"]
-        body = await request.json() if request.can_read_body else None
-        status, payload, headers = self._route(request, path, body)
+        body, files, failure = await self._read_body(request)
+        status, payload, headers = (*failure, {}) if failure else self._route(request, path, body, files)
         self.calls.append(Call(request.method, path, body, status))
         if status == 204:
             return web.Response(status=204)
@@ -39,7 +45,7 @@ class _RestMixin(_PayloadsMixin):
             body=json.dumps(payload).encode(), status=status, headers=headers, content_type="application/json"
         )
 
-    def _route(self, request: web.Request, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+    def _route(self, request: web.Request, path: str, body: Any, files: list[SentFile]) -> Answer:
         method = request.method
         for index, (f_method, pattern, count, retry_after, is_global) in enumerate(self._failures):
             if count > 0 and f_method == method and pattern.fullmatch(path):
@@ -49,7 +55,8 @@ class _RestMixin(_PayloadsMixin):
             r"/(?:interactions/(\d+)|webhooks/(\d+))/([^/]+)(/callback|/messages/[^/]+)?", path
         )
         if hook is not None:  # interaction tokens authorise these; no bot token needed
-            return self._interaction_route(request, hook.group(3), hook.group(4) or "", body, hook.group(1))
+            tail = hook.group(4) or ""
+            return self._interaction_route(request, hook.group(3), tail, body, hook.group(1), files)
         if request.headers.get("Authorization") != f"Bot {self.token}":
             return 401, {"message": "401: Unauthorized", "code": 0}, {}
         if method == "GET" and path == "/users/@me":
@@ -65,11 +72,14 @@ class _RestMixin(_PayloadsMixin):
         if found is None:
             return 404, {"message": "404: Not Found", "code": 0}, {}
         channel_id, what, message_id = found.groups()
+        refused = self._refusal(channel_id)
+        if refused is not None:
+            return *refused, {}
         if what == "typing" and method == "POST":
             return 204, None, {}
         if method == "POST" and message_id is None:
-            return self._create(channel_id, body, None)
-        return self._change(method, channel_id, message_id, body)
+            return self._create(channel_id, body, None, files)
+        return self._change(method, channel_id, message_id, body, files)
 
     def _application(self) -> dict[str, Any]:
         return {
@@ -85,14 +95,16 @@ class _RestMixin(_PayloadsMixin):
             "interactions_endpoint_url": None,
         }
 
-    def _put_commands(self, body: Any) -> tuple[int, Any, dict[str, str]]:
+    def _put_commands(self, body: Any) -> Answer:
         errors = [c.get("name") for c in body or [] if not _valid_command(c)]
         if not isinstance(body, list) or errors or len(body) > 100:
             return 400, {"code": 50035, "message": "Invalid Form Body", "errors": {"bad": errors}}, {}
         self.commands = [{**c, "id": self.new_id(), "application_id": self.application_id} for c in body]
         return 200, self.commands, {}
 
-    def _create(self, channel_id: str, body: Any, token: str | None) -> tuple[int, Any, dict[str, str]]:
+    def _create(
+        self, channel_id: str, body: Any, token: str | None, files: list[SentFile] | None = None
+    ) -> Answer:
         error = _invalid_body(body, edit=False)
         if error is not None:
             return 400, error, {}
@@ -104,13 +116,19 @@ class _RestMixin(_PayloadsMixin):
             body.get("allowed_mentions"),
             [body.get("content") or ""],
             token,
+            files=list(files or []),
         )
         self.messages[message.id] = message
         return 200, self._message_object(message), {}
 
     def _change(
-        self, method: str, channel_id: str, message_id: str | None, body: Any
-    ) -> tuple[int, Any, dict[str, str]]:
+        self,
+        method: str,
+        channel_id: str,
+        message_id: str | None,
+        body: Any,
+        files: list[SentFile] | None = None,
+    ) -> Answer:
         message = self.messages.get(message_id or "")
         if (
             message is None
@@ -132,11 +150,20 @@ class _RestMixin(_PayloadsMixin):
             message.components = body["components"] or []
         if "allowed_mentions" in body:
             message.allowed_mentions = body["allowed_mentions"]
+        if "attachments" in body:  # the files to keep (by id), then the ones uploaded with this edit
+            keep = {str(entry.get("id")) for entry in body["attachments"] or []}
+            message.files = [f for f in message.files if f.id in keep] + list(files or [])
         return 200, self._message_object(message), {}
 
     def _interaction_route(
-        self, request: web.Request, token: str, tail: str, body: Any, interaction_id: str | None
-    ) -> tuple[int, Any, dict[str, str]]:
+        self,
+        request: web.Request,
+        token: str,
+        tail: str,
+        body: Any,
+        interaction_id: str | None,
+        files: list[SentFile],
+    ) -> Answer:
         interaction = self.interactions.get(token)
         unknown = {"message": "Unknown interaction", "code": 10062}
         if interaction is None or (
@@ -157,13 +184,13 @@ class _RestMixin(_PayloadsMixin):
         if iid not in self.callbacks:  # follow-ups need an acknowledged interaction
             return 404, {"message": "Unknown Webhook", "code": 10015}, {}
         if tail == "" and request.method == "POST":
-            return self._create(str(interaction.get("channel_id", "")), body, token)
+            return self._create(str(interaction.get("channel_id", "")), body, token, files)
         message_ref = tail.removeprefix("/messages/")
         key = f"original:{token}" if message_ref == "@original" else message_ref
         message = self.messages.get(key)
         if message is None or message.interaction != token:
             return 404, {"message": "Unknown Message", "code": 10008}, {}
-        return self._change(request.method, message.channel_id, key, body)
+        return self._change(request.method, message.channel_id, key, body, files)
 
     def _message_object(self, message: SentMessage) -> dict[str, Any]:
         return {
@@ -172,7 +199,7 @@ class _RestMixin(_PayloadsMixin):
             "type": 0,
             "content": message.content,
             "author": self.bot_user,
-            "attachments": [],
+            "attachments": self._attachment_objects(message.files),
             "embeds": [],
             "mentions": [],
             "mention_roles": [],
@@ -231,7 +258,7 @@ def _invalid_body(body: Any, *, edit: bool) -> dict[str, Any] | None:
         }
         return {"code": 50035, "message": "Invalid Form Body", "errors": detail}
     rows = body.get("components") or []
-    if not edit and not content and not rows and not body.get("embeds"):
+    if not edit and not content and not rows and not body.get("embeds") and not body.get("attachments"):
         return {"code": 50006, "message": "Cannot send an empty message"}
     parse = (body.get("allowed_mentions") or {}).get("parse", [])
     if not set(parse) <= {"users", "roles", "everyone"}:

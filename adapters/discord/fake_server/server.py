@@ -31,6 +31,8 @@ class FakeDiscordServer(_GatewayMixin, _RestMixin):
         received: every gateway payload the bot sent (heartbeats, IDENTIFY, RESUME...).
         identifies / resumes: the IDENTIFY and RESUME payloads' ``d``.
         connections: the query string of each gateway connection (``compress=zlib-stream`` and so on).
+        cdn / downloads: the files the CDN serves (``host_file``, and every upload), the paths fetched.
+        refusals: channel id -> the Discord error code its calls answer (``refuse``).
     """
 
     # -- life cycle -------------------------------------------------------------------------------
@@ -39,6 +41,7 @@ class FakeDiscordServer(_GatewayMixin, _RestMixin):
         app = web.Application()
         app.router.add_get("/", self._gateway)
         app.router.add_route("*", "/api/v10/{path:.*}", self._rest)
+        app.router.add_get("/attachments/{path:.*}", self._cdn)  # cdn.discordapp.com's paths
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)  # bursts of new connections

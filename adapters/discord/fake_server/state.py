@@ -12,6 +12,9 @@ from aiohttp import web
 from botkit.adapters.discord.fake_server.connection import _Connection
 from botkit.adapters.discord.fake_server.records import Call, SentMessage
 
+# The CDN's files: path -> (bytes, content type, served without a Content-Length).
+CdnFiles = dict[str, tuple[bytes, str, bool]]
+
 
 class _ServerState:
     """The attributes of ``FakeDiscordServer`` (documented there), its ids and its URLs."""
@@ -53,6 +56,9 @@ class _ServerState:
         self.resumes: list[dict[str, Any]] = []
         self.connections: list[dict[str, str]] = []  # each gateway connection's query (v, encoding, compress)
         self.interactions: dict[str, dict[str, Any]] = {}  # token -> interaction object
+        self.cdn: CdnFiles = {}
+        self.downloads: list[str] = []  # the CDN paths fetched, in order
+        self.refusals: dict[str, int] = {}  # channel id -> the JSON error code its REST calls answer
         self._failures: list[tuple[str, re.Pattern[str], int, float, bool]] = []
         self._ids = itertools.count(1_300_000_000_000_000_000)
         self._session = "fake-session-0"
