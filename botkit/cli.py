@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     chat = sub.add_parser("chat", help="chat with the bot in this terminal (or through a pipe)")
     chat.add_argument("--model", type=Path, help="local model directory (default: the shipped model)")
     _common(chat)
+    _reloading(chat)
     chat.set_defaults(handler=cmd_chat)
 
     plugins = sub.add_parser("plugins", help="load and set up the plugins; list them and their commands")
@@ -70,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--adapter", action="append", dest="adapters", help="adapter to start (repeatable)")
     run.add_argument("--model", type=Path, help="local model directory (queue backend local)")
     _common(run)
+    _reloading(run)
     run.set_defaults(handler=cmd_run)
 
     register_commands(sub)
@@ -79,6 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="config file (default: $BOTKIT_CONFIG or ./botkit.toml)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+
+
+def _reloading(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="reload a plugin when its file changes (development; botkit[reload])",
+    )
 
 
 class CommandFailed(Exception):
@@ -136,6 +148,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     _logging(args, logging.WARNING)
     settings = _settings(args, "chat")
+    _check_reload(args, "chat")
     # One local user at a keyboard or a pipe: a rate limit would only cut scripted input short.
     settings.rate_limit.enabled = False
     adapter = _adapters(["console"], settings, "chat")[0]
@@ -151,8 +164,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
         await bot.start()
         _report_plugin_errors(bot)
         try:
-            await adapter.start(bot)
-            await adapter.wait()
+            async with _watching(bot, args.reload):
+                await adapter.start(bot)
+                await adapter.wait()
         finally:
             await bot.stop()
 
@@ -198,6 +212,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from botkit.runtime import build_bot, build_generator, run_adapters
 
     settings = _settings(args, "run")
+    _check_reload(args, "run")
     _logging(args, logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO))
     names = args.adapters or settings.adapters
     if not names:
@@ -214,7 +229,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     async def serve() -> None:
         await bot.start()
         _report_plugin_errors(bot)
-        await run_adapters(bot, adapters)
+        async with _watching(bot, args.reload):
+            await run_adapters(bot, adapters)
 
     asyncio.run(serve())
     return 0
@@ -236,6 +252,20 @@ def _adapters(names: Sequence[str], settings: Settings, command: str) -> list[Ad
         raise CommandFailed(f"botkit {command}: {exc}", 2) from None
     except AdapterUnavailable as exc:
         raise CommandFailed(f"botkit {command}: {exc}", 1) from None
+
+
+def _check_reload(args: argparse.Namespace, command: str) -> None:
+    if args.reload and importlib.util.find_spec("watchfiles") is None:
+        raise CommandFailed(f"botkit {command} --reload needs watchfiles: pip install 'botkit[reload]'", 1)
+
+
+def _watching(bot: Bot, reload: bool) -> contextlib.AbstractAsyncContextManager[None]:
+    """With ``reload``, watch the plugin files while the body runs; each reload is one line on stderr."""
+    if not reload:
+        return contextlib.nullcontext()
+    from botkit.reload import watching
+
+    return watching(bot, report=lambda line: print(f"botkit: {line}", file=sys.stderr))
 
 
 def _report_plugin_errors(bot: Bot) -> None:

@@ -78,7 +78,7 @@ def load_plugins(
     for source, ep in sources:
         try:
             target = ep.load() if ep is not None else _import(source)
-            classes = _plugin_classes(target, source)
+            classes = plugin_classes(target, source)
         except Exception as exc:
             report.errors[source] = f"{type(exc).__name__}: {exc}"
             log.error("plugin %s failed to load: %s: %s", source, type(exc).__name__, exc)
@@ -106,7 +106,13 @@ def _import(path: str) -> Any:
         raise ImportError(f"module {module_name!r} has no attribute {attr!r}") from None
 
 
-def _plugin_classes(target: Any, source: str) -> list[type[Plugin]]:
+def plugin_classes(target: Any, source: str) -> list[type[Plugin]]:
+    """The plugin classes ``target`` names: itself if a Plugin subclass, else those a module defines.
+
+    Raises:
+        ImportError: the module defines no Plugin subclass.
+        TypeError: ``target`` is neither (``source`` names it in the message).
+    """
     if inspect.isclass(target) and issubclass(target, Plugin):
         return [target]
     if inspect.ismodule(target):
