@@ -126,7 +126,8 @@ def _attachment(file: Mapping[str, Any]) -> Attachment:
     size = file.get("size")
     return Attachment(
         kind=kind,
-        # url_private needs the bot token to download; plugins that want the bytes fetch it with it.
+        # Downloading needs the bot token: the adapter adds the ``fetch`` (botkit.adapters.slack.files).
+        # Slack Connect files from other workspaces may come without URLs; those cannot be downloaded.
         url=file.get("url_private_download") or file.get("url_private"),
         name=str(file.get("name") or ""),
         mime_type=mime,

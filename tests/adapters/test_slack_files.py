@@ -6,6 +6,7 @@ downloads need the bot token and whose uploads go through Slack's three steps.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from botkit.adapters.slack import SlackAdapter
 from botkit.adapters.slack.fake_server import FakeSlackServer
 from botkit.adapters.slack.files import SlackFiles
+from botkit.adapters.slack.format import escape, unescape
 from botkit.app import APOLOGY, Bot
 from botkit.config import LimitSettings, Settings, SlackSettings
 from botkit.context import Context
@@ -45,10 +47,16 @@ class Echo(Plugin):
     @on_command("report")
     async def report(self, ctx: Context, mode: str = "") -> None:
         """A file with long text, or with buttons: the text goes in its own messages first."""
-        text = ("word " * 1200).strip() if mode == "long" else "your report"
+        text = ("word " * 1200).strip() if mode == "long" else "your report & summary"
         buttons = [[Button("Again", data="again")]] if mode == "buttons" else []
         file = Attachment(kind="file", name="report.csv", mime_type="text/csv", data=b"a,b\n1,2\n")
         await ctx.reply(text, buttons=buttons, files=[file])
+
+    @on_command("slowfile")
+    async def slowfile(self, ctx: Context) -> None:
+        """Answers with a file after a while: the "…" placeholder shows meanwhile."""
+        await asyncio.sleep(0.3)
+        await ctx.reply("done", files=[Attachment(kind="file", name="slow.txt", data=b"slow")])
 
     @on_command("broken")
     async def broken(self, ctx: Context) -> None:
@@ -166,7 +174,11 @@ async def test_downloads_need_the_bot_token_and_a_slack_host() -> None:
 
 @pytest.mark.parametrize(
     ("words", "messages", "comment"),
-    [("", [], "your report"), ("long", ["word word"] * 2, None), ("buttons", ["your report"], None)],
+    [
+        ("", [], "your report & summary"),
+        ("long", ["word word"] * 2, None),
+        ("buttons", ["your report & summary"], None),
+    ],
 )
 async def test_files_out_with_text_that_fits_is_long_or_has_buttons(
     slack: Any, words: str, messages: list[str], comment: str | None
@@ -178,7 +190,7 @@ async def test_files_out_with_text_that_fits_is_long_or_has_buttons(
     ts = mention["event"]["ts"]
     [uploaded] = fake.files.uploads
     assert (uploaded.data, uploaded.channel, uploaded.thread_ts) == (b"a,b\n1,2\n", "C0001", ts)
-    assert uploaded.initial_comment == comment
+    assert uploaded.initial_comment == (escape(comment) if comment else None)  # Slack's escaping, checked
     posted = fake.thread("C0001", ts)
     assert [m.text[: len(start)] for m, start in zip(posted, messages, strict=False)] == messages
     assert len(posted) == len(messages)
@@ -186,6 +198,41 @@ async def test_files_out_with_text_that_fits_is_long_or_has_buttons(
         assert " ".join(m.text for m in posted) == ("word " * 1200).strip()
     if words == "buttons":
         assert posted[0].blocks is not None
+
+
+async def test_a_slow_answer_with_a_file_replaces_the_typing_placeholder() -> None:
+    async with FakeSlackServer() as fake:
+        adapter, _, _ = await running(fake, typing_delay_s=0.05)
+        try:
+            await fake.send_event(adapter.url, fake.message_event("/slowfile"))
+            await adapter.drain()
+        finally:
+            await adapter.stop()
+        [message] = fake.messages.values()
+        assert [unescape(t) for t in message.texts] == ["\u2026", "done"]
+        [uploaded] = fake.files.uploads
+        assert (uploaded.data, uploaded.initial_comment) == (b"slow", None)
+
+
+async def test_a_slash_command_answers_through_its_response_url_and_files_go_to_the_channel(
+    slack: Any,
+) -> None:
+    fake, adapter, _, _ = slack
+    form = {
+        "command": "/report",
+        "text": "",
+        "channel_id": "C0001",
+        "channel_name": "general",
+        "user_id": "U0001",
+        "response_url": fake.response_url("cmd"),
+        "trigger_id": "t1",
+    }
+    status, _ = await fake.send_command(adapter.url, form)
+    await adapter.drain()
+    assert status == 200
+    assert [(r["name"], unescape(r["text"])) for r in fake.responses] == [("cmd", "your report & summary")]
+    [uploaded] = fake.files.uploads
+    assert (uploaded.channel, uploaded.thread_ts, uploaded.initial_comment) == ("C0001", None, None)
 
 
 async def test_a_file_without_bytes_is_refused_before_anything_is_posted(
