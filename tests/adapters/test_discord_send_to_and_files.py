@@ -22,6 +22,7 @@ from botkit.context import Context
 from botkit.errors import AttachmentTooLarge, ConversationClosed
 from botkit.message import Attachment, Button, Message, Reply, StreamingReply
 from botkit.plugin import Plugin, on_command
+from botkit.plugins.help import HelpPlugin
 
 IMAGE = b"\x89PNG\r\n\x1a\n" + os.urandom(300_000)  # several CDN chunks, and random: no lucky match
 
@@ -42,6 +43,9 @@ class Files(Plugin):
             data = await ctx.download(image)
         except AttachmentTooLarge as exc:
             await ctx.reply(f"Too large for me: {exc}")
+            return
+        except LookupError as exc:
+            await ctx.reply(f"Gone: {exc}")
             return
         back = Attachment(kind=image.kind, name=image.name, mime_type=image.mime_type, data=data)
         await ctx.reply("Here it is back.", files=[back])
@@ -73,7 +77,7 @@ async def running(
     adapter = DiscordAdapter(DiscordSettings(token=fake.token, api_base=fake.api_base, **options))
     plugin = Files()
     settings = Settings(limits=LimitSettings(max_attachment_bytes=max_attachment_bytes))
-    bot = Bot([plugin], settings=settings)
+    bot = Bot([HelpPlugin(), plugin], settings=settings)
     bot.attach(adapter)
     try:
         await adapter.start(bot)
@@ -137,6 +141,16 @@ async def test_a_download_stops_past_the_limit_when_the_declared_size_lies(chunk
         else:
             assert counted == len(data)  # the CDN's Content-Length, before any byte was read
         assert len(fake.downloads) == 1
+
+
+async def test_an_expired_cdn_link_is_a_clear_error() -> None:
+    async with running() as (fake, _bot, _plugin):
+        image = fake.host_file(IMAGE, "old.png")
+        fake.cdn.clear()  # Discord's signed CDN links expire (after about a day)
+        await fake.send_message("!mirror", attachments=[image])
+        await fake.wait_for(lambda: fake.messages_in(fake.channel_id))
+        (sent,) = fake.messages_in(fake.channel_id)
+        assert sent.content == "Gone: discord: could not download old.png: the CDN answered 404"
 
 
 async def test_many_files_go_ten_to_a_message_after_the_text() -> None:
@@ -240,3 +254,16 @@ async def test_an_interaction_carries_the_users_language_and_a_message_none() ->
         # The slash command's "thinking..." response is there at once; the answer edits it.
         await fake.wait_for(lambda: shown(fake.channel_id) == ["language: zh-CN"])
         await fake.wait_for(lambda: shown(fake.dm_channel_id) == ["language: None"])
+
+
+async def test_a_chinese_discord_user_gets_chinese_help() -> None:
+    async with running() as (fake, _bot, _plugin):
+        slash = fake.make_interaction(2, {"id": "1", "name": "help", "type": 1}, locale="zh-CN")
+        await fake.dispatch("INTERACTION_CREATE", slash)
+        await fake.send_message("!help", dm=True)  # a message says no language: the config's, English
+        await fake.wait_for(lambda: [m for m in fake.messages_in(fake.channel_id) if m.content])
+        await fake.wait_for(lambda: fake.messages_in(fake.dm_channel_id))
+        (chinese,) = fake.messages_in(fake.channel_id)
+        (english,) = fake.messages_in(fake.dm_channel_id)
+        assert chinese.content.startswith("命令：")
+        assert english.content.startswith("Commands:")
