@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Sequence
 from botkit.config import ChatSettings, ModelSettings
 from botkit.context import Context
 from botkit.errors import GenerationFailed
+from botkit.i18n import N_, translate_for
 from botkit.plugin import FALLBACK_PRIORITY, Plugin, on_message
 from botkit.types import ChatTurn, Generator
 
@@ -23,16 +24,21 @@ log = logging.getLogger("botkit.chat")
 
 MIN_REPLY_TOKENS = 16
 
-UNKNOWN_COMMAND = "I don't know the command /{name}. Send /help to see what I can do."
-ATTACHMENTS_ONLY = "I can only read text; please type your message (I can't open {kinds} attachments)."
-EMPTY_REPLY = "I don't know what to say to that. Could you put it another way?"
-TOO_LONG = (
+UNKNOWN_COMMAND = N_("I don't know the command /{name}. Send /help to see what I can do.")
+ATTACHMENTS_ONLY = N_("I can only read text; please type your message (I can't open {kinds} attachments).")
+EMPTY_REPLY = N_("I don't know what to say to that. Could you put it another way?")
+TOO_LONG = N_(
     "That message is too long for me to read ({tokens} tokens; I can read about {limit}). Please shorten it."
 )
 
 
 class PromptTooLong(GenerationFailed):
     """Even with no history, the new message does not fit the context window."""
+
+    def __init__(self, tokens: int, limit: int) -> None:
+        super().__init__(TOO_LONG.format(tokens=tokens, limit=limit))
+        self.tokens = tokens
+        self.limit = limit
 
 
 def trim_to_window(
@@ -55,7 +61,7 @@ def trim_to_window(
         # No history fits; the message alone may still, with a shorter reply (the backend caps it).
         floor = window - min(reserve, MIN_REPLY_TOKENS)
         if alone > floor:
-            raise PromptTooLong(TOO_LONG.format(tokens=alone, limit=max(floor, 0)))
+            raise PromptTooLong(alone, max(floor, 0))
         return [*head, user]
     turns = list(history)
     # Binary search for the fewest turns to drop: count_tokens runs O(log n) times, not O(n).
@@ -81,7 +87,7 @@ class ChatPlugin(Plugin):
     async def chat(self, ctx: Context) -> None:
         """Talk with the dialogue model: anything that is not a command."""
         if ctx.command is not None:
-            await ctx.reply(UNKNOWN_COMMAND.format(name=ctx.command.name))
+            await ctx.reply(translate_for(ctx, UNKNOWN_COMMAND, name=ctx.command.name))
             return
         message = ctx.message
         if message is None:
@@ -89,7 +95,7 @@ class ChatPlugin(Plugin):
         if not message.text.strip():
             kinds = sorted({a.kind for a in message.attachments})
             if kinds:  # no plugin before this one took the files; the model cannot see them
-                await ctx.reply(ATTACHMENTS_ONLY.format(kinds=" and ".join(kinds)))
+                await ctx.reply(translate_for(ctx, ATTACHMENTS_ONLY, kinds=" and ".join(kinds)))
             return
         settings = ctx.bot.settings
         chat = settings.chat if settings else ChatSettings()
@@ -104,18 +110,25 @@ class ChatPlugin(Plugin):
             deltas = model.stream(prompt, params, key=key)
             first = await _first_delta(deltas)
         except GenerationFailed as exc:
-            await ctx.reply(str(exc))
+            await ctx.reply(_in_their_language(ctx, exc))
             return
         if first is None:
-            await ctx.reply(EMPTY_REPLY)
+            await ctx.reply(translate_for(ctx, EMPTY_REPLY))
             return
         try:
             text = await ctx.stream(_prepend(first, deltas))
         except GenerationFailed as exc:
             log.warning("generation failed mid-reply in %s: %s", ctx.key, exc)
-            await ctx.reply(str(exc))
+            await ctx.reply(_in_their_language(ctx, exc))
             return
         await ctx.store.append(ctx.key, user, ChatTurn(role="assistant", content=text))
+
+
+def _in_their_language(ctx: Context, exc: GenerationFailed) -> str:
+    """The failure's text in the user's language (botkit's busy and timeout texts are message ids)."""
+    if isinstance(exc, PromptTooLong):
+        return translate_for(ctx, TOO_LONG, tokens=exc.tokens, limit=exc.limit)
+    return translate_for(ctx, str(exc))
 
 
 async def _first_delta(deltas: AsyncIterator[str]) -> str | None:

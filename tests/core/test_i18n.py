@@ -7,9 +7,11 @@ The catalog tests extract every marked text from the code with Babel's own extra
 from __future__ import annotations
 
 import logging
+import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -19,6 +21,7 @@ from botkit import i18n
 from botkit.app import Bot
 from botkit.config import Settings
 from botkit.discovery import load_plugins
+from botkit.errors import ModelBusy
 from botkit.i18n import available_languages, choose_language, fields, translate
 from botkit.message import User
 from botkit.middleware import InputLimitsMiddleware, RateLimitMiddleware
@@ -188,8 +191,29 @@ def test_a_translation_with_wrong_fields_falls_back_to_english(
 def test_a_broken_catalog_is_reported_and_english_used(
     locale_copy: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    (locale_copy / "zh" / "LC_MESSAGES" / "botkit.po").write_text('msgid "Commands:"\nmsgstrr "命令："\n', "utf-8")
+    (locale_copy / "zh" / "LC_MESSAGES" / "botkit.po").write_text(
+        'msgid "Commands:"\nmsgstrr "命令："\n', "utf-8"
+    )
     with caplog.at_level(logging.ERROR, logger="botkit.i18n"):
         assert translate("Commands:", "zh") == "Commands:"
     assert "cannot read" in caplog.text
     assert "zh users get English" in caplog.text
+
+
+async def test_the_chat_plugins_notices_are_translated() -> None:
+    class Busy(ScriptedModel):
+        async def stream(self, messages: Any, params: Any, *, key: str | None = None) -> AsyncIterator[str]:
+            raise ModelBusy()
+            yield ""  # an async generator, as a real backend's stream is
+
+    async with BotTester(Bot(load_plugins(discover=False).plugins, model=Busy()), user=ZH_USER) as bot:
+        await bot.send("你好")
+        bot.assert_reply("我现在很忙，请稍后再试。")
+        await bot.send("/nope")
+        bot.assert_reply("我不认识 /nope 这个命令。发送 /help 查看我能做什么。")
+    small = ScriptedModel(context_window=40)
+    async with BotTester(Bot(load_plugins(discover=False).plugins, model=small), user=ZH_USER) as bot:
+        await bot.send(" ".join(["字"] * 60))
+        bot.assert_reply(
+            re.compile(r"^这条消息太长，我读不了（\d+ 个词元；我大约能读 \d+ 个）。请缩短后再发。$")
+        )
