@@ -41,16 +41,16 @@ def _parses(argv: list[str]) -> None:
 
 def test_compose_file() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
-    assert {"redis", "worker", "bot", "flower"} <= set(compose["services"])
+    assert {"redis", "worker", "bot", "flower", "beat", "jobs"} <= set(compose["services"])
     commands = _botkit_commands(compose)
-    assert any(c[1] == "worker" for c in commands)
-    assert any(c[1] == "run" for c in commands)
+    for command in ("worker", "run", "beat", "jobs"):
+        assert any(c[1] == command for c in commands), f"compose runs no botkit {command}"
     for command in commands:
         _parses(command)
 
 
 # Which Dockerfile target (deploy/Dockerfile) each botkit process runs from: only the worker has torch.
-TARGETS = {"worker": "worker", "bot": "bot", "flower": "bot"}
+TARGETS = {"worker": "worker", "bot": "bot", "flower": "bot", "beat": "bot", "jobs": "bot"}
 
 
 @pytest.mark.parametrize(("service", "target"), TARGETS.items())
@@ -81,7 +81,10 @@ def test_kubernetes_manifest(manifest: Path) -> None:
         _parses(command)
 
 
-@pytest.mark.parametrize(("manifest", "target"), [("bot.yaml", "bot"), ("worker.yaml", "worker")])
+@pytest.mark.parametrize(
+    ("manifest", "target"),
+    [("bot.yaml", "bot"), ("worker.yaml", "worker"), ("beat.yaml", "bot"), ("jobs.yaml", "bot")],
+)
 def test_kubernetes_runs_each_process_from_its_image(manifest: str, target: str) -> None:
     deployment = yaml.safe_load((DEPLOY / "k8s" / manifest).read_text())
     pod = deployment["spec"]["template"]["spec"]
@@ -119,3 +122,27 @@ def test_systemd_unit(unit: Path) -> None:
     _parses(["botkit", *argv[1:]])
     # Restarted after a failure (the worker no longer restarts itself); `systemctl stop` stays a stop.
     assert "Restart=on-failure" in text.splitlines()
+
+
+def test_beat_runs_exactly_once_everywhere() -> None:
+    """Each tick is sent once because one beat runs: never scaled, never two during a rollout."""
+    beat = yaml.safe_load((DEPLOY / "k8s" / "beat.yaml").read_text())
+    assert beat["spec"]["replicas"] == 1
+    assert beat["spec"]["strategy"]["type"] == "Recreate"
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    assert "deploy" not in compose["services"]["beat"]  # no replicas: setting
+    units = sorted((DEPLOY / "systemd").glob("*.service"))
+    beats = [u.name for u in units if "/botkit beat " in u.read_text().replace("\\\n", " ")]
+    assert beats == ["botkit-beat.service"]
+    assert "@" not in beats[0]  # a plain unit, not a template that could be started several times
+
+
+def test_jobs_workers_consume_the_jobs_queue_with_the_bots_config() -> None:
+    """A jobs worker loads the same plugins as the bot: the same config file in every deployment."""
+    jobs = yaml.safe_load((DEPLOY / "k8s" / "jobs.yaml").read_text())
+    bot = yaml.safe_load((DEPLOY / "k8s" / "bot.yaml").read_text())
+    [container] = jobs["spec"]["template"]["spec"]["containers"]
+    [bot_container] = bot["spec"]["template"]["spec"]["containers"]
+    config = container["command"][container["command"].index("--config") + 1]
+    assert {"name": "BOTKIT_CONFIG", "value": config} in bot_container["env"]
+    assert container["envFrom"] == bot_container["envFrom"]  # the platform tokens a job may need
