@@ -4,6 +4,10 @@ Each user is looked up once and remembered (a bounded cache); the lookup runs in
 after Slack's request was acknowledged, and is given up after ``timeout_s``. A failed lookup (the app lacks
 ``users:read``, Slack is slow or down) leaves ``User.language`` None, so botkit's texts fall back to the
 configured language, and is tried again only after ``retry_after_s``: a message is never held back by it.
+
+A lookup runs before the message takes its place in the conversation's lane, so a slow lookup for one user
+could let a later message of another user (already known) overtake it; :meth:`UserLocales.with_language`
+therefore hands messages of one conversation on in the order they arrived.
 """
 
 from __future__ import annotations
@@ -49,6 +53,8 @@ class UserLocales:
         self._retry_after_s = retry_after_s
         # user id -> (locale or None, monotonic time until which a None stands; inf for a real answer)
         self._known: OrderedDict[str, tuple[str | None, float]] = OrderedDict()
+        # conversation key -> set when the latest message taken in there has been handed on
+        self._last_out: dict[str, asyncio.Event] = {}
 
     def cached(self, user_id: str) -> tuple[bool, str | None]:
         """(known, locale): whether ``user_id`` was looked up (and the answer stands), and its locale."""
@@ -84,11 +90,26 @@ class UserLocales:
             self._known.popitem(last=False)
 
     async def with_language(self, incoming: IncomingT) -> IncomingT:
-        """``incoming`` with its author's ``language`` where Slack tells it (an intake ``prepare`` hook)."""
-        if incoming.author.language is not None or not incoming.author.id:
-            return incoming
-        locale = await self.locale(incoming.author.id)
-        return self._with(incoming, locale)
+        """``incoming`` with its author's ``language`` where Slack tells it (an intake ``prepare`` hook).
+
+        Returns no earlier than the previous message of the same conversation was handed on.
+        """
+        key = incoming.conversation.key
+        before, mine = self._last_out.get(key), asyncio.Event()
+        self._last_out[key] = mine
+        try:
+            if incoming.author.language is not None or not incoming.author.id:
+                found = incoming
+            else:
+                found = self._with(incoming, await self.locale(incoming.author.id))
+            if before is not None:
+                await before.wait()
+        finally:
+            # The waiter after us wakes on a later turn of the loop, when this message holds its lane.
+            mine.set()
+            if self._last_out.get(key) is mine:
+                del self._last_out[key]
+        return found
 
     def with_cached_language(self, incoming: IncomingT) -> IncomingT:
         """Like :meth:`with_language`, from the cache only (for answers that must come within seconds)."""

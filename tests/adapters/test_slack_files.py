@@ -327,3 +327,19 @@ async def test_a_slow_lookup_never_holds_the_message_back(slack: Any) -> None:
     await adapter.drain()
     assert time.monotonic() - started < 1.0
     assert [(m.text, m.author.language) for m in echo.seen] == [("hello", None)]
+
+
+async def test_a_slow_lookup_does_not_let_a_later_message_overtake(slack: Any) -> None:
+    fake, adapter, _, echo = slack
+    await fake.send_event(adapter.url, fake.message_event("known", user="U0002"))
+    await adapter.drain()  # U0002's locale is known from now on
+    fake.delays["users.info"] = 0.3  # U0001's lookup is slow
+    await fake.send_event(adapter.url, fake.message_event("first", user="U0001"))
+    await fake.send_event(adapter.url, fake.message_event("second", user="U0002"))
+    await adapter.drain()
+    assert [(m.text, m.author.id) for m in echo.seen] == [
+        ("known", "U0002"),
+        ("first", "U0001"),
+        ("second", "U0002"),
+    ]
+    assert [m.author.language for m in echo.seen] == ["en-US"] * 3
