@@ -14,11 +14,13 @@ from typing import Any
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from botkit.adapters.slack import SlackAdapter
 from botkit.adapters.slack.fake_server import FakeSlackServer
 from botkit.adapters.slack.files import SlackFiles
 from botkit.adapters.slack.format import escape, unescape
+from botkit.adapters.slack.users import UserLocales
 from botkit.app import APOLOGY, Bot
 from botkit.config import LimitSettings, Settings, SlackSettings
 from botkit.context import Context
@@ -343,3 +345,15 @@ async def test_a_slow_lookup_does_not_let_a_later_message_overtake(slack: Any) -
         ("second", "U0002"),
     ]
     assert [m.author.language for m in echo.seen] == ["en-US"] * 3
+
+
+async def test_the_locale_cache_is_bounded() -> None:
+    async with FakeSlackServer() as fake, aiohttp.ClientSession() as session:
+        client = AsyncWebClient(token=fake.bot_token, base_url=fake.api_base, session=session)
+        locales = UserLocales(client, size=2)
+        fake.add_user("U1", locale="zh-CN")
+        for user in ("U1", "U2", "U1", "U3", "U2"):  # U2 is the least recently seen when U3 comes
+            await locales.locale(user)
+        assert [c.params["user"] for c in fake.calls_to("users.info")] == ["U1", "U2", "U3", "U2"]
+        assert locales.cached("U1") == (False, None)  # forgotten in turn, when U2 came back
+        assert locales.cached("U3") == (True, "en-US")
