@@ -19,6 +19,8 @@ from botkit.context import Context
 from botkit.errors import AttachmentTooLarge, ConversationClosed
 from botkit.message import Attachment, Button, Message, Reply, StreamingReply
 from botkit.plugin import Plugin, on_message
+from botkit.plugins.chat import ATTACHMENTS_ONLY, ChatPlugin
+from botkit.testing import ScriptedModel
 from tests.adapters.telegram_harness import settings, tg_fixture  # noqa: F401  (the ``tg`` fixture)
 
 pytestmark = [pytest.mark.timeout(30)]
@@ -197,3 +199,55 @@ async def test_send_to_a_closed_chat_is_a_clear_error_and_is_remembered(
     assert caught.value.reason == reason  # Telegram's words (python-telegram-bot drops "Bad Request: ")
     assert (await bot.store.get_state(f"telegram:{chat}"))["closed"] == {"reason": reason}
     assert tg.messages == {}
+
+
+# -- the README's examples, run on Telegram ----------------------------------------------------------------
+def _readme_plugin(block: str, name: str) -> type[Plugin]:
+    from tests.core.test_readme import _blocks
+
+    namespace: dict[str, Any] = {}
+    exec(compile(_blocks()[block], "README.md", "exec"), namespace)
+    plugin: type[Plugin] = namespace[name]
+    return plugin
+
+
+async def start_readme_bot(tg: FakeTelegramServer, plugin: Plugin, **limits: int) -> TelegramAdapter:
+    model = ScriptedModel(["Happy to help."])
+    config = Settings(limits=limits) if limits else None  # type: ignore[arg-type]
+    bot = Bot([plugin, ChatPlugin()], model=model, settings=config)
+    adapter = TelegramAdapter(settings(tg))
+    bot.attach(adapter)
+    await adapter.start(bot)
+    return adapter
+
+
+async def test_the_readme_send_to_example(tg: FakeTelegramServer) -> None:
+    adapter = await start_readme_bot(tg, _readme_plugin("send-to", "Agents")())
+    try:
+        tg.blocked_chats.add(4243)
+        await roundtrip(tg, adapter, tg.message_update("/answer telegram:4242 It ships today", chat_id=50))
+        await roundtrip(tg, adapter, tg.message_update("/answer telegram:4243 Hello?", chat_id=50))
+        assert tg.texts(4242) == ["An agent answered: It ships today"]
+        assert tg.texts(50) == ["Delivered.", "Not delivered: Forbidden: bot was blocked by the user"]
+    finally:
+        await adapter.stop()
+
+
+async def test_the_readme_files_example(tg: FakeTelegramServer) -> None:
+    adapter = await start_readme_bot(tg, _readme_plugin("files", "Screenshots")(), max_attachment_bytes=LIMIT)
+    try:
+        await roundtrip(tg, adapter, tg.photo_update(PNG, chat_id=61))
+        ((call, upload),) = tg.uploads(61)
+        assert (call.method, call.params["caption"], upload.data) == (
+            "sendPhoto",
+            "Thanks! Is this the screen you mean?",
+            PNG,
+        )
+        await roundtrip(tg, adapter, tg.photo_update(b"z" * (LIMIT + 1), chat_id=62))
+        assert tg.texts(62) == ["That screenshot is too large for me; please send a smaller one."]
+        await roundtrip(tg, adapter, tg.message_update("where is my order?", chat_id=63))
+        assert tg.texts(63) == ["Happy to help."]  # no image: on to the chat model
+        await roundtrip(tg, adapter, tg.document_update(b"log", name="app.log", chat_id=64))
+        assert tg.texts(64) == [ATTACHMENTS_ONLY.format(kinds="file")]  # the chat plugin's polite refusal
+    finally:
+        await adapter.stop()

@@ -23,7 +23,18 @@ from botkit.config_reference import END, START, markdown_table
 README = Path(__file__).resolve().parents[2] / "README.md"
 MARKED = re.compile(r"<!-- readme-test: ([\w-]+) -->\n```(\w+)\n(.*?)```", flags=re.S)
 # Every marked block, by the test that runs it.
-RUN_HERE = {"chat-pipe", "new-project", "commands", "plugin", "plugin-test", "plugin-test-run", "ask", "jobs"}
+RUN_HERE = {
+    "chat-pipe",
+    "new-project",
+    "commands",
+    "plugin",
+    "plugin-test",
+    "plugin-test-run",
+    "ask",
+    "jobs",
+    "send-to",
+    "files",
+}
 
 
 def _blocks() -> dict[str, str]:
