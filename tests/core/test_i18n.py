@@ -7,8 +7,11 @@ The catalog tests extract every marked text from the code with Babel's own extra
 from __future__ import annotations
 
 import logging
+import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +31,7 @@ from botkit.middleware import InputLimitsMiddleware, RateLimitMiddleware
 from botkit.plugins.help import HelpPlugin
 from botkit.plugins.reset import ResetPlugin
 from botkit.testing import BotTester, ScriptedModel
+from tests.core.test_readme import _blocks
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "botkit" / "locale" / "botkit.pot"
@@ -217,3 +221,20 @@ async def test_the_chat_plugins_notices_are_translated() -> None:
         bot.assert_reply(
             re.compile(r"^这条消息太长，我读不了（\d+ 个词元；我大约能读 \d+ 个）。请缩短后再发。$")
         )
+
+
+async def test_the_readme_example() -> None:
+    namespace: dict[str, Any] = {}
+    exec(compile(_blocks()["i18n"], "README.md", "exec"), namespace)
+    await namespace["test_a_chinese_user_gets_chinese_replies"]()
+
+
+def test_the_readme_command_starts_a_catalog_for_a_translator(tmp_path: Path) -> None:
+    shutil.copytree(i18n.LOCALE_DIR, tmp_path / "botkit" / "locale")
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    subprocess.run(
+        ["bash", "-c", _blocks()["translate"]], cwd=tmp_path, env=env, check=True, capture_output=True
+    )
+    started = tmp_path / "botkit" / "locale" / "fr" / "LC_MESSAGES" / "botkit.po"
+    with started.open("rb") as po:
+        assert {m.id for m in read_po(po) if m.id} == _extracted()

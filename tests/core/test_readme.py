@@ -34,6 +34,9 @@ RUN_HERE = {
     "jobs",
     "send-to",
     "files",
+    "reload",
+    "i18n",
+    "translate",
 }
 
 

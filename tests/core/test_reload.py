@@ -7,6 +7,7 @@ cycle a reload runs. Each test gets a module of its own name, so no test sees an
 from __future__ import annotations
 
 import asyncio
+import shlex
 import subprocess
 import sys
 import uuid
@@ -20,6 +21,7 @@ from botkit.discovery import load_plugins
 from botkit.reload import ReloadResult, reload_module, watch_plugins, watching
 from botkit.testing import BotTester
 from tests.core.installed import BOTKIT, clean_env
+from tests.core.test_readme import _blocks
 
 PLUGIN = """\
 from pathlib import Path
@@ -180,10 +182,12 @@ async def test_watching_reports_the_files_it_watches(project: Project) -> None:
 
 
 def test_botkit_chat_reload_through_a_pipe(project: Project, tiny_model_dir: Path) -> None:
-    """The command as a developer runs it: chat, save an edit, chat again; stderr says what reloaded."""
+    """The README's command as a developer runs it: chat, save, chat again; stderr says what reloaded."""
     (project.folder / "botkit.toml").write_text(f'plugins = ["{project.module}"]\n')
+    readme = shlex.split(_blocks()["reload"])  # the README's command, with the tests' tiny model
+    assert readme == ["botkit", "chat", "--reload"]
     with subprocess.Popen(
-        [str(BOTKIT), "chat", "--reload", "--model", str(tiny_model_dir)],
+        [str(BOTKIT), *readme[1:], "--model", str(tiny_model_dir)],
         cwd=project.folder,
         env=clean_env(),
         stdin=subprocess.PIPE,
