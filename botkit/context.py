@@ -50,7 +50,10 @@ class Context:
         state: the conversation's state dict, loaded before dispatch and saved after it.
         command: the parsed command, when the text is one.
         matched: what the running handler's match test returned (a regex match, a command...).
-        replies: every reply sent while handling this context (handy in tests and middleware).
+        replies: every reply sent while handling this context (handy in tests and middleware); after an
+            answer to :meth:`ask`, the answering message's context collects them.
+        reply_to: the message replies answer: ``incoming``, then the latest answer to :meth:`ask` (in a
+            group, the platform quotes the answer rather than the command that asked).
         turn: settles when the handler chain ends or parks in :meth:`ask` (``Bot.handle`` waits on it).
     """
 
@@ -66,6 +69,7 @@ class Context:
         self.bot = bot
         self.adapter = adapter
         self.incoming = incoming
+        self.reply_to: Incoming = incoming
         self.state = state
         self.command: CommandCall | None = (
             parse_command(incoming.text) if isinstance(incoming, Message) else None
@@ -134,14 +138,14 @@ class Context:
         """
         reply = Reply(text, buttons, files)
         self.replies.append(reply)
-        await self.adapter.send(self.incoming, reply)
+        await self.adapter.send(self.reply_to, reply)
         return reply
 
     async def stream(self, deltas: AsyncIterator[str], *, buttons: Sequence[Sequence[Button]] = ()) -> str:
         """Send a reply that grows as ``deltas`` arrive; returns the final text."""
         reply = StreamingReply(deltas, buttons)
         self.replies.append(reply)
-        await self.adapter.send(self.incoming, reply)
+        await self.adapter.send(self.reply_to, reply)
         if not reply.done:  # an adapter that ignored the stream must not leave it half read
             async for _ in reply:
                 pass

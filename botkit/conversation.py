@@ -30,7 +30,7 @@ from botkit.message import Incoming, Message, parse_command
 
 T = TypeVar("T")
 
-ASKING = "asking"  # state key: {"question": ...} while an ``ask`` waits
+ASKING = "asking"  # state key: {"question": ..., "user": the one asked} while an ``ask`` waits
 CANCEL_COMMAND = "cancel"
 DEFAULT_ASK_TIMEOUT_S = 300.0
 
@@ -85,6 +85,8 @@ class Asker(Protocol):
 
     state: dict[str, Any]
     turn: Turn
+    reply_to: Incoming
+    replies: list[Any]
 
     async def reply(self, text: str) -> object: ...
 
@@ -171,7 +173,7 @@ class Waits:
             Cancelled: the user sent ``/cancel``.
             AnswerTimeout: no answer within ``timeout`` seconds (None: wait until cancelled).
         """
-        asker.state[ASKING] = {"question": question}
+        asker.state[ASKING] = {"question": question, "user": asker.incoming.author.id}
         prompt = question
         while True:
             await asker.reply(prompt)
@@ -206,16 +208,23 @@ class Waits:
             waiter.answer.cancel()
 
     async def answer(self, ctx: Asker) -> bool:
-        """Hand ``ctx``'s message to the conversation's parked ``ask``, if one waits; False if none does.
+        """Hand ``ctx``'s message to the conversation's parked ``ask``, if one waits for its author.
+
+        False when none does (the message goes to the handlers).
 
         Returns once the asking handler has ended or parked again; ``ctx.state`` is then the asking
-        context's state, which ``Bot.handle`` saves.
+        context's state, which ``Bot.handle`` saves, and ``ctx.replies`` holds what it sent meanwhile.
         """
         waiter = self.waiting(ctx.key)
         if waiter is None or not isinstance(ctx.incoming, Message):
             return False
-        ctx.state = waiter.asker.state
-        waiter.asker.turn.resume()
+        if ctx.incoming.author.id != waiter.asker.incoming.author.id:
+            return False  # in a group, only the one asked answers; the others talk on as usual
+        asker = waiter.asker
+        ctx.state = asker.state
+        asker.reply_to = ctx.incoming  # what follows answers this message, and is counted as its replies
+        asker.replies = ctx.replies
+        asker.turn.resume()
         waiter.answer.set_result(ctx.incoming.text)
         await waiter.asker.turn.settled()
         return True
@@ -225,6 +234,8 @@ class Waits:
         asking = ctx.state.get(ASKING)
         if not isinstance(asking, dict) or self.waiting(ctx.key) is not None:
             return False
+        if asking.get("user", ctx.incoming.author.id) != ctx.incoming.author.id:
+            return False  # someone else in the group: not the answer that was waited for
         del ctx.state[ASKING]
         await ctx.reply(translate_for(ctx, RESTARTED, question=str(asking.get("question", ""))))
         return True

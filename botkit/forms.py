@@ -47,7 +47,7 @@ from botkit.plugin import Plugin
 
 log = logging.getLogger("botkit.forms")
 
-FORM = "form"  # state key: {"name", "values", "field", "question", "deadline"} while a form is filled in
+FORM = "form"  # state key: {"name", "values", "user", "field", "question", "deadline"} while filled in
 DEFAULT_FORM_TIMEOUT_S = 600.0
 
 FORM_GONE = N_('The form that asked "{question}" is no longer available; please start again.')
@@ -105,7 +105,7 @@ class Form(BaseModel):
                 f"form {cls.form_name!r} is not declared by a loaded plugin: nest it in the plugin class "
                 "or list it in the plugin's `forms = (...)`"
             )
-        ctx.state[FORM] = {"name": cls.form_name, "values": {}}
+        ctx.state[FORM] = {"name": cls.form_name, "values": {}, "user": ctx.incoming.author.id}
         await _ask_next(ctx, cls, ctx.state[FORM])
 
 
@@ -153,11 +153,13 @@ class FormRunner:
     async def answer(self, ctx: Context) -> bool:
         """Handle ``ctx``'s message as the answer to its conversation's form, if one is in progress.
 
-        Returns False when no form is (the message goes to the handlers).
+        Returns False when no form is, or the message is another user's (it goes to the handlers).
         """
         progress = ctx.state.get(FORM)
         if not isinstance(progress, dict) or not isinstance(ctx.incoming, Message):
             return False
+        if progress.get("user", ctx.incoming.author.id) != ctx.incoming.author.id:
+            return False  # in a group, only the one filling the form answers it
         question = str(progress.get("question", ""))
         form = forms_of(ctx.bot.plugins).get(str(progress.get("name")))
         deadline = progress.get("deadline")

@@ -61,8 +61,10 @@ async def test_the_next_message_answers_and_never_reaches_the_model() -> None:
     async with BotTester(bot) as tester:
         await tester.send("/order")
         tester.assert_reply(QUESTION)
-        await tester.send("12345")
-        tester.assert_reply("How many?")
+        answered = await tester.send("12345")
+        asked = tester.assert_reply("How many?")
+        assert asked.to is answered.incoming  # the next question answers the answer, not the command
+        assert [reply.text for reply in answered.replies] == ["How many?"]
         await tester.send("3")
         tester.assert_reply("Order 12345: 3 more.")
         assert orders.finished == ["12345x3"]
@@ -186,3 +188,23 @@ async def test_ask_through_telegram_s_one_lane_per_chat(tg: FakeTelegramServer) 
     finally:
         await adapter.stop()
         await bot.stop()
+
+
+async def test_in_a_group_only_the_one_asked_answers() -> None:
+    from botkit.message import Conversation, User
+
+    model = ScriptedModel(["model"])
+    bot, orders = chat_bot(model)
+    group = Conversation("g1", "test", "group")
+    async with BotTester(bot, conversation=group) as tester:
+        other = User("u2", "Someone Else")
+        await tester.send("/order")
+        tester.assert_reply(QUESTION)
+        await tester.send("what is this?", user=other)  # another member talks on as usual
+        tester.assert_reply("model")
+        await tester.send("12345")
+        tester.assert_reply("How many?")
+        await tester.send("2")
+        tester.assert_reply("Order 12345: 2 more.")
+    assert orders.finished == ["12345x2"]
+    assert [call[-1]["content"] for call in model.calls] == ["what is this?"]

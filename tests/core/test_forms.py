@@ -254,3 +254,21 @@ async def test_the_readme_example() -> None:
         await tester.send("/cancel")
         tester.assert_reply('Cancelled: I am no longer waiting for your answer to "Your order number?".')
     assert model.calls == []
+
+
+async def test_in_a_group_only_the_one_filling_the_form_answers() -> None:
+    from botkit.message import Conversation, User
+
+    model = ScriptedModel(["model"])
+    group = Conversation("g1", "test", "group")
+    async with BotTester(shop_bot(model), conversation=group) as tester:
+        await tester.send("/order")
+        tester.assert_reply(NUMBER)
+        await tester.send("99", user=User("u2", "Someone Else"))
+        tester.assert_reply("model")
+        await tester.send("12")
+        tester.assert_reply(QUANTITY)
+        await tester.send("1")
+        tester.assert_reply("1 more of order 12.")
+    assert SUBMITTED == [(12, 1)]
+    assert [call[-1]["content"] for call in model.calls] == ["99"]
