@@ -7,6 +7,7 @@ from botkit.i18n import N_
 # Message ids of botkit/locale: the chat plugin translates these into the user's language.
 BUSY = N_("I'm busy right now, please try again in a moment.")
 TOO_SLOW = N_("That took me too long to answer; please try again.")
+NO_WORKER = N_("No model worker has started yet; please try again in a moment.")
 
 
 class BotkitError(Exception):

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from botkit.errors import ModelBusy
+from botkit.errors import NO_WORKER, ModelBusy
 from botkit.model.chat_format import ChatTokenizer
 from botkit.queue.protocol import MODEL_INFO_KEY
 from botkit.types import ChatTurn
@@ -64,7 +64,7 @@ class TokenCounter:
         finally:
             client.close()
         if not info:
-            raise ModelBusy("No model worker has started yet; please try again in a moment.")
+            raise ModelBusy(NO_WORKER)
         directory = Path(tempfile.mkdtemp(prefix="botkit-tokenizer-"))
         for field, content in info.items():
             if field.startswith("file:"):
