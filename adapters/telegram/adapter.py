@@ -4,22 +4,19 @@ An update's walk: ``getUpdates`` (``receive.Poller``) or the webhook (``receive.
 JSON -> :meth:`TelegramAdapter.receive` drops redeliveries (``update_id``) ->
 :func:`~botkit.adapters.telegram.parse.parse_update` makes a botkit message or event -> the shared
 :class:`~botkit.adapters.intake.Intake` hands it to ``dispatcher.handle``, one at a time per chat so
-replies keep their order -> replies come back through :meth:`TelegramAdapter.send` to
+replies keep their order -> replies come back through :meth:`TelegramAdapter.send` and the
+:class:`~botkit.adapters.telegram.outbox.TelegramOutbox` to
 :class:`~botkit.adapters.telegram.send.TelegramSender`. :meth:`TelegramAdapter.send_to` writes unprompted
 the same way; files in and out are in :mod:`~botkit.adapters.telegram.files`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-import functools
 import logging
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, Self
 
 # Opt in to PTB's future timedelta durations now: reading ``RetryAfter.retry_after`` as an int emits a
@@ -29,19 +26,19 @@ os.environ.setdefault("PTB_TIMEDELTA", "true")
 import httpx
 from telegram import Bot as TgBot
 from telegram import BotCommand
-from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application
 from telegram.request import HTTPXRequest
 
-from botkit.adapters.intake import Intake, keep_showing
+from botkit.adapters.intake import Intake
 from botkit.adapters.redact import REDACTOR
-from botkit.adapters.telegram.files import FileDownloads, file_base_url, send_with_files
+from botkit.adapters.telegram.files import FileDownloads, file_base_url
+from botkit.adapters.telegram.outbox import TelegramOutbox
 from botkit.adapters.telegram.parse import BotIdentity, ParseOptions, Skip, parse_update
 from botkit.adapters.telegram.receive import Poller, WebhookServer
-from botkit.adapters.telegram.send import Target, TelegramSender, call_api, chat_id_of, target_for
+from botkit.adapters.telegram.send import TelegramSender, call_api
 from botkit.config import ConfigError
-from botkit.errors import ConversationClosed
-from botkit.message import Event, Incoming, Message, Reply, StreamingReply
+from botkit.message import Event, Incoming, Reply, StreamingReply
 
 if TYPE_CHECKING:
     from botkit.config import Settings
@@ -51,8 +48,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("botkit.adapters.telegram")
 
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "chat_member"]
-TYPING_DELAY = 0.5  # seconds: quick answers need no "typing..." hint
-TYPING_REPEAT = 4.5  # Telegram shows the hint for 5 s
 _COMMAND_NAME = re.compile(r"^[a-z0-9_]{1,32}$")
 _TOKEN_SHAPE = re.compile(r"^\d+:[A-Za-z0-9_-]+$")  # "123456:ABC-..." as @BotFather hands it out
 
@@ -93,10 +88,9 @@ class TelegramAdapter:
         self._me = BotIdentity(0, "")
         self._poller: Poller | None = None
         self._webhook: WebhookServer | None = None
-        self._intake = Intake(self, typing=self._typing_while_handled)
-        self._typing: dict[int, asyncio.Task[None]] = {}
+        self._outbox = TelegramOutbox()
+        self._intake = Intake(self, typing=self._outbox.typing_while_handled)
         self._redacting = False
-        self._blocked: set[str] = set()
         self._requests: tuple[HTTPXRequest, ...] = ()
         self._files: FileDownloads | None = None
         self._downloads: httpx.AsyncClient | None = None
@@ -166,6 +160,7 @@ class TelegramAdapter:
         self._intake.bind(dispatcher)
         self._me = BotIdentity(self._app.bot.id, self._app.bot.username or "")
         self._sender = TelegramSender(self._app.bot, self.settings.stream_edit_interval_s)
+        self._outbox.sender = self._sender
         # Downloads get their own client: a large file must not hold up a connection replies need.
         self._downloads = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=10.0))
         self._files = FileDownloads(self._app.bot, self._downloads)
@@ -255,23 +250,9 @@ class TelegramAdapter:
         # Button presses are answered at once, even while the chat is busy.
         self._intake.submit(parsed, prepare=self._prepare)
 
-    @contextlib.asynccontextmanager
-    async def _typing_while_handled(self, incoming: Incoming) -> AsyncIterator[None]:
-        """Show "typing..." for an addressed message after a short delay; :meth:`send` ends it early."""
-        if not (isinstance(incoming, Message) and incoming.addressed):
-            yield
-            return
-        typing = asyncio.create_task(self._keep_typing(target_for(incoming), TYPING_DELAY))
-        self._typing[id(incoming)] = typing
-        try:
-            yield
-        finally:
-            typing.cancel()
-            self._typing.pop(id(incoming), None)
-
     async def _prepare(self, incoming: Incoming) -> Incoming:
         if not isinstance(incoming, Event):  # whoever writes to the bot has not blocked it (any more)
-            self._blocked.discard(incoming.conversation.id)
+            self._outbox.blocked.discard(incoming.conversation.id)
             return incoming
         event = incoming
         assert self._sender is not None
@@ -280,32 +261,15 @@ class TelegramAdapter:
             return dataclasses.replace(event, data=self._sender.buttons.decode(event.data))
         if "my_chat_member" in event.raw:  # always about the bot itself: added, removed, blocked
             if event.kind == "leave":
-                self._blocked.add(event.conversation.id)
+                self._outbox.blocked.add(event.conversation.id)
             else:
-                self._blocked.discard(event.conversation.id)
+                self._outbox.blocked.discard(event.conversation.id)
         return event
-
-    async def _keep_typing(self, target: Target, delay: float) -> None:
-        assert self._sender is not None
-        await keep_showing(functools.partial(self._sender.typing, target), TYPING_REPEAT, after_s=delay)
 
     # -- sending ----------------------------------------------------------------------------------
     async def send(self, to: Incoming, reply: Reply | StreamingReply) -> None:
         """Answer ``to``: in its chat (and topic), quoting it in groups; a streamed reply grows by edits."""
-        if self._sender is None:
-            raise RuntimeError("telegram adapter is not started")
-        target = target_for(to)
-        typing = self._typing.pop(id(to), None)
-        if typing is not None:
-            typing.cancel()
-        if to.conversation.id in self._blocked:
-            log.info("telegram: chat %s blocked the bot; reply dropped", to.conversation.id)
-            return
-        try:
-            await self._deliver(target, reply)
-        except Forbidden as exc:  # blocked, kicked, or never allowed to write here
-            self._blocked.add(to.conversation.id)
-            log.warning("telegram: may not write to chat %s (%s)", to.conversation.id, exc)
+        await self._outbox.send(to, reply)
 
     async def send_to(
         self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
@@ -317,27 +281,5 @@ class TelegramAdapter:
                 group, or the chat does not exist (any more).
             ValueError: ``thread_id`` is not a topic id (a number).
         """
-        topic = int(thread_id) if thread_id is not None else None
-        try:
-            await self._deliver(Target(chat_id_of(conversation_id), topic), reply)
-        except (Forbidden, BadRequest) as exc:
-            if isinstance(exc, BadRequest) and "chat not found" not in exc.message.lower():
-                raise
-            self._blocked.add(conversation_id)
-            raise ConversationClosed(f"{self.name}:{conversation_id}", exc.message) from exc
-        self._blocked.discard(conversation_id)
-
-    async def _deliver(self, target: Target, reply: Reply | StreamingReply) -> None:
-        if self._sender is None:
-            raise RuntimeError("telegram adapter is not started")
-        if isinstance(reply, StreamingReply):
-            # The model is working until the first text shows: keep the hint up till then.
-            hint = asyncio.create_task(self._keep_typing(target, 0.0))
-            try:
-                await self._sender.send_stream(target, reply, on_first=hint.cancel)
-            finally:
-                hint.cancel()
-        elif reply.files:
-            await send_with_files(self._sender, target, reply)
-        else:
-            await self._sender.send_reply(target, reply)
+        key = f"{self.name}:{conversation_id}"
+        await self._outbox.send_to(key, conversation_id, reply, thread_id)
