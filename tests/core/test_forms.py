@@ -19,11 +19,11 @@ SUBMITTED: list[tuple[int, int]] = []
 
 
 class Refill(Form):
-    """Declared beside the plugin and listed in its ``forms``; answers in a moment or not at all."""
+    """Declared beside the plugin and listed in its ``forms``."""
 
     number: int = Field(description=NUMBER)
     quantity: int = Field(gt=0, le=50, description=QUANTITY)
-    timeout_s = 0.3
+    timeout_s = 60.0
 
     @model_validator(mode="after")
     def not_both_thirteen(self) -> Refill:
@@ -55,17 +55,19 @@ class Shop(Plugin):
         await ctx.form(self.Address)
 
 
-class Slow(Refill):
-    form_name = "slow-refill"
-    timeout_s = 60.0
+class Hasty(Refill):
+    """Waits a moment only, for the timeout test (the others' questions wait a minute: no race)."""
+
+    form_name = "hasty-refill"
+    timeout_s = 0.3
 
 
-class SlowShop(Shop):
-    forms = (Refill, Slow)
+class HastyShop(Shop):
+    forms = (Refill, Hasty)
 
-    @on_command("slow")
-    async def slow(self, ctx: Context) -> None:
-        await ctx.form(Slow)
+    @on_command("hasty")
+    async def hasty(self, ctx: Context) -> None:
+        await ctx.form(Hasty)
 
 
 class NotDeclared(Form):
@@ -84,7 +86,7 @@ def _fresh() -> None:
 
 
 def shop_bot(model: ScriptedModel, store: SqliteStore | None = None, plugin: Plugin | None = None) -> Bot:
-    return Bot([plugin or SlowShop(), ChatPlugin()], model=model, store=store)
+    return Bot([plugin or HastyShop(), ChatPlugin()], model=model, store=store)
 
 
 async def test_a_two_field_form_completed() -> None:
@@ -146,9 +148,9 @@ async def test_cancel_ends_a_form() -> None:
 
 async def test_an_unanswered_question_times_out() -> None:
     async with BotTester(shop_bot(ScriptedModel(["model"]))) as tester:
-        await tester.send("/order")
+        await tester.send("/hasty")
         tester.assert_reply(NUMBER)
-        notice = await tester.next_reply()  # Refill waits 0.3 s
+        notice = await tester.next_reply()  # Hasty waits 0.3 s
         assert notice.text.startswith(f'I stopped waiting for your answer to "{NUMBER}".')
         assert FORM not in await tester.bot.store.get_state("test:c1")
         await tester.send("12")  # an ordinary message again
@@ -159,10 +161,10 @@ async def test_an_unanswered_question_times_out() -> None:
 async def test_a_deadline_that_passed_while_the_bot_was_down(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     async with BotTester(shop_bot(ScriptedModel(), SqliteStore(path))) as tester:
-        await tester.send("/slow")
+        await tester.send("/order")
         tester.assert_reply(NUMBER)
     later = shop_bot(ScriptedModel(), SqliteStore(path))
-    later.form_runner.clock = lambda: 2e10  # long after the 60 s deadline
+    later.form_runner.clock = lambda: 2e10  # long after the one-minute deadline
     async with BotTester(later) as tester:
         await tester.send("12")
         assert tester.assert_reply().text.startswith(f'I stopped waiting for your answer to "{NUMBER}".')
@@ -173,7 +175,7 @@ async def test_a_form_survives_a_restart(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     model = ScriptedModel()
     async with BotTester(shop_bot(model, SqliteStore(path))) as tester:
-        await tester.send("/slow")
+        await tester.send("/order")
         tester.assert_reply(NUMBER)
         await tester.send("12345")
         tester.assert_reply(QUANTITY)
@@ -194,7 +196,7 @@ async def test_replicas_share_a_form_through_the_store(tmp_path: Path) -> None:
     model = ScriptedModel()
     one, two = shop_bot(model, SqliteStore(path)), shop_bot(model, SqliteStore(path))
     async with BotTester(one) as first, BotTester(two) as second:
-        await first.send("/slow")
+        await first.send("/order")
         first.assert_reply(NUMBER)
         await second.send("77")  # the answer reached the other replica
         second.assert_reply(QUANTITY)
@@ -207,7 +209,7 @@ async def test_replicas_share_a_form_through_the_store(tmp_path: Path) -> None:
 async def test_a_form_whose_plugin_is_gone(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     async with BotTester(shop_bot(ScriptedModel(), SqliteStore(path))) as tester:
-        await tester.send("/slow")
+        await tester.send("/order")
         tester.assert_reply(NUMBER)
     async with BotTester(Bot([ChatPlugin()], model=ScriptedModel(), store=SqliteStore(path))) as tester:
         await tester.send("12")
@@ -223,7 +225,7 @@ async def test_a_form_no_plugin_declares_is_refused_clearly() -> None:
 
 
 def test_forms_are_found_through_the_plugins() -> None:
-    assert forms_of([SlowShop()]) == {"refill": Refill, "slow-refill": Slow, "address": Shop.Address}
+    assert forms_of([HastyShop()]) == {"refill": Refill, "hasty-refill": Hasty, "address": Shop.Address}
 
 
 async def test_the_readme_example() -> None:
