@@ -89,6 +89,8 @@ class TelegramOutbox:
             ConversationClosed: Telegram refuses (any 403: blocked, kicked; or "chat not found").
             ValueError: ``thread_id`` is not a topic id (a number).
         """
+        if thread_id is not None and not thread_id.isdigit():
+            raise ValueError(f"telegram: thread_id must be a forum topic id (a number), not {thread_id!r}")
         topic = int(thread_id) if thread_id is not None else None
         try:
             await self._deliver(Target(chat_id_of(conversation_id), topic), reply)

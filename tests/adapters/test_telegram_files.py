@@ -53,7 +53,9 @@ class Mirror(Plugin):
         except AttachmentTooLarge as exc:
             await ctx.reply(f"That file is too large for me ({exc}).")
             return
-        back = Attachment(kind=got.kind, name=got.name or "photo.png", mime_type=got.mime_type, data=data)
+        back = Attachment(
+            kind=got.kind, name=got.name or f"back.{got.kind}", mime_type=got.mime_type, data=data
+        )
         await ctx.reply(message.text or "Here it is back.", files=[back], buttons=[[Button("Again")]])
 
 
@@ -109,6 +111,28 @@ async def test_a_document_keeps_its_name_and_a_long_text_goes_first(
     assert tg.texts(1001) == [caption]  # the text as a message, then the file
     (text,) = tg.sent(1001)
     assert text.at <= call.at
+
+
+async def test_a_voice_note_is_downloadable_too(
+    tg: FakeTelegramServer, mirror: tuple[Bot, Mirror, TelegramAdapter]
+) -> None:
+    _, plugin, adapter = mirror
+    ogg = b"OggS\x00\x02" + bytes(range(200))
+    stored = tg.files.store(ogg, folder="voice", suffix=".oga")
+    update = tg.message_update("", chat_id=12, push=False)
+    del update["message"]["text"]
+    update["message"]["voice"] = {
+        "file_id": stored.file_id,
+        "file_unique_id": stored.unique_id,
+        "duration": 2,
+        "mime_type": "audio/ogg",
+        "file_size": len(ogg),
+    }
+    await roundtrip(tg, adapter, tg.push_update(update))
+    (voice,) = plugin.seen[0].attachments
+    assert (voice.kind, voice.mime_type) == ("audio", "audio/ogg")
+    ((call, upload),) = tg.uploads(12)
+    assert (call.method, upload.filename, upload.data) == ("sendDocument", "back.audio", ogg)
 
 
 async def test_a_file_past_the_declared_limit_is_refused_without_downloading(
@@ -174,6 +198,15 @@ async def test_send_to_streams_and_sends_files(
     assert tg.texts(31)[0] == "Your report is ready."
     ((call, upload),) = tg.uploads(31)
     assert (call.method, call.params["caption"], upload.data) == ("sendDocument", "Here it is.", report.data)
+
+
+async def test_send_to_a_topic_that_is_not_a_number_is_a_clear_error(
+    tg: FakeTelegramServer, mirror: tuple[Bot, Mirror, TelegramAdapter]
+) -> None:
+    bot, _, _ = mirror
+    with pytest.raises(ValueError, match="must be a forum topic id"):
+        await bot.send_to("telegram:4242", Reply("Hello"), thread_id="general")
+    assert tg.messages == {}
 
 
 @pytest.mark.parametrize(
