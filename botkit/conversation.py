@@ -20,6 +20,7 @@ else. Forms (:mod:`botkit.forms`) keep their progress in the store and survive r
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -30,7 +31,7 @@ from botkit.message import Incoming, Message, parse_command
 
 T = TypeVar("T")
 
-ASKING = "asking"  # state key: {"question": ..., "user": the one asked} while an ``ask`` waits
+ASKING = "asking"  # state key: {"question", "user" (the one asked), "by" (Waits.id)} while an ask waits
 CANCEL_COMMAND = "cancel"
 DEFAULT_ASK_TIMEOUT_S = 300.0
 
@@ -147,6 +148,7 @@ class Waits:
 
     def __init__(self) -> None:
         self._waiters: dict[str, Waiter] = {}
+        self.id = uuid.uuid4().hex  # marks this process's asks in the store, to tell them from a restart's
         self._tasks: set[asyncio.Task[None]] = set()
 
     def track(self, task: asyncio.Task[None]) -> None:
@@ -173,7 +175,7 @@ class Waits:
             Cancelled: the user sent ``/cancel``.
             AnswerTimeout: no answer within ``timeout`` seconds (None: wait until cancelled).
         """
-        asker.state[ASKING] = {"question": question, "user": asker.incoming.author.id}
+        asker.state[ASKING] = {"question": question, "user": asker.incoming.author.id, "by": self.id}
         prompt = question
         while True:
             await asker.reply(prompt)
@@ -236,6 +238,11 @@ class Waits:
             return False
         if asking.get("user", ctx.incoming.author.id) != ctx.incoming.author.id:
             return False  # someone else in the group: not the answer that was waited for
+        if asking.get("by") == self.id:
+            # This process's own ask, already over: a message handled while it timed out saved the
+            # state it had loaded before. Nothing was lost, so nothing is said.
+            del ctx.state[ASKING]
+            return False
         del ctx.state[ASKING]
         await ctx.reply(translate_for(ctx, RESTARTED, question=str(asking.get("question", ""))))
         return True

@@ -208,3 +208,18 @@ async def test_in_a_group_only_the_one_asked_answers() -> None:
         tester.assert_reply("Order 12345: 2 more.")
     assert orders.finished == ["12345x2"]
     assert [call[-1]["content"] for call in model.calls] == ["what is this?"]
+
+
+async def test_a_stale_marker_of_this_process_s_own_ask_is_dropped_silently() -> None:
+    """A message handled while an ask timed out may save the marker back; the bot knows its own asks."""
+    model = ScriptedModel(["model"])
+    bot, _ = chat_bot(model)
+    async with BotTester(bot) as tester:
+        await tester.send("/slowask")
+        tester.assert_reply(QUESTION)
+        marker = (await bot.store.get_state("test:c1"))["asking"]
+        await tester.next_reply()  # timed out
+        await bot.store.set_state("test:c1", {"asking": marker})  # what the race leaves behind
+        await tester.send("hello")
+        tester.assert_reply("model")
+        assert (await bot.store.get_state("test:c1")) == {}
