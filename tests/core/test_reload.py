@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import shlex
+import signal
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -183,40 +185,60 @@ async def test_watching_reports_the_files_it_watches(project: Project) -> None:
 
 def test_botkit_chat_reload_through_a_pipe(project: Project, tiny_model_dir: Path) -> None:
     """The README's command as a developer runs it: chat, save, chat again; stderr says what reloaded."""
-    (project.folder / "botkit.toml").write_text(f'plugins = ["{project.module}"]\n')
     readme = shlex.split(_blocks()["reload"])  # the README's command, with the tests' tiny model
     assert readme == ["botkit", "chat", "--reload"]
-    with subprocess.Popen(
-        [str(BOTKIT), *readme[1:], "--model", str(tiny_model_dir)],
-        cwd=project.folder,
-        env=clean_env(),
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    ) as chat:
-        assert chat.stdin is not None
-        assert chat.stdout is not None
-        assert chat.stderr is not None
+    with _started(project, [*readme[1:], "--model", str(tiny_model_dir)]) as chat:
         try:
-            assert _line_with(chat.stderr, "--reload watches") == (
-                f"botkit: --reload watches these plugin files: {project.file}"
-            )
-            chat.stdin.write(b"/hello\n")
-            chat.stdin.flush()
-            assert chat.stdout.readline() == b"hello v1\n"
-            project.write("v2")
-            assert _line_with(chat.stderr, "reloaded") == f"botkit: reloaded greeter from {project.file}"
-            chat.stdin.write(b"/hello\n")
-            chat.stdin.close()
-            assert chat.stdout.readline() == b"hello v2\n"
+            _save_and_see_the_new_version(project, chat)
+            chat.stdin.close()  # type: ignore[union-attr]
             assert chat.wait(60) == 0
         finally:
             chat.kill()
 
 
-def _line_with(stream: object, needle: str) -> str:
-    """The first line of ``stream`` containing ``needle`` (the process is killed if it never comes)."""
-    for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
+def test_botkit_run_reload_beside_an_adapter(project: Project, tiny_model_dir: Path) -> None:
+    argv = ["run", "--reload", "--adapter", "console", "--model", str(tiny_model_dir)]
+    with _started(project, argv) as run:
+        try:
+            _save_and_see_the_new_version(project, run)
+            run.stdin.close()  # type: ignore[union-attr]  # the console adapter's reader ends with its input
+            run.send_signal(signal.SIGTERM)
+            assert run.wait(60) == 0
+        finally:
+            run.kill()
+
+
+def _started(project: Project, argv: list[str]) -> subprocess.Popen[bytes]:
+    (project.folder / "botkit.toml").write_text(f'plugins = ["{project.module}"]\n')
+    return subprocess.Popen(
+        [str(BOTKIT), *argv],
+        cwd=project.folder,
+        env=clean_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _save_and_see_the_new_version(project: Project, bot: subprocess.Popen[bytes]) -> None:
+    assert bot.stdin is not None
+    assert bot.stdout is not None
+    assert bot.stderr is not None
+    watching = _line_with(bot.stderr, "botkit: --reload watches")
+    assert watching == f"botkit: --reload watches these plugin files: {project.file}"
+    bot.stdin.write(b"/hello\n")
+    bot.stdin.flush()
+    assert bot.stdout.readline() == b"hello v1\n"
+    project.write("v2")
+    assert _line_with(bot.stderr, "botkit: reloaded") == f"botkit: reloaded greeter from {project.file}"
+    bot.stdin.write(b"/hello\n")
+    bot.stdin.flush()
+    assert bot.stdout.readline() == b"hello v2\n"
+
+
+def _line_with(stream: IO[bytes], needle: str) -> str:
+    """The first line of ``stream`` containing ``needle`` (the test's timeout ends a wait that never ends)."""
+    for raw in iter(stream.readline, b""):
         line = raw.decode().rstrip("\n")
         if needle in line:
             return line
