@@ -17,15 +17,12 @@ else the config's ``language``, else English; a tag is matched to a catalog by i
 from __future__ import annotations
 
 import functools
+import gettext
 import logging
 import string
 from io import BytesIO
 from pathlib import Path
 from typing import Any, Protocol
-
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import NullTranslations, Translations
 
 log = logging.getLogger("botkit.i18n")
 
@@ -41,10 +38,16 @@ def N_(message: str) -> str:  # gettext's own name for "mark only"
 
 def available_languages() -> list[str]:
     """The languages botkit's texts exist in: English and each catalog under :data:`LOCALE_DIR`, sorted."""
-    found = {SOURCE_LANGUAGE}
-    if LOCALE_DIR.is_dir():
-        found.update(po.parent.parent.name for po in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
-    return sorted(found)
+    return sorted(_languages_in(LOCALE_DIR).values())
+
+
+@functools.cache
+def _languages_in(folder: Path) -> dict[str, str]:
+    """Normalised tag -> catalog name, looked up once per folder (not once per reply)."""
+    found = [SOURCE_LANGUAGE]
+    if folder.is_dir():
+        found += [po.parent.parent.name for po in folder.glob(f"*/LC_MESSAGES/{DOMAIN}.po")]
+    return {_normal(code): code for code in found}
 
 
 def choose_language(*preferred: str | None) -> str:
@@ -53,7 +56,7 @@ def choose_language(*preferred: str | None) -> str:
     A tag matches a catalog by its longest known prefix: with a ``zh`` catalog, "zh-CN", "zh-hans" and
     "zh_Hant_TW" all choose ``zh``; a translator who adds ``zh_Hant`` makes "zh-Hant-TW" choose that.
     """
-    known = {_normal(code): code for code in available_languages()}
+    known = _languages_in(LOCALE_DIR)
     for tag in preferred:
         if not tag:
             continue
@@ -93,7 +96,7 @@ def translate(message: str, language: str | None, **params: Any) -> str:
     A text without a translation stays English. A translation whose fields do not match the message's is
     logged and the English text is used, so a translator's slip never loses a reply.
     """
-    catalog = _catalog(choose_language(language))
+    catalog = _catalog(LOCALE_DIR, choose_language(language))
     text = catalog.gettext(message)
     if not params:
         return text
@@ -135,21 +138,25 @@ def fields(text: str) -> set[str]:
 
 
 @functools.cache
-def _catalog(language: str) -> NullTranslations:
-    """The compiled catalog of ``language`` (English: none, every text is its own id)."""
-    path = LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+def _catalog(folder: Path, language: str) -> gettext.NullTranslations:
+    """The compiled catalog of ``language`` in ``folder`` (English: none, every text is its own id)."""
+    path = folder / language / "LC_MESSAGES" / f"{DOMAIN}.po"
     if language == SOURCE_LANGUAGE or not path.is_file():
-        return NullTranslations()
+        return gettext.NullTranslations()
+    # Babel reads the .po and compiles it; imported here, so that an English-only bot never loads it.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     try:
         with path.open("rb") as po:
             catalog = read_po(po, domain=DOMAIN, abort_invalid=True)
     except Exception as exc:  # a broken catalog must not silence the bot: answer in English, say why
         log.error("cannot read %s (%s: %s); %s users get English", path, type(exc).__name__, exc, language)
-        return NullTranslations()
+        return gettext.NullTranslations()
     compiled = BytesIO()
     write_mo(compiled, catalog)  # fuzzy entries are left out, as msgfmt does
     compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
+    return gettext.GNUTranslations(compiled)
 
 
 def _normal(tag: str) -> str:

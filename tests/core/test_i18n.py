@@ -12,7 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +138,7 @@ def test_the_template_holds_every_marked_text() -> None:
 
 def test_every_catalog_translates_every_text_with_the_same_fields() -> None:
     extracted = _extracted()
-    assert [p.parent.parent.name for p in _catalogs()] == ["zh"]
+    assert "zh" in [p.parent.parent.name for p in _catalogs()]
     for path in _catalogs():
         catalog = _catalog(path)
         untranslated = sorted(m for m in extracted if not catalog.get(m))
@@ -156,14 +156,12 @@ def test_the_built_in_commands_descriptions_are_in_the_catalog() -> None:
 
 
 @pytest.fixture
-def locale_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """botkit's catalogs copied to a folder the test may add to; catalogs are read afresh around it."""
+def locale_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """botkit's catalogs copied to a folder the test may add to (catalogs are cached by folder)."""
     folder = tmp_path / "locale"
     shutil.copytree(i18n.LOCALE_DIR, folder)
     monkeypatch.setattr(i18n, "LOCALE_DIR", folder)
-    i18n._catalog.cache_clear()
-    yield folder
-    i18n._catalog.cache_clear()
+    return folder
 
 
 def test_a_translator_adds_a_language_with_a_po_file_alone(locale_copy: Path) -> None:
