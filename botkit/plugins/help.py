@@ -19,7 +19,7 @@ HEADING = N_("Commands:")
 ALSO = N_("(also {aliases})")
 CHAT_NOTE = N_("Anything else you write goes to the dialogue model.")
 GREETING = N_("Hi! I'm {name}. Write me a message to chat, or send /help to see the commands.")
-# The handlers' docstrings below, marked so that the extractor puts them in the catalog (tests check they match).
+# The handlers' docstrings below, marked for the extractor's catalog (tests/core/test_i18n.py checks them).
 DESCRIPTIONS = (
     N_("List the commands, or explain one: /help reset."),
     N_("Say hello and explain how to use the bot."),
