@@ -19,6 +19,7 @@ STAGE_HELP = {
     "pretrain": "causal-LM pretraining on plain text (torchrun for DDP)",
     "sft": "fine-tune on dialogues, loss on assistant tokens (full or LoRA)",
     "eval": "perplexity and reply quality on held-out dialogues -> eval.json, eval.md",
+    "gan": "adversarial training against a human-vs-generated discriminator (after sft)",
     "pipeline": "tokenizer, pretrain, sft, eval into one directory, skipping finished stages",
 }
 
@@ -107,6 +108,12 @@ def _run_stage(name: str, args: argparse.Namespace) -> int:
         d = result.get("dialogue", {})
         where = eval_cfg.output_dir or eval_cfg.model_dir
         print(f"perplexity={d.get('perplexity')} unigram_f1={d.get('unigram_f1')} -> {where}")
+    elif name == "gan":
+        gan_cfg = load(config.GANConfig, path, section=name)
+        from botkit.training.gan.stage import run_gan
+
+        summary = run_gan(gan_cfg)
+        print(f"gan: {summary['steps']} steps, mean reward {summary.get('reward')} -> {gan_cfg.output_dir}")
     elif name == "pipeline":
         pipeline_cfg = load(config.PipelineConfig, path)
         from botkit.training.pipeline import run_pipeline

@@ -243,6 +243,51 @@ class EvalConfig(ConfigSection):
     num_threads: int = 0
 
 
+class GANConfig(ConfigSection):
+    """Adversarial stage settings (``training/gan/``): a discriminator of human vs generated replies.
+
+    Attributes:
+        output_dir: where the model, ``metrics.jsonl``, ``gan.png``, ``synthetic.jsonl`` and checkpoints go.
+        init_from: the generator to start from (e.g. the SFT output); also the KL reference.
+        discriminator_from: a model directory to initialise the discriminator from (None = ``init_from``);
+            its tokenizer must be the generator's.
+        discriminator_model: a fresh small transformer instead (sized here, on the generator's tokenizer).
+        discriminator_lr: the discriminator's peak learning rate.
+        data: dialogue sources; every assistant turn gives one (context, human reply) pair.
+        credit: ``partial`` scores every reply prefix (REGS), ``sequence`` gives each token the whole reply's.
+        kl_coef: weight of KL(generator || reference) per reply token.
+        teacher_forcing_every: one MLE step on human replies after every N policy steps (0 = none).
+        max_context: context tokens kept (the most recent ones).
+        max_new_tokens: reply length cap when sampling.
+        temperature: sampling temperature of the generator's replies.
+        baseline_decay: the reward baseline is this moving average of past mean rewards.
+        collapse_reward: mean reward under this for ``patience`` steps in a row is a collapse.
+        patience: steps in a row a collapse or one repeated reply is tolerated before the run stops.
+        synthetic_dialogues: training contexts to answer into ``synthetic.jsonl`` at the end (0 = none).
+        synthetic_threshold: keep a synthetic reply whose P(human) is at least this.
+        train: the loop settings (``micro_batch_size`` = contexts per step per process).
+    """
+
+    output_dir: ConfigPath = Path("out/gan")
+    init_from: ConfigPath = Path("out/sft")
+    discriminator_from: ConfigPath | None = None
+    discriminator_model: ModelConfig | None = None
+    discriminator_lr: float = 1e-4
+    data: DataConfig = Field(default_factory=DataConfig)
+    credit: Literal["partial", "sequence"] = "partial"
+    kl_coef: float = Field(0.1, ge=0.0)
+    teacher_forcing_every: int = Field(1, ge=0)
+    max_context: int = Field(192, gt=0)
+    max_new_tokens: int = Field(32, gt=0)
+    temperature: float = Field(1.0, gt=0.0)
+    baseline_decay: float = Field(0.9, ge=0.0, lt=1.0)
+    collapse_reward: float = Field(0.02, ge=0.0, lt=1.0)
+    patience: int = Field(5, gt=0)
+    synthetic_dialogues: int = Field(0, ge=0)
+    synthetic_threshold: float = Field(0.5, ge=0.0, le=1.0)
+    train: LoopConfig = Field(default_factory=lambda: LoopConfig(learning_rate=1e-5, warmup_steps=0))
+
+
 class PipelineConfig(ConfigSection):
     """The whole recipe: every stage into one run directory, then optionally a shipped copy.
 
@@ -253,6 +298,7 @@ class PipelineConfig(ConfigSection):
         pretrain: pretraining settings (``output_dir`` and ``tokenizer`` are set by the pipeline).
         sft: SFT settings (``output_dir`` and ``init_from`` are set by the pipeline).
         eval: evaluation settings (``model_dir``, ``output_dir`` set; baselines default to pretrain).
+        gan: when set, the adversarial stage runs after SFT (into ``gan/``) and eval scores its model.
         ship_to: copy the final model, its evaluation and a model card here (e.g. botkit/data/default-model).
         card_template: Markdown with ``{placeholders}`` filled from the run to make the card.
     """
@@ -263,5 +309,6 @@ class PipelineConfig(ConfigSection):
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
     sft: SFTConfig = Field(default_factory=SFTConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+    gan: GANConfig | None = None
     ship_to: ConfigPath | None = None
     card_template: ConfigPath | None = None

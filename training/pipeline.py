@@ -35,6 +35,9 @@ def wire(cfg: PipelineConfig) -> PipelineConfig:
     cfg.eval.model_dir, cfg.eval.output_dir = out / "sft", out / "eval"
     if not cfg.eval.baselines:
         cfg.eval.baselines = [out / "pretrain"]
+    if cfg.gan is not None and "sft" in cfg.stages:  # the optional adversarial step: after sft, before eval
+        cfg.gan.init_from, cfg.gan.output_dir = out / "sft", out / "gan"
+        cfg.eval.model_dir = out / "gan"
     return cfg
 
 
@@ -54,9 +57,12 @@ def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
         "eval": lambda: run_eval(cfg.eval),
     }
     report: dict[str, Any] = {}
-    for stage in STAGES:
-        if stage not in cfg.stages:
-            continue
+    if cfg.gan is not None:
+        from botkit.training.gan.stage import run_gan
+
+        gan = cfg.gan
+        runs["gan"] = lambda: run_gan(gan)
+    for stage in _order(cfg):
         out_dir = cfg.output_dir / stage  # where wire() pointed the stage
         if is_complete(out_dir, stage):
             log.info("%s: complete in %s, skipped", stage, out_dir)
@@ -72,6 +78,13 @@ def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
     return report
 
 
+def _order(cfg: PipelineConfig) -> list[str]:
+    stages: list[str] = [s for s in STAGES if s in cfg.stages]
+    if cfg.gan is not None and "sft" in stages:
+        stages.insert(stages.index("sft") + 1, "gan")
+    return stages
+
+
 def _record_times(out: Path, report: dict[str, Any]) -> None:
     path = out / "pipeline.json"
     times = json.loads(path.read_text()) if path.is_file() else {}
@@ -85,6 +98,8 @@ def ship(cfg: PipelineConfig, dst: Path) -> Path:
     """Copy the final model, evaluation and loss plots of a wired pipeline to ``dst``, with its model card."""
     check_writable(dst)
     src = cfg.sft.output_dir if "sft" in cfg.stages else cfg.pretrain.output_dir
+    if cfg.gan is not None and "sft" in cfg.stages:
+        src = cfg.gan.output_dir
     for name in SHIPPED:
         if (src / name).is_file():
             shutil.copy2(src / name, dst / name)

@@ -1,0 +1,99 @@
+"""(context, reply) pairs from dialogues, and the padded token batches every update of the stage reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from botkit.training.config import DataConfig
+from botkit.training.corpora import Split, iter_dialogues
+from botkit.training.packing import IGNORE, encode_dialogue
+from botkit.training.records import DataError
+
+
+@dataclass
+class Pair:
+    """One assistant turn: the dialogue before it, its context tokens and the human reply's tokens."""
+
+    messages: list[dict[str, str]]
+    context: list[int]
+    reply: list[int]
+
+
+@dataclass
+class Batch:
+    """Right-padded sequences ``context + reply``; all tensors ``(B, T)``.
+
+    Right padding keeps every real token at its natural position, so neither a transformer nor an LSTM
+    needs position ids, and causal models never see the padding of a token's own row before it.
+    """
+
+    ids: torch.Tensor
+    attention: torch.Tensor
+    reply: torch.Tensor  # bool: the token at t belongs to the reply
+
+    def to(self, device: torch.device | str) -> Batch:
+        return Batch(self.ids.to(device), self.attention.to(device), self.reply.to(device))
+
+    @property
+    def last(self) -> torch.Tensor:
+        """Index of each row's last reply token, ``(B,)``."""
+        t = torch.arange(self.ids.size(1), device=self.ids.device)
+        return torch.where(self.reply, t, -1).max(dim=1).values
+
+
+def make_batch(rows: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int) -> Batch:
+    """Pad ``(context, reply)`` token lists on the right into one batch (a reply must not be empty)."""
+    width = max(len(c) + len(r) for c, r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    reply = torch.zeros((len(rows), width), dtype=torch.bool)
+    for i, (c, r) in enumerate(rows):
+        if not r:
+            raise ValueError("a reply has no tokens")
+        n = len(c) + len(r)
+        ids[i, :n] = torch.tensor([*c, *r], dtype=torch.long)
+        attention[i, :n] = 1
+        reply[i, len(c) : n] = True
+    return Batch(ids, attention, reply)
+
+
+def dialogue_pairs(data: DataConfig, tokenizer: Any, split: Split, max_context: int) -> list[Pair]:
+    """Every assistant turn of the split's dialogues as a pair, in the chat template SFT trains on.
+
+    The reply is the turn's assistant-masked tokens (its text and ``<|im_end|>``); the context is
+    everything the template puts before it, cut to its last ``max_context`` tokens.
+    """
+    pairs = []
+    for messages in iter_dialogues(data, split):
+        for k, m in enumerate(messages):
+            if m["role"] != "assistant" or not m["content"].strip():
+                continue
+            ids, labels = encode_dialogue(tokenizer, messages[: k + 1])
+            marked = np.nonzero(labels != IGNORE)[0]
+            end = int(marked[-1]) + 1
+            start = end - 1
+            while start > 0 and labels[start - 1] != IGNORE:  # back to the start of this last span
+                start -= 1
+            context = ids[:start][-max_context:]
+            pairs.append(Pair(messages[:k], context.tolist(), ids[start:end].tolist()))
+    return pairs
+
+
+def require_pairs(pairs: list[Pair], data: DataConfig) -> list[Pair]:
+    """The pairs, or a clear error when the files give none.
+
+    Raises:
+        DataError: no dialogue in the files has a (non-empty) assistant turn.
+    """
+    if not pairs:
+        files = [str(p) for p in data.dialogue_files]
+        raise DataError(
+            f"no (context, reply) pairs in {files}: no dialogue has a non-empty assistant turn "
+            "(the adversarial stage learns from human assistant replies)"
+        )
+    return pairs
