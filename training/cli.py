@@ -45,6 +45,9 @@ def add_stages(parser: argparse.ArgumentParser) -> None:
         if name == "eval":
             p.add_argument("--model", metavar="DIR", help="model directory (overrides model_dir)")
         p.set_defaults(handler=_stage(name))
+    from botkit.training.compress.command import add_command as add_vae
+
+    add_vae(stages, _guard)
     imp = stages.add_parser("import-chatterbot", help="write chatterbot-corpus conversations as chat JSONL")
     imp.add_argument(
         "--languages", nargs="+", default=["english"], help="corpus folders, e.g. english chinese"

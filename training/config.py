@@ -154,6 +154,53 @@ class LoraConfig(ConfigSection):
     target_modules: list[str] = Field(default_factory=list)
 
 
+class VAEConfig(ConfigSection):
+    """Weight-compression stage settings (``training/compress/``, ``botkit train vae``).
+
+    Attributes:
+        model_dir: the model to compress.
+        output_dir: where the compressed checkpoint goes (config, tokenizer, ``compressed.safetensors``,
+            ``compressed.json``, ``compression.json``).
+        method: ``vq`` (the learned codec), or the baselines ``gptq``, ``rtn`` and ``float`` (stored whole).
+        bits: ``vq``: codebooks of 256 entries (each costs 8 bits per ``dim`` weights); ``gptq``/``rtn``:
+            bits per code.
+        group_size: ``gptq``/``rtn``: input columns per grid (0 = one grid per output channel).
+        dim: ``vq``: weights per coded piece.
+        iterations: ``vq``: k-means iterations per codebook.
+        refine_rounds: ``vq``: rounds re-learning each codebook against the others.
+        error_feedback: ``vq``: code each matrix column group by column group, feeding each group's
+            error into the columns still to code (GPTQ's update, with the learned codebooks).
+        fine_tune_steps: ``vq``: Adam steps on the layers' output error (0 = none).
+        calibration: dialogue sources; the first ``calibration_dialogues`` of their training split weight
+            the reconstruction (the project's persona and chatterbot dialogues by default).
+        calibration_dialogues: how many.
+        seed: seeds the codebooks' initial entries.
+        num_threads: torch CPU threads (0 = leave torch's default).
+    """
+
+    model_dir: ConfigPath = Path("out/sft")
+    output_dir: ConfigPath = Path("out/vae")
+    method: Literal["vq", "gptq", "rtn", "float"] = "vq"
+    bits: int = Field(4, ge=1, le=8)
+    group_size: int = Field(0, ge=0)
+    dim: int = Field(8, gt=0)
+    iterations: int = Field(10, ge=0)
+    refine_rounds: int = Field(1, ge=0)
+    error_feedback: bool = True
+    fine_tune_steps: int = Field(40, ge=0)
+    calibration: DataConfig = Field(
+        default_factory=lambda: DataConfig(
+            dialogue_files=[Path(__file__).resolve().parent / "data" / "persona"],
+            chatterbot_languages=["english", "chinese"],
+            chatterbot_exclude=["tech_support", "coding", "computers"],
+            validation_fraction=0.08,
+        )
+    )
+    calibration_dialogues: int = Field(256, gt=0)
+    seed: int = 0
+    num_threads: int = 0
+
+
 class TokenizerConfig(ConfigSection):
     """Tokenizer stage settings.
 
@@ -301,6 +348,7 @@ class PipelineConfig(ConfigSection):
         gan: when set, the adversarial stage runs after SFT (into ``gan/``) and eval scores its model.
         ship_to: copy the final model, its evaluation and a model card here (e.g. botkit/data/default-model).
         card_template: Markdown with ``{placeholders}`` filled from the run to make the card.
+        vae: when set, the model's weights are compressed last (into ``vae/``; not shipped).
     """
 
     output_dir: ConfigPath = Path("out/pipeline")
@@ -312,3 +360,4 @@ class PipelineConfig(ConfigSection):
     gan: GANConfig | None = None
     ship_to: ConfigPath | None = None
     card_template: ConfigPath | None = None
+    vae: VAEConfig | None = None

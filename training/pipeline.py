@@ -38,6 +38,8 @@ def wire(cfg: PipelineConfig) -> PipelineConfig:
     if cfg.gan is not None and "sft" in cfg.stages:  # the optional adversarial step: after sft, before eval
         cfg.gan.init_from, cfg.gan.output_dir = out / "sft", out / "gan"
         cfg.eval.model_dir = out / "gan"
+    if cfg.vae is not None:  # the optional last step: compress the final model's weights
+        cfg.vae.model_dir, cfg.vae.output_dir = cfg.eval.model_dir, out / "vae"
     return cfg
 
 
@@ -62,6 +64,11 @@ def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
 
         gan = cfg.gan
         runs["gan"] = lambda: run_gan(gan)
+    if cfg.vae is not None:
+        from botkit.training.compress.stage import run_vae
+
+        vae = cfg.vae
+        runs["vae"] = lambda: {"bits_per_weight": run_vae(vae)["bits_per_weight"]}
     for stage in _order(cfg):
         out_dir = cfg.output_dir / stage  # where wire() pointed the stage
         if is_complete(out_dir, stage):
@@ -82,6 +89,8 @@ def _order(cfg: PipelineConfig) -> list[str]:
     stages: list[str] = [s for s in STAGES if s in cfg.stages]
     if cfg.gan is not None and "sft" in stages:
         stages.insert(stages.index("sft") + 1, "gan")
+    if cfg.vae is not None:
+        stages.append("vae")
     return stages
 
 
