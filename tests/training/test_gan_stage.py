@@ -120,7 +120,7 @@ def test_a_dialogue_file_without_assistant_turns_is_a_clear_error(
     users = tmp_path / "users.jsonl"
     users.write_text(json.dumps({"messages": [{"role": "user", "content": "hello?"}]}) + "\n")
     config = _toml(tmp_path / "gan.toml", (
-        f'[gan]\ninit_from = "{pretrained_dir}"\noutput_dir = "{tmp_path / "out"}"\n'
+        f'[gan]\ninit_from = "{pretrained_dir}"\noutput_dir = "{tmp_path / "out"}"\nmax_new_tokens = 6\n'
         f'[gan.data]\ndialogue_files = ["{users}"]\n'
     ))  # fmt: skip
     assert cli.main(["gan", "--config", str(config)]) == 1

@@ -69,6 +69,7 @@ def dialogue_pairs(data: DataConfig, tokenizer: Any, split: Split, max_context: 
     everything the template puts before it, cut to its last ``max_context`` tokens.
     """
     pairs = []
+    tokenizer.model_max_length = int(1e12)  # whole dialogues are rendered, then cut: no warning per one
     for messages in iter_dialogues(data, split):
         for k, m in enumerate(messages):
             if m["role"] != "assistant" or not m["content"].strip():

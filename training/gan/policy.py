@@ -159,8 +159,12 @@ def mle_update(
     gen_net.train()
     with amp:
         logits = _logits(gen_net, human)
-    _, taken, mask = _targets(logits, human)
-    nll = -(taken * mask).sum() / mask.sum()
+    mask = human.reply[:, 1:].float()
+    # cross_entropy fuses log-softmax and the pick: cheaper than _targets when the full log-probs are unused
+    token_nll = F.cross_entropy(
+        logits[:, :-1].transpose(1, 2), human.ids[:, 1:], reduction="none"
+    )  # (B, T-1)
+    nll = (token_nll * mask).sum() / mask.sum()
     nll.backward()  # type: ignore[no-untyped-call]
     _step(gen_net, optimizer, scheduler, grad_clip)
     return nll.item()

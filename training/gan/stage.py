@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from botkit.training.config import GANConfig
@@ -30,12 +31,12 @@ def run_gan(cfg: GANConfig, stop_at: int | None = None) -> dict[str, Any]:
         Diverged: the run diverged (the last good checkpoint is kept).
     """
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
 
     from botkit.training import runner
     from botkit.training.gan import discriminator as disc_mod
     from botkit.training.gan.trainer import GANTrainer
-    from botkit.training.modeling import save_model
+    from botkit.training.modeling import context_length_of, save_model
     from botkit.training.outputs import mark_complete
     from botkit.training.pretrain import load_tokenizer
 
@@ -44,7 +45,17 @@ def run_gan(cfg: GANConfig, stop_at: int | None = None) -> dict[str, Any]:
     if cfg.discriminator_from is not None and cfg.discriminator_model is None:
         disc_tok = load_tokenizer(cfg.discriminator_from)
         disc_mod.check_same_tokenizer(tokenizer, cfg.init_from, disc_tok, cfg.discriminator_from)
-    pairs = require_pairs(dialogue_pairs(cfg.data, tokenizer, "train", cfg.max_context), cfg.data)
+    # A context and a reply must fit the model's positions together; human replies are cut like sampled ones.
+    positions = context_length_of(SimpleNamespace(config=AutoConfig.from_pretrained(str(cfg.init_from))))
+    room = positions - cfg.max_new_tokens
+    if room < 1:
+        raise ValueError(
+            f"max_new_tokens {cfg.max_new_tokens} leaves no room for a context in the model's "
+            f"{positions} positions"
+        )
+    pairs = require_pairs(dialogue_pairs(cfg.data, tokenizer, "train", min(cfg.max_context, room)), cfg.data)
+    for p in pairs:
+        p.reply = p.reply[: cfg.max_new_tokens]
     torch.manual_seed(cfg.train.seed)
 
     def load() -> Any:
@@ -123,8 +134,8 @@ def plot_gan(metrics_path: Path, png_path: Path) -> None:
     for ax, (key, title) in zip(axes.flat, panels, strict=True):
         pts = [(r["step"], r[key]) for r in records if key in r]
         if pts:
-            ax.plot(*zip(*pts, strict=True), lw=1)
-        if key == "mle_loss" or key == "g_loss":
+            ax.plot(*zip(*pts, strict=True), lw=1, label="policy gradient + KL" if key == "g_loss" else None)
+        if key == "g_loss":
             mle = [(r["step"], r["mle_loss"]) for r in records if "mle_loss" in r]
             if mle:
                 ax.plot(*zip(*mle, strict=True), lw=1, label="teacher-forcing NLL")

@@ -166,8 +166,8 @@ class GANTrainer:
         self.step += 1
         return rec
 
-    def _check(self, rec: dict[str, float]) -> str | None:
-        """Update the divergence counters; returns why the run must stop, or None."""
+    def check(self, rec: dict[str, float]) -> str | None:
+        """Update the baseline and the divergence counters after a step; returns why to stop, or None."""
         cfg, h = self.cfg, self.health
         bad = [k for k in ("reward", "g_loss", "d_loss", "kl") if k in rec and not math.isfinite(rec[k])]
         if bad:
@@ -207,7 +207,7 @@ class GANTrainer:
         t0, stopped_by, last = time.perf_counter(), "max_steps", {}
         while self.step < end:
             rec = self.train_step()
-            why = self._check(rec)
+            why = self.check(rec)
             if why is not None:
                 progress.close()
                 self.metrics.write({"step": self.step, "stopped": why})
