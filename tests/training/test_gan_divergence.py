@@ -53,7 +53,7 @@ def _trainer(tmp_path: Path, disc: Discriminator, gen: LSTMGenerator | None = No
 
 
 def test_a_nan_reward_stops_the_run_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
-    trainer = _trainer(tmp_path, NaNAfter(n=3 * 3 + 1))  # three calls a step: the fourth step goes NaN
+    trainer = _trainer(tmp_path, NaNAfter(n=2 * 3 + 1))  # two calls a step: the fourth step goes NaN
     with pytest.raises(
         Diverged, match=r"diverged: reward and d_loss became nan at step 4; last good checkpoint"
     ):

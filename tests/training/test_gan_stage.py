@@ -154,3 +154,26 @@ def test_the_pipeline_runs_gan_after_sft_and_evaluates_its_model(
     evaluated = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert str(tmp_path / "gan") in json.dumps(evaluated)
     assert run_pipeline(cfg)["gan"] == {"skipped": True}
+
+
+def test_two_processes_under_torchrun_train_the_gan_stage(
+    tmp_path: Path, pretrained_dir: Path, corpus_dir: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    repo = Path(__file__).resolve().parents[2]
+    config = _toml(tmp_path / "gan.toml", (
+        f'[gan]\ninit_from = "{pretrained_dir}"\noutput_dir = "{tmp_path / "out"}"\nmax_new_tokens = 6\n'
+        f'[gan.data]\ndialogue_files = ["{corpus_dir / "dialogues.jsonl"}"]\n'
+        '[gan.train]\nmax_steps = 2\nmicro_batch_size = 2\nprogress = false\nnum_threads = 1\n'
+        'device = "cpu"\n'
+    ))  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(repo)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "botkit.training.cli", "gan", "--config", str(config)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert [r["step"] for r in read_metrics(tmp_path / "out" / "metrics.jsonl")] == [1, 2]
+    assert (tmp_path / "out" / "stage.json").is_file()

@@ -96,19 +96,35 @@ def discriminator_update(
     rewarded with must mean something for prefixes too); accuracy is on whole replies.
     """
     disc_net.train()
-    losses, right = [], []
-    for batch, label in ((human, 1.0), (fake, 0.0)):
-        with amp:
-            logit = disc_net(batch.ids, batch.attention).float()  # (B, T)
-        mask = batch.reply.float() if credit == "partial" else F.one_hot(batch.last, logit.size(1)).float()
-        bce = F.binary_cross_entropy_with_logits(logit, torch.full_like(logit, label), reduction="none")
-        losses.append((bce * mask).sum() / mask.sum())
-        last = logit.gather(1, batch.last[:, None]).squeeze(1)
-        right.append(((last > 0) == bool(label)).float().mean())
+    both = _stack(human, fake)  # one forward: DDP allows one forward per backward
+    with amp:
+        logit = disc_net(both.ids, both.attention).float()  # (2B, T)
+    label = torch.zeros_like(logit)
+    label[: len(human.ids)] = 1.0
+    mask = both.reply.float() if credit == "partial" else F.one_hot(both.last, logit.size(1)).float()
+    bce = F.binary_cross_entropy_with_logits(logit, label, reduction="none") * mask
+    n = len(human.ids)
+    # Each side weighs half, whatever its number of reply tokens.
+    losses = [bce[:n].sum() / mask[:n].sum(), bce[n:].sum() / mask[n:].sum()]
+    right = ((logit.gather(1, both.last[:, None]).squeeze(1) > 0) == (label[:, 0] > 0)).float()
     loss = (losses[0] + losses[1]) / 2
     loss.backward()  # type: ignore[no-untyped-call]
     _step(disc_net, optimizer, None, grad_clip)
-    return {"d_loss": loss.item(), "d_acc": ((right[0] + right[1]) / 2).item()}
+    return {"d_loss": loss.item(), "d_acc": ((right[:n].mean() + right[n:].mean()) / 2).item()}
+
+
+def _stack(a: Batch, b: Batch) -> Batch:
+    """Two batches as one, the narrower right-padded (attention 0, not reply) to the wider's length."""
+    width = max(a.ids.size(1), b.ids.size(1))
+
+    def pad(t: torch.Tensor) -> torch.Tensor:
+        return F.pad(t, (0, width - t.size(1)))
+
+    return Batch(
+        torch.cat([pad(a.ids), pad(b.ids)]),
+        torch.cat([pad(a.attention), pad(b.attention)]),
+        torch.cat([pad(a.reply), pad(b.reply)]),
+    )
 
 
 def generator_update(
