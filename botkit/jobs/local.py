@@ -95,7 +95,9 @@ class LocalJobs:
     async def _loop(self, job: ScheduledJob) -> None:
         tick = self.clock.now()
         while True:
-            tick = job.spec.schedule.next_after(tick)
+            # From the later of the last tick and now: a loop that woke late (a suspended machine, a
+            # blocked event loop) skips the ticks it missed instead of running them back to back.
+            tick = job.spec.schedule.next_after(max(tick, self.clock.now()))
             await self.clock.sleep_until(tick)
             previous = self._running.get(job.name)
             if previous is not None and not previous.done():

@@ -8,6 +8,7 @@ one ``botkit beat`` process, and the replica reads the outbox so that what jobs 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 import uuid
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
     from botkit.config import Settings
     from botkit.plugin import BotView
+
+log = logging.getLogger("botkit.jobs")
 
 BACKGROUND_TASK = "botkit.jobs.background"
 LATER_TASK = "botkit.jobs.later"
@@ -47,19 +50,27 @@ class CeleryJobs:
         self.deliver = deliver
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
         self._celery: Celery | None = None
+        self._outbox: OutboxReader | None = None
         self._reader: asyncio.Task[None] | None = None
 
     async def start(self, scheduled: Sequence[ScheduledJob]) -> None:
         """Start reading the outbox; ``scheduled`` is beat's to run, not this replica's."""
         if self.deliver and self._reader is None:
-            reader = OutboxReader(redis_url(self.settings.queue), self._send, self.consumer)
-            self._reader = asyncio.create_task(reader.run(), name="botkit outbox")
+            self._outbox = OutboxReader(redis_url(self.settings.queue), self._send, self.consumer)
+            self._reader = asyncio.create_task(self._outbox.run(), name="botkit outbox")
 
     async def stop(self) -> None:
-        if self._reader is not None:
-            self._reader.cancel()
-            await asyncio.gather(self._reader, return_exceptions=True)
-            self._reader = None
+        """Stop reading the outbox (a message being delivered is finished first)."""
+        if self._reader is not None and self._outbox is not None:
+            await self._outbox.stop()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._reader), timeout=5.0)
+            except TimeoutError:
+                self._reader.cancel()
+                log.warning("outbox reader did not stop within 5 s; cancelled")
+            except Exception:
+                log.exception("outbox reader failed")
+            self._reader = self._outbox = None
 
     async def later(
         self, delay: float, fn: JobFunction, args: Sequence[Any], *, key: str, thread_id: str | None

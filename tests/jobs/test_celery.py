@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -43,6 +44,17 @@ class Ticker(Plugin):
 
     async def build(self, job: JobContext, month: str) -> str:
         return f"Report for {month}: done."
+
+    @every("1s")
+    async def flaky(self, job: JobContext) -> None:
+        raise RuntimeError("the ticket system is down")
+
+    @on_command("remind")
+    async def remind(self, ctx: Context, seconds: int) -> None:
+        await ctx.later(seconds, self.ping, "stand-up")
+
+    async def ping(self, job: JobContext, what: str) -> None:
+        await job.reply(f"Reminder: {what}")
 """
 
 
@@ -68,8 +80,15 @@ class Process:
             time.sleep(0.1)
 
 
+@dataclass
+class Deployment:
+    config: Path
+    redis: RedisServer
+    worker: Process
+
+
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, RedisServer]]:
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """Redis, one jobs worker and one beat, all from one config that loads the ticking plugin."""
     where = tmp_path_factory.mktemp("celery-jobs")
     server = RedisServer(where)
@@ -86,7 +105,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
     try:
         worker.wait_for(" ready.")
         beat.wait_for("beat: Starting...")
-        yield config, server
+        yield Deployment(config, server, worker)
     finally:
         _end(beat.proc)
         _end(worker.proc)
@@ -94,8 +113,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path,
 
 
 @pytest.fixture
-async def replicas(deployment: tuple[Path, RedisServer]) -> AsyncIterator[list[tuple[Bot, FakeAdapter]]]:
-    settings = load_settings(deployment[0])
+async def replicas(deployment: Deployment) -> AsyncIterator[list[tuple[Bot, FakeAdapter]]]:
+    settings = load_settings(deployment.config)
     pairs = []
     for _ in range(2):
         bot, adapter = build_bot(settings), FakeAdapter()
@@ -118,7 +137,7 @@ async def _until(check: object, timeout_s: float) -> None:
 
 
 async def test_each_tick_runs_once_with_two_replicas(
-    replicas: list[tuple[Bot, FakeAdapter]], deployment: tuple[Path, RedisServer]
+    replicas: list[tuple[Bot, FakeAdapter]], deployment: Deployment
 ) -> None:
     def ticks() -> list[int]:
         texts = [text for _, adapter in replicas for (room, _, text) in adapter.pushed if room == "room"]
@@ -131,9 +150,12 @@ async def test_each_tick_runs_once_with_two_replicas(
     ordered = sorted(seen)
     assert ordered == list(range(ordered[0], ordered[-1] + 1)), f"a tick was missed: {ordered}"
     # Nothing of it went near an inference worker's queue.
-    client = redis.Redis.from_url(deployment[1].url)
+    client = redis.Redis.from_url(deployment.redis.url)
     assert client.llen("botkit.inference") == 0
     client.close()
+    # The job that raises on every tick is logged by name each time, and the other job never missed a tick.
+    assert deployment.worker.log.count("job ticker.flaky failed at its tick") >= 4
+    assert "the ticket system is down" in deployment.worker.log
 
 
 async def test_background_result_reaches_the_conversation_once(
@@ -154,3 +176,19 @@ async def test_background_result_reaches_the_conversation_once(
     pushed = sum(len(adapter.pushed) for _, adapter in replicas)
     await _until(lambda: sum(len(adapter.pushed) for _, adapter in replicas) >= pushed + 2, timeout_s=10)
     assert results() == ["Report for march: done."]
+
+
+async def test_later_runs_on_the_jobs_worker_after_its_delay(replicas: list[tuple[Bot, FakeAdapter]]) -> None:
+    bot, _ = replicas[1]
+    tester = BotTester(bot)
+    await tester.adapter.start(bot)
+    asked = time.monotonic()
+    await tester.send("/remind 2")
+
+    def reminders() -> list[str]:
+        return [
+            text for _, adapter in replicas for (room, _, text) in adapter.pushed if text.startswith("Remi")
+        ]
+
+    await _until(lambda: reminders() == ["Reminder: stand-up"], timeout_s=15)
+    assert time.monotonic() - asked >= 2.0

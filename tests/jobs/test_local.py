@@ -67,6 +67,17 @@ class Reports(Plugin):
         await job.reply(Reply(f"Reminder: {what}"))
 
 
+def count_words(job: JobContext, text: str) -> str:
+    """A plain function: a background job runs it in a thread, off the event loop."""
+    return f"{len(text.split())} words ({job.name})"
+
+
+class Words(Plugin):
+    @on_command("count")
+    async def count(self, ctx: Context, *words: str) -> None:
+        await ctx.background(count_words, " ".join(words))
+
+
 def _with_clock(bot: Bot) -> ManualClock:
     clock = ManualClock(start=1_700_000_000.0)  # 22:13:20 UTC: not on a 10-minute boundary
     bot.jobs = LocalJobs(bot, clock=clock)
@@ -134,6 +145,15 @@ async def test_a_failed_background_job_is_reported_in_the_chat_and_logged(
     [record] = [r for r in caplog.records if r.name == "botkit.jobs"]
     assert record.job == "reports.explode"  # type: ignore[attr-defined]
     assert record.getMessage().split("(")[1].rstrip(") failed") in text
+
+
+async def test_a_plain_module_level_function_runs_in_the_background() -> None:
+    bot = Bot([Words()])
+    async with BotTester(bot) as tester:
+        bot.attach(tester.adapter)
+        await tester.send("/count one two three")
+        await bot.jobs.idle()  # type: ignore[attr-defined]
+    assert tester.adapter.pushed == [("c1", None, "3 words (tests.jobs.test_local:count_words)")]
 
 
 async def test_later_runs_once_after_its_delay() -> None:
