@@ -158,6 +158,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
         model = build_generator(settings)
     except ModelLoadError as exc:
         raise CommandFailed(f"botkit chat: {exc}", 1) from None
+    loaded = getattr(model, "lm", None)
+    if getattr(loaded, "compression", ""):  # say so: its replies may differ a little from the original's
+        print(f"botkit: model ready: {loaded.describe()}", file=sys.stderr)  # type: ignore[union-attr]
     bot = build_bot(settings, model=model)
 
     async def session() -> None:

@@ -44,6 +44,7 @@ class LoadedModel:
         context_window: tokens the model attends to (prompt plus reply).
         eos_ids: token ids that end a reply.
         path: the directory it came from.
+        compression: how a compressed checkpoint was stored ("" for an ordinary one).
     """
 
     model: Any
@@ -52,6 +53,11 @@ class LoadedModel:
     context_window: int
     eos_ids: frozenset[int]
     path: Path
+    compression: str = ""
+
+    def describe(self) -> str:
+        """The directory, and how it was compressed if it was (for ready lines)."""
+        return f"{self.path} ({self.compression})" if self.compression else str(self.path)
 
 
 def default_model_dir() -> Path | None:
@@ -151,12 +157,26 @@ def load_model(path: str | Path, *, device: str = "auto", dtype: str = "auto") -
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from botkit.model.compressed import (
+        CompressedCheckpointError,
+        describe,
+        is_compressed,
+        load_compressed_model,
+    )
+
     transformers.utils.logging.disable_progress_bar()
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
+    compression = ""
     try:
         tokenizer = AutoTokenizer.from_pretrained(where, local_files_only=True)
-        model = AutoModelForCausalLM.from_pretrained(where, local_files_only=True, dtype=torch_dtype)
+        if is_compressed(where):  # written by `botkit train vae`: decoded here, served as usual
+            model, manifest = load_compressed_model(where, torch_dtype)
+            compression = describe(manifest)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(where, local_files_only=True, dtype=torch_dtype)
+    except CompressedCheckpointError as exc:
+        raise ModelLoadError(str(exc)) from exc
     except (OSError, ValueError, KeyError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"model directory {where} could not be loaded: {first_line}") from exc
@@ -174,6 +194,7 @@ def load_model(path: str | Path, *, device: str = "auto", dtype: str = "auto") -
         context_window=_context_window(model.config, tokenizer),
         eos_ids=_eos_ids(model, tokenizer),
         path=where,
+        compression=compression,
     )
 
 

@@ -93,7 +93,7 @@ def _announce(**_: Any) -> None:
         ready = _State.runtime
         log.info(
             "model ready: %s (engine %s [%s], max batch %d)",
-            ready.lm.path,
+            ready.lm.describe(),
             ready.scheduler.name,
             ready.scheduler.chosen_by,
             ready.scheduler.max_batch,

@@ -110,7 +110,7 @@ def test_the_command_compresses_a_model_directory(
 ) -> None:
     config = tmp_path / "vae.toml"
     config.write_text(
-        "iterations = 3\nfine_tune_steps = 2\n"
+        "iterations = 2\nfine_tune_steps = 1\n"
         f'[calibration]\ndialogue_files = ["{corpus_dir}/dialogues.jsonl"]\n'
     )
     out = tmp_path / "out"

@@ -72,9 +72,9 @@ def learn_codebook(
 def normalise(weight: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Row scales (float16-rounded RMS) and the rows divided by them, cut into (N, dim) pieces."""
     w = weight.detach().float()
-    scales = w.pow(2).mean(dim=1).sqrt().half().float()
-    scales = torch.where(scales > 0, scales, torch.ones_like(scales))  # a zero row (padding) stays zero
-    return scales, (w / scales[:, None]).reshape(-1, dim)
+    scales = w.pow(2).mean(dim=1).sqrt().half().float()  # 0 for a zero row (padding), which stays zero
+    divisor = torch.where(scales > 0, scales, torch.ones_like(scales))
+    return scales, (w / divisor[:, None]).reshape(-1, dim)
 
 
 def piece_weights(hessian_diag: torch.Tensor, rows: int, dim: int) -> torch.Tensor:
@@ -197,7 +197,8 @@ def fine_tune(
         optimiser.step()
         losses.append(float(loss.detach()))
     for name, vq in encoded.items():
-        vq.scales = row_scales[name].detach().half()
+        tuned = row_scales[name].detach()
+        vq.scales = torch.where(vq.scales == 0, torch.zeros_like(tuned), tuned).half()  # zero rows stay so
     return table.detach().half(), losses
 
 
@@ -229,8 +230,8 @@ def encode_with_feedback(
     Cholesky factor of the damped inverse Hessian (the vector form of GPTQ, as in GPTVQ and VPTQ), so
     later columns compensate for earlier ones on the calibration inputs.
     """
-    scales, _ = normalise(weight, dim)
-    w = weight.detach().double() / scales.double()[:, None]
+    scales, pieces = normalise(weight, dim)
+    w = pieces.double().reshape(weight.shape)
     rows, cols = w.shape
     h = hessian.detach().double().clone()
     dead = torch.diag(h) == 0
