@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from types import TracebackType
 
 from botkit.app import Bot
 from botkit.context import Context
-from botkit.message import Conversation, Event, Message, User
+from botkit.message import Attachment, Conversation, Event, Message, User
 from botkit.testing.fakes import FakeAdapter, Sent
 
 
@@ -53,8 +54,13 @@ class BotTester:
         user: User | None = None,
         conversation: Conversation | None = None,
         addressed: bool = True,
+        attachments: Sequence[Attachment] = (),
     ) -> Context:
-        """Deliver a text message and wait until every reply to it has been sent."""
+        """Deliver a text message and wait until every reply to it has been sent.
+
+        ``attachments`` come with it as a platform's would; build one with bytes in ``data`` (or with
+        :meth:`Attachment.from_path`) and a plugin reads it with ``ctx.download``.
+        """
         self._counter += 1
         message = Message(
             platform=self.adapter.name,
@@ -62,6 +68,7 @@ class BotTester:
             author=user or self.user,
             text=text,
             id=str(self._counter),
+            attachments=tuple(attachments),
             addressed=addressed,
         )
         return await self.bot.handle(message, self.adapter)
