@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from botkit.context import Context
+from botkit.errors import ConversationClosed
 from botkit.message import Incoming, Reply, StreamingReply
 from botkit.plugin import Plugin, on_message
 from botkit.types import ChatTurn, Dispatcher, Generation, SamplingParams
@@ -33,6 +34,7 @@ class FakeAdapter:
     def __init__(self) -> None:
         self.sent: list[Sent] = []
         self.pushed: list[tuple[str, str | None, str]] = []
+        self.closed: dict[str, str] = {}  # conversation id -> the platform's reason for refusing it
         self.dispatcher: Dispatcher | None = None
 
     async def start(self, dispatcher: Dispatcher) -> None:
@@ -51,7 +53,12 @@ class FakeAdapter:
     async def send_to(
         self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
     ) -> None:
-        """Record an unprompted reply; ``pushed`` lists (conversation id, thread id, text)."""
+        """Record an unprompted reply; ``pushed`` lists (conversation id, thread id, text).
+
+        A conversation id in ``closed`` is refused as a platform refuses a chat that blocked the bot.
+        """
+        if conversation_id in self.closed:
+            raise ConversationClosed(f"{self.name}:{conversation_id}", self.closed[conversation_id])
         text = "".join([s async for s in reply][-1:]) if isinstance(reply, StreamingReply) else reply.text
         self.pushed.append((conversation_id, thread_id, text))
 

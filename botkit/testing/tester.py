@@ -37,6 +37,7 @@ class BotTester:
         self._counter = 0
 
     async def __aenter__(self) -> BotTester:
+        self.bot.attach(self.adapter)  # as ``botkit run`` does, so ``bot.send_to("test:...")`` reaches it
         await self.bot.start()
         await self.adapter.start(self.bot)
         return self
