@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis.asyncio as aioredis
@@ -14,19 +14,9 @@ from botkit.queue.jobs_outbox import GROUP, OUTBOX, OutboxReader, post
 from tests.queue.servers import RedisServer
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    redis_server = RedisServer(tmp_path_factory.mktemp("outbox"))
-    redis_server.start()
-    try:
-        yield redis_server
-    finally:
-        redis_server.stop()
-
-
 @pytest.fixture
-async def client(server: RedisServer) -> AsyncIterator[aioredis.Redis]:
-    connection = aioredis.Redis.from_url(server.url, decode_responses=True)
+async def client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redis]:
+    connection = aioredis.Redis.from_url(redis_server.url, decode_responses=True)
     await connection.delete(OUTBOX)  # a fresh stream and group for each test
     try:
         yield connection
@@ -65,8 +55,10 @@ async def _until(check: object, timeout_s: float = 10) -> None:
         await asyncio.sleep(0.02)
 
 
-async def test_two_replicas_deliver_each_message_once(server: RedisServer, client: aioredis.Redis) -> None:
-    async with Replica(server.url, "a", {"test"}) as a, Replica(server.url, "b", {"test"}) as b:
+async def test_two_replicas_deliver_each_message_once(
+    redis_server: RedisServer, client: aioredis.Redis
+) -> None:
+    async with Replica(redis_server.url, "a", {"test"}) as a, Replica(redis_server.url, "b", {"test"}) as b:
         for n in range(40):
             await post(client, "test:room", Reply(f"m{n}", [[Button("Open", data="open")]]), "t1")
         await _until(lambda: len(a.delivered) + len(b.delivered) == 40)
@@ -77,28 +69,28 @@ async def test_two_replicas_deliver_each_message_once(server: RedisServer, clien
 
 
 async def test_a_message_held_by_a_dead_replica_is_taken_over(
-    server: RedisServer, client: aioredis.Redis
+    redis_server: RedisServer, client: aioredis.Redis
 ) -> None:
     await client.xgroup_create(OUTBOX, GROUP, id="0", mkstream=True)
     await post(client, "test:room", Reply("held"), None)
     # A replica reads it and dies before delivering (it never acknowledges).
     await client.xreadgroup(GROUP, "dead", {OUTBOX: ">"}, count=1)
-    async with Replica(server.url, "alive", {"test"}, claim_idle_ms=200) as alive:
+    async with Replica(redis_server.url, "alive", {"test"}, claim_idle_ms=200) as alive:
         await _until(lambda: alive.delivered == [("test:room", "held", None)])
     assert (await client.xpending(OUTBOX, GROUP))["pending"] == 0
 
 
 async def test_a_message_waits_for_a_replica_with_its_platform(
-    server: RedisServer, client: aioredis.Redis
+    redis_server: RedisServer, client: aioredis.Redis
 ) -> None:
     """A replica without the platform's adapter (still starting, or serving others) leaves it pending."""
     await client.xgroup_create(OUTBOX, GROUP, id="0", mkstream=True)
-    async with Replica(server.url, "slack-only", {"slack"}, claim_idle_ms=200) as slack_only:
+    async with Replica(redis_server.url, "slack-only", {"slack"}, claim_idle_ms=200) as slack_only:
         await post(client, "telegram:42", Reply("for telegram"), None)
         deadline = time.monotonic() + 10
         while (await client.xpending(OUTBOX, GROUP))["pending"] != 1:  # read, refused, not acknowledged
             assert time.monotonic() < deadline, "the slack-only replica never read the message"
             await asyncio.sleep(0.02)
-        async with Replica(server.url, "telegram", {"telegram"}, claim_idle_ms=200) as telegram:
+        async with Replica(redis_server.url, "telegram", {"telegram"}, claim_idle_ms=200) as telegram:
             await _until(lambda: telegram.delivered == [("telegram:42", "for telegram", None)])
     assert slack_only.delivered == []

@@ -20,16 +20,6 @@ def model_dir(tiny_model_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="session")
 def config_file(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, model_dir: Path) -> Path:
     return write_config(tmp_path_factory.mktemp("config") / "botkit.toml", redis_server.url, model_dir)
 
