@@ -128,6 +128,41 @@ class QueueSettings(Section):
     )
 
 
+class KBSettings(Section):
+    """The knowledge base (:mod:`botkit.kb`): retrieval and how answers are made from it."""
+
+    model_dir: Path | None = Field(
+        None, description="sentence-transformers model folder; None: the all-MiniLM-L6-v2 weights shipped"
+    )
+    threshold: float = Field(
+        0.5, ge=0.0, le=1.0, description="under this confidence the bot says it is unsure and offers a person"
+    )
+    top_k: int = Field(3, ge=1, description="passages retrieved per question")
+    rephrase: bool = Field(
+        False, description="let the dialogue model rephrase or join passages (FAQ answers stay verbatim)"
+    )
+    max_query_chars: int = Field(1000, ge=1, description="longer questions are refused with a reason")
+
+
+class DeskSettings(Section):
+    """The support desk (:mod:`botkit.desk`): handoff to people, tickets and ratings."""
+
+    enabled: bool = Field(False, description="answer from the knowledge base and hand off to people")
+    unsure_before_handoff: int = Field(
+        2, ge=1, description="after this many unsure or unhelpful answers the bot offers a person itself"
+    )
+    agents_slack_channel: str | None = Field(
+        None, description="Slack channel id where agents get one thread per handed-off conversation"
+    )
+    ask_rating: bool = Field(True, description="ask the user for a rating after a person resolves")
+
+
+class SafetySettings(Section):
+    """Safety rules of a preset (:mod:`botkit.safety`): disclaimers, refused topics, emergency words."""
+
+    enabled: bool = Field(False, description="apply the rules below to every message")
+
+
 class Settings(BaseSettings):
     """All of botkit's configuration. See ``botkit init`` for a commented starter file."""
 
@@ -147,6 +182,10 @@ class Settings(BaseSettings):
     admins: list[str] = Field(default_factory=list, description='"platform:user_id" allowed admin commands')
     adapters: list[str] = Field(default_factory=list, description="adapters `botkit run` starts")
     store: Literal["sqlite", "memory"] = Field("sqlite", description="where conversations are kept")
+    database_url: str | None = Field(
+        None,
+        description='SQLAlchemy URL ("postgresql+psycopg://host/db"); None: SQLite under data_dir',
+    )
     log_level: str = Field("INFO", description="logging level for `botkit run`")
     language: str = Field(
         "en", description="language of botkit's own texts when the platform does not tell the user's (en, zh)"
@@ -159,6 +198,9 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    kb: KBSettings = Field(default_factory=KBSettings)
+    desk: DeskSettings = Field(default_factory=DeskSettings)
+    safety: SafetySettings = Field(default_factory=SafetySettings)
     _config_file: Path | None = PrivateAttr(None)
 
     @property

@@ -1,0 +1,152 @@
+"""The schema: every table botkit keeps, in one SQLAlchemy ``MetaData``.
+
+Times are timezone-aware UTC. JSON columns hold small documents (state, tags, sources). Conversations are
+named by their store key (``"telegram:12345"``), as everywhere else in botkit.
+
+Tables and who writes them:
+
+- ``turns``, ``state``: the conversation store (:mod:`botkit.stores.sql`); ``turns.author`` says who wrote an
+  assistant turn when it was not the bot (``"agent:alice"``).
+- ``conversations``: one row per conversation the bot has seen, with its handoff ``mode``
+  (``bot`` | ``waiting`` | ``agent``), written by the support desk (:mod:`botkit.desk`).
+- ``tickets``, ``ticket_events``: handoffs to people, their life cycle and rating.
+- ``desk_events``: what the support figures are computed from (questions answered or not, unhelpful marks).
+- ``kb_documents``, ``kb_chunks``: the knowledge base (:mod:`botkit.kb`); a chunk's ``embedding`` is its
+  float32 vector as bytes (pgvector, where installed, gets a column of its own in a migration).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Stable constraint names, so that migrations can refer to them on every database.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+KEY = String(255)  # a conversation's store key
+
+turns = Table(
+    "turns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation", KEY, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("content", Text, nullable=False),
+    Column("author", String(255), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("turns_by_conversation", "conversation", "id"),
+)
+
+state = Table(
+    "state",
+    metadata,
+    Column("conversation", KEY, primary_key=True),
+    Column("data", JSON, nullable=False),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("key", KEY, primary_key=True),
+    Column("platform", String(32), nullable=False),
+    Column("user_id", String(255), nullable=True),
+    Column("user_name", String(255), nullable=True),
+    Column("language", String(16), nullable=True),
+    Column("mode", String(16), nullable=False, default="bot"),  # bot | waiting | agent
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("conversation", KEY, nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # waiting | assigned | resolved | closed
+    Column("reason", String(32), nullable=False),  # asked | unhelpful | unsure | keyword | plugin | button
+    Column("subject", Text, nullable=False, default=""),
+    Column("assignee", String(255), nullable=True),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("sources", JSON, nullable=False, default=list),  # the bot's last retrieved sources
+    Column("agent_thread", String(255), nullable=True),  # where agents answer, e.g. "slack:C123" + thread
+    Column("agent_thread_id", String(255), nullable=True),
+    Column("rating", Integer, nullable=True),  # CSAT 1..5
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("assigned_at", DateTime(timezone=True), nullable=True),
+    Column("first_reply_at", DateTime(timezone=True), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("rated_at", DateTime(timezone=True), nullable=True),
+)
+
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    # opened | assigned | agent_reply | resolved | closed | rated | tagged
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(255), nullable=True),
+    Column("data", JSON, nullable=False, default=dict),
+)
+
+desk_events = Table(
+    "desk_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("conversation", KEY, nullable=False, index=True),
+    # answered (from the KB) | unsure (offered a person) | unhelpful (the user said so) | refused | emergency
+    Column("kind", String(32), nullable=False),
+    Column("question", Text, nullable=True),
+    Column("confidence", Float, nullable=True),
+    Column("data", JSON, nullable=False, default=dict),
+)
+
+kb_documents = Table(
+    "kb_documents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(1024), nullable=False),  # the path as added (resolved), or a name
+    Column("title", Text, nullable=False, default=""),
+    Column("kind", String(16), nullable=False),  # markdown | text | html | csv | pdf
+    Column("sha256", String(64), nullable=False),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("source"),
+)
+
+kb_chunks = Table(
+    "kb_chunks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "document_id", Integer, ForeignKey("kb_documents.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("position", Integer, nullable=False),  # order within the document
+    Column("heading", Text, nullable=False, default=""),  # heading path, "Returns > Refunds"
+    Column("text", Text, nullable=False),
+    Column("question", Text, nullable=True),  # FAQ rows: the question (``text`` is then the answer)
+    Column("language", String(16), nullable=True),
+    Column("embedding", LargeBinary, nullable=True),  # float32 vector, normalised
+)
