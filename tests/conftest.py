@@ -8,7 +8,10 @@ from pathlib import Path
 import pytest
 
 from botkit.testing import make_tiny_model
+from tests.databases import database_url, postgres_url
 from tests.queue.servers import RedisServer
+
+__all__ = ["database_url", "postgres_url"]  # fixtures, shared with every test package
 
 
 @pytest.fixture(scope="session")
