@@ -1,0 +1,1 @@
+"""The support desk: handoff to people, tickets, ratings and the figures a support lead asks for."""
