@@ -13,7 +13,8 @@ queue-mode bot counts prompt tokens without importing torch or transformers.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -54,17 +55,93 @@ TEMPLATE_TOKEN_NAMES = (
 def encode_chat(tokenizer: Any, messages: Sequence[ChatTurn]) -> list[int]:
     """Token ids of ``messages`` rendered with the chat template, ending where the assistant speaks.
 
+    What people wrote is encoded as plain text: a message containing ``<|im_end|>`` or ``<|im_start|>system``
+    gets the ids of those characters, never the special tokens, so nobody can write a turn of their own
+    (see :func:`encode_with_plain_content`).
+
     Args:
         tokenizer: a transformers tokenizer with a chat template (``LoadedModel.tokenizer``), or anything
-            with the same ``apply_chat_template``.
+            with the same ``apply_chat_template`` (then encoded by it as it is).
         messages: the conversation.
     """
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None and isinstance(getattr(tokenizer, "chat_template", None), str):
+
+        def render(turns: list[dict[str, Any]]) -> str:
+            text: str = tokenizer.apply_chat_template(turns, add_generation_prompt=True, tokenize=False)
+            return text
+
+        return encode_with_plain_content(backend, render, messages)
     ids = tokenizer.apply_chat_template(
         [dict(m) for m in messages], add_generation_prompt=True, tokenize=True, return_dict=False
     )
     if isinstance(ids, dict) or hasattr(ids, "keys"):  # some tokenizers return a BatchEncoding anyway
         ids = ids["input_ids"]
     return [int(i) for i in ids]
+
+
+# Private-use code points mark where each message's content sits in the rendered template.
+_MARK = re.compile("\ue000(\\d+)\ue001")
+# tokenizer id -> (the tokenizer, a copy of it that reads special-token strings as plain text)
+_PLAIN: dict[int, tuple[Any, Any]] = {}
+
+
+def encode_with_plain_content(
+    tokenizer: Any, render: Callable[[list[dict[str, Any]]], str], messages: Sequence[ChatTurn]
+) -> list[int]:
+    """Encode a chat so that the template's markers are special tokens and the messages' text never is.
+
+    The template is rendered with a marker in place of each message's content; the text between markers
+    (the template's own) is encoded as usual, each content with special-token matching turned off. For the
+    byte-level BPE of botkit's models this gives the same ids as encoding the whole prompt when no message
+    holds a special token (the template's pieces end at a newline or a special token, where the
+    pre-tokenizer splits anyway; ``tests/model/test_chat_injection.py`` checks it).
+
+    A template that does not copy a content verbatim (it trims or rewrites it) cannot be split this way;
+    then the rendered prompt is encoded whole, after any special-token text inside the contents has been
+    broken up with a zero-width joiner, so that it still reads as text.
+
+    Args:
+        tokenizer: a ``tokenizers.Tokenizer``.
+        render: renders the template for a list of message dicts (with the generation prompt).
+        messages: the conversation.
+    """
+    marks = [f"\ue000{i}\ue001" for i in range(len(messages))]
+    rendered = render([{**dict(m), "content": mark} for m, mark in zip(messages, marks, strict=True)])
+    contents = [m["content"] for m in messages]
+    if any(rendered.count(mark) != 1 for mark in marks) or any("\ue000" in c for c in contents):
+        defanged = [{**dict(m), "content": _defang(tokenizer, m["content"])} for m in messages]
+        whole: list[int] = tokenizer.encode(render(defanged), add_special_tokens=False).ids
+        return whole
+    plain = _plain_copy(tokenizer)
+    ids: list[int] = []
+    for i, piece in enumerate(_MARK.split(rendered)):
+        if i % 2:  # a captured message index
+            ids += plain.encode(contents[int(piece)], add_special_tokens=False).ids
+        elif piece:
+            ids += tokenizer.encode(piece, add_special_tokens=False).ids
+    return ids
+
+
+def _plain_copy(tokenizer: Any) -> Any:
+    """A copy of ``tokenizer`` with ``encode_special_tokens`` on (a copy, so that threads sharing the
+    original never see the flag flip)."""
+    known = _PLAIN.get(id(tokenizer))
+    if known is None or known[0] is not tokenizer:
+        from tokenizers import Tokenizer
+
+        copy = Tokenizer.from_str(tokenizer.to_str())
+        copy.encode_special_tokens = True
+        known = _PLAIN[id(tokenizer)] = (tokenizer, copy)
+    return known[1]
+
+
+def _defang(tokenizer: Any, text: str) -> str:
+    """``text`` with every added special token's string broken after its first character."""
+    for token in tokenizer.get_added_tokens_decoder().values():
+        if token.special and len(token.content) > 1 and token.content in text:
+            text = text.replace(token.content, token.content[0] + "\u200d" + token.content[1:])
+    return text
 
 
 class ChatTokenizer:
@@ -125,9 +202,13 @@ class ChatTokenizer:
         return rendered
 
     def encode_chat(self, messages: Sequence[ChatTurn]) -> list[int]:
-        """Token ids of ``messages``; the same as :func:`encode_chat` with the model's own tokenizer."""
-        ids: list[int] = self._tokenizer.encode(self.render(messages), add_special_tokens=False).ids
-        return ids
+        """Token ids of ``messages``; the same as :func:`encode_chat` with the model's own tokenizer (the
+        messages' text is plain text, never special tokens)."""
+
+        def render(turns: list[dict[str, Any]]) -> str:
+            return self.render(turns)  # type: ignore[arg-type]
+
+        return encode_with_plain_content(self._tokenizer, render, messages)
 
 
 def _template(directory: Path, configured: Any) -> str:
