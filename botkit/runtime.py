@@ -53,6 +53,7 @@ def build_generator(settings: Settings) -> Generator:
         max_batch=settings.model.max_batch,
         timeout_s=settings.model.timeout_s,
         engine=settings.model.engine,
+        sampling=settings.model.sampling_params(),
     )
 
 

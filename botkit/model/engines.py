@@ -7,9 +7,12 @@ faster of the two on this machine.
   join every few steps; honours every sampling parameter (repetition penalty, per-request seeds).
 - ``"transformers"``: :class:`~botkit.model.transformers_cb.TransformersBatcher`, transformers' paged
   continuous batching (CUDA graphs, flash attention where present).
-- ``"auto"`` (default): botkit's on the CPU, where it was measured about 10x faster than per-request
-  ``generate`` while transformers' continuous batching was slower than per-request (bench/batching.py);
-  on a GPU, :func:`choose_engine` times both on the loaded model at start-up and keeps the faster.
+- ``"auto"`` (default): only engines that honour every sampling setting the configuration asks for are
+  candidates (transformers' engine drops ``repetition_penalty`` and per-request ``seed``, so a penalty
+  other than 1.0 leaves botkit's alone, and the ready line says why). Among the candidates: botkit's on the
+  CPU, where it was measured about 10x faster than per-request ``generate`` while transformers' continuous
+  batching was slower than per-request (bench/batching.py); on a GPU, :func:`choose_engine` times both on
+  the loaded model at start-up and keeps the faster.
 """
 
 from __future__ import annotations
@@ -54,6 +57,7 @@ def start_engine(
     max_batch: int = 32,
     runner: BatchRunner | None = None,
     measure: bool | None = None,
+    sampling: SamplingParams | None = None,
 ) -> Batcher:
     """The batch engine named by ``engine`` for ``lm`` (``"auto"``: see the module docstring).
 
@@ -64,6 +68,8 @@ def start_engine(
         runner: a stand-in batch function for botkit's scheduler (benchmarks, the echo worker, tests
             that slow decoding down); it needs the botkit engine.
         measure: whether ``"auto"`` times both engines (default: on CUDA only).
+        sampling: the sampling the configuration asks for (``[model]``); ``"auto"`` leaves out an engine
+            that would ignore part of it, and a configured engine that does is named so in ``chosen_by``.
 
     Raises:
         ValueError: an unknown engine name, or a runner with the transformers engine.
@@ -79,7 +85,15 @@ def start_engine(
         stand_in.chosen_by = "a stand-in batch runner"
         return stand_in
     chosen_by = "configured"
-    if engine == "auto":
+    ignored = unsupported_settings("transformers", sampling)
+    if engine == "transformers" and ignored:
+        chosen_by = f"configured; it ignores {ignored}"
+        log.warning(
+            "the transformers engine was configured but ignores %s (the botkit engine honours it)", ignored
+        )
+    if engine == "auto" and ignored:
+        engine, chosen_by = "botkit", f"auto, the only engine that honours {ignored}"
+    elif engine == "auto":
         if measure if measure is not None else lm.device.type == "cuda":
             engine, figures = choose_engine(lm, max_batch=max_batch)
             chosen_by = "auto, timed: " + ", ".join(f"{n} {r:,.0f} tokens/s" for n, r in figures.items())
@@ -88,6 +102,18 @@ def start_engine(
     batcher = _build(lm, engine, max_batch)
     batcher.chosen_by = chosen_by
     return batcher
+
+
+def unsupported_settings(engine: str, sampling: SamplingParams | None) -> str:
+    """What of ``sampling`` ``engine`` would ignore, as ``"repetition_penalty=1.15"`` (empty: nothing)."""
+    if engine != "transformers" or sampling is None:
+        return ""
+    ignored = []
+    if sampling.repetition_penalty != 1.0:
+        ignored.append(f"repetition_penalty={sampling.repetition_penalty:g}")
+    if sampling.seed is not None:
+        ignored.append(f"seed={sampling.seed}")
+    return ", ".join(ignored)
 
 
 def choose_engine(

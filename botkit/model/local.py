@@ -38,10 +38,11 @@ class LocalGenerator:
         timeout_s: float = 120.0,
         engine: str = "auto",
         runner: BatchRunner | None = None,
+        sampling: SamplingParams | None = None,
     ) -> None:
         self.lm = lm
         self.timeout_s = timeout_s
-        self.scheduler = start_engine(lm, engine, max_batch=max_batch, runner=runner)
+        self.scheduler = start_engine(lm, engine, max_batch=max_batch, runner=runner, sampling=sampling)
 
     @classmethod
     def from_path(
@@ -53,10 +54,12 @@ class LocalGenerator:
         max_batch: int = 32,
         timeout_s: float = 120.0,
         engine: str = "auto",
+        sampling: SamplingParams | None = None,
     ) -> LocalGenerator:
-        """Load the model directory at ``path`` (see :func:`botkit.model.loader.load_model`)."""
+        """Load the model directory at ``path`` (see :func:`botkit.model.loader.load_model`); ``sampling``
+        is what the configuration asks for (see :func:`botkit.model.engines.start_engine`)."""
         lm = load_model(path, device=device, dtype=dtype)
-        return cls(lm, max_batch=max_batch, timeout_s=timeout_s, engine=engine)
+        return cls(lm, max_batch=max_batch, timeout_s=timeout_s, engine=engine, sampling=sampling)
 
     @property
     def context_window(self) -> int:

@@ -49,6 +49,7 @@ class WorkerOptions:
     echo: bool = False  # no model: replies echo the last message (benchmarks of the plumbing)
     metrics_port: int | None = None  # serve Prometheus metrics on this port
     threads: int | None = None  # torch intra-op threads; None keeps torch's default
+    sampling: SamplingParams | None = None  # what [model] asks for: "auto" picks an engine honouring it
 
 
 class WorkerRuntime:
@@ -71,7 +72,9 @@ class WorkerRuntime:
         self.queue = queue
         self.options = options
         self.name = f"{socket.gethostname()}:{os.getpid()}"
-        self.scheduler = start_engine(lm, options.engine, max_batch=options.max_batch, runner=runner)
+        self.scheduler = start_engine(
+            lm, options.engine, max_batch=options.max_batch, runner=runner, sampling=options.sampling
+        )
         self._info_due = time.monotonic() + 30
         self.metrics = WorkerMetrics(options.metrics_port)
         self._claim_script = redis.register_script(CLAIM_SCRIPT)

@@ -142,6 +142,7 @@ def run(args: argparse.Namespace, *, runner: BatchRunner | None = None) -> int:
         echo=args.echo,
         threads=args.torch_threads,
         metrics_port=args.metrics_port,
+        sampling=settings.model.sampling_params(),
     )
     if settings.queue.visibility_timeout_s >= settings.model.timeout_s + settings.queue.queue_grace_s:
         log.warning(

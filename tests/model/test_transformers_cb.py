@@ -224,3 +224,18 @@ async def test_the_local_generator_runs_on_the_transformers_engine(lm: LoadedMod
     assert isinstance(generator.scheduler, TransformersBatcher)
     assert "".join(pieces) == whole.text
     assert whole.text
+
+
+def test_auto_never_picks_an_engine_that_would_ignore_the_configured_sampling(lm: LoadedModel) -> None:
+    penalised = SamplingParams(repetition_penalty=1.15)
+    # Timing would run (as on a GPU), but only botkit's engine honours the penalty: it is not even timed.
+    auto = start_engine(lm, "auto", max_batch=4, measure=True, sampling=penalised)
+    auto.close()
+    assert isinstance(auto, BatchScheduler)
+    assert auto.chosen_by == "auto, the only engine that honours repetition_penalty=1.15"
+    asked = start_engine(lm, "transformers", max_batch=4, sampling=SamplingParams(repetition_penalty=1.0, seed=7))
+    asked.close()
+    assert asked.chosen_by == "configured; it ignores seed=7"
+    plain = start_engine(lm, "auto", max_batch=4, sampling=SamplingParams(repetition_penalty=1.0))
+    plain.close()
+    assert plain.chosen_by == "auto, the faster one on the CPU"
