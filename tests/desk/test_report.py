@@ -170,7 +170,8 @@ def test_to_json_is_plain() -> None:
         ("Where is my ORDER?", "where is my order"),
         ("  where   is my order ", "where is my order"),
         ("我的订单在哪里？", "我的订单在哪里"),
-        ("\uff26\uff35\uff2c\uff2c width!!", "full width")("?", ""),  # full-width letters,
+        ("\uff26\uff35\uff2c\uff2c width!!", "full width"),  # full-width letters
+        ("?", ""),
     ],
 )
 def test_normalise_question(text: str, key: str) -> None:
