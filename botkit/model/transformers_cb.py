@@ -31,6 +31,60 @@ log = logging.getLogger("botkit.model")
 SHUT_DOWN = "the model has been shut down"
 DIED = "transformers' continuous batching stopped unexpectedly; please try again"
 PREFILL_TOKENS = 2048  # most tokens in one forward pass (prompts are prefilled in chunks of this)
+PAGE_SIZE = 256  # tokens per block of the paged KV cache
+# Share of the free device memory (RAM on the CPU) the KV cache may take: activations, the other
+# process's needs and fragmentation get the rest.
+CACHE_MEMORY_SHARE = 0.5
+
+
+class CacheTooSmallError(RuntimeError):
+    """The paged KV cache cannot hold even one block in the memory that is free."""
+
+
+def kv_bytes_per_token(lm: LoadedModel) -> int:
+    """Bytes of keys and values one token occupies over all layers, at the model's dtype."""
+    config = lm.model.config
+    heads = getattr(config, "num_key_value_heads", None) or config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    element = next(lm.model.parameters()).element_size()
+    return int(2 * config.num_hidden_layers * heads * head_dim * element)
+
+
+def free_memory_bytes(lm: LoadedModel) -> int:
+    """Memory free where the model runs: the CUDA device's free memory, else the host's available RAM."""
+    import os
+
+    import torch
+
+    if lm.device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(lm.device)
+        return int(free)
+    return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+
+
+def cache_blocks(lm: LoadedModel, max_batch: int, free_bytes: int | None = None) -> int:
+    """Blocks of the paged KV cache: enough for ``max_batch`` full contexts, but never more than
+    :data:`CACHE_MEMORY_SHARE` of the free memory.
+
+    A long-context model (128k tokens) would otherwise ask for ``max_batch`` whole contexts, hundreds of GB,
+    at start-up. The manager hands out blocks as requests grow, so a cache smaller than ``max_batch`` full
+    contexts still serves ``max_batch`` requests of ordinary length; a request longer than the whole cache
+    is refused when it arrives (:meth:`TransformersBatcher.submit`).
+
+    Raises:
+        CacheTooSmallError: not one block fits, with the figures and what to change.
+    """
+    per_block = kv_bytes_per_token(lm) * PAGE_SIZE
+    wanted = max_batch * -(-lm.context_window // PAGE_SIZE)
+    free = free_memory_bytes(lm) if free_bytes is None else free_bytes
+    fits = int(free * CACHE_MEMORY_SHARE) // per_block
+    if fits < 1:
+        raise CacheTooSmallError(
+            f"the transformers engine's KV cache needs {per_block / 2**20:,.1f} MiB per block of {PAGE_SIZE} "
+            f"tokens and {free / 2**20:,.0f} MiB are free on {lm.device}; free memory, use a smaller "
+            'dtype, or run the botkit engine ([model] engine = "botkit")'
+        )
+    return min(wanted, fits)
 
 
 class TransformersBatcher:
@@ -45,9 +99,11 @@ class TransformersBatcher:
     name = "transformers"
     chosen_by = "constructed directly"
 
-    def __init__(self, lm: LoadedModel, *, max_batch: int = 32) -> None:
+    def __init__(self, lm: LoadedModel, *, max_batch: int = 32, free_bytes: int | None = None) -> None:
         self.lm = lm
         self.max_batch = max_batch
+        # Sized now, so that a cache that cannot fit stops the worker at start-up with the reason.
+        self.num_blocks = cache_blocks(lm, max_batch, free_bytes)
         self._rows: dict[str, ReplyRow] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count()
@@ -65,6 +121,16 @@ class TransformersBatcher:
             row = ReplyRow(job, self.lm, token_budget(self.lm, len(job.prompt_ids), job.params))
         except PromptTooLongError as exc:
             job.fail(exc)
+            return job
+        capacity = self.num_blocks * PAGE_SIZE
+        if len(job.prompt_ids) + row.budget > capacity:
+            job.fail(
+                PromptTooLongError(
+                    f"the conversation is too long for the memory this model has ({len(job.prompt_ids)} "
+                    f"tokens and a reply of up to {row.budget}; the cache holds {capacity}). Send /reset to "
+                    "start over."
+                )
+            )
             return job
         self._warn_unsupported(job.params)
         with self._lock:
@@ -109,7 +175,7 @@ class TransformersBatcher:
         if self._manager is not None and not self._manager.is_running():
             orphans, self._rows, self._manager = list(self._rows.values()), {}, None
         if self._manager is None:
-            self._manager = start_manager(self.lm, self.max_batch)
+            self._manager = start_manager(self.lm, self.max_batch, self.num_blocks)
             self._router = threading.Thread(
                 target=self._route, args=(self._manager,), name="botkit-cb-router", daemon=True
             )
@@ -203,8 +269,9 @@ def per_request_sampling(params: SamplingParams) -> dict[str, Any]:
     return {"temperature": float(params.temperature), "top_k": int(top_k), "top_p": float(params.top_p)}
 
 
-def start_manager(lm: LoadedModel, max_batch: int) -> Any:
-    """A started ``ContinuousBatchingManager`` for ``lm`` with per-request sampling switched on."""
+def start_manager(lm: LoadedModel, max_batch: int, num_blocks: int) -> Any:
+    """A started ``ContinuousBatchingManager`` for ``lm`` with per-request sampling switched on and a
+    paged cache of ``num_blocks`` blocks (:func:`cache_blocks`)."""
     import torch
     from transformers import ContinuousBatchingConfig, GenerationConfig
 
@@ -223,16 +290,13 @@ def start_manager(lm: LoadedModel, max_batch: int) -> Any:
         eos_token_id=sorted(lm.eos_ids),
         pad_token_id=lm.tokenizer.pad_token_id or 0,
     )
-    # Size the paged cache for what can run at once (max_batch full contexts), not for all free memory:
-    # the manager otherwise fills most of the device (or, on the CPU, the RAM) and builds its attention
-    # masks over all of it.
-    page_size = 256
-    pages_per_request = -(-lm.context_window // page_size)
+    # The paged cache is sized by cache_blocks, not left to the manager: it would otherwise fill most of
+    # the device (or, on the CPU, the RAM) and build its attention masks over all of it.
     config = ContinuousBatchingConfig(
         per_request_processors=True,
         max_requests_per_batch=max_batch,
-        page_size=page_size,
-        num_blocks=max_batch * pages_per_request,
+        page_size=PAGE_SIZE,
+        num_blocks=num_blocks,
         max_batch_tokens=min(max_batch * lm.context_window, PREFILL_TOKENS),
     )
     manager = lm.model.init_continuous_batching(generation_config=base, continuous_batching_config=config)

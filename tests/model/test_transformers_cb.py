@@ -6,6 +6,7 @@ sequence taken from the middle of one then really cuts something.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Iterator
@@ -19,7 +20,15 @@ from botkit.model.jobs import GenerationJob, PromptTooLongError
 from botkit.model.loader import LoadedModel, default_model_dir, load_model
 from botkit.model.local import LocalGenerator
 from botkit.model.scheduler import BatchScheduler
-from botkit.model.transformers_cb import TransformersBatcher, per_request_sampling
+from botkit.model.transformers_cb import (
+    CACHE_MEMORY_SHARE,
+    PAGE_SIZE,
+    CacheTooSmallError,
+    TransformersBatcher,
+    cache_blocks,
+    kv_bytes_per_token,
+    per_request_sampling,
+)
 from botkit.types import SamplingParams
 
 GREEDY = SamplingParams(max_new_tokens=24, temperature=0.0, repetition_penalty=1.0)
@@ -233,9 +242,59 @@ def test_auto_never_picks_an_engine_that_would_ignore_the_configured_sampling(lm
     auto.close()
     assert isinstance(auto, BatchScheduler)
     assert auto.chosen_by == "auto, the only engine that honours repetition_penalty=1.15"
-    asked = start_engine(lm, "transformers", max_batch=4, sampling=SamplingParams(repetition_penalty=1.0, seed=7))
+    asked = start_engine(
+        lm, "transformers", max_batch=4, sampling=SamplingParams(repetition_penalty=1.0, seed=7)
+    )
     asked.close()
     assert asked.chosen_by == "configured; it ignores seed=7"
     plain = start_engine(lm, "auto", max_batch=4, sampling=SamplingParams(repetition_penalty=1.0))
     plain.close()
     assert plain.chosen_by == "auto, the faster one on the CPU"
+
+
+def test_the_paged_cache_is_sized_by_free_memory_not_by_the_whole_context(lm: LoadedModel) -> None:
+    per_block = kv_bytes_per_token(lm) * PAGE_SIZE
+    config = lm.model.config
+    assert (
+        per_block
+        == 2
+        * config.num_hidden_layers
+        * config.num_key_value_heads
+        * (config.hidden_size // config.num_attention_heads)
+        * 4
+        * PAGE_SIZE
+    )  # float32 keys and values
+    long_context = dataclasses.replace(lm, context_window=131_072)  # a 128k model, as the issue found
+    wanted = 32 * 131_072 // PAGE_SIZE
+    gib = 2**30
+    blocks = cache_blocks(long_context, 32, free_bytes=gib)
+    assert blocks < wanted
+    assert blocks * per_block <= gib * CACHE_MEMORY_SHARE < (blocks + 1) * per_block
+    # Where everything fits, it is max_batch whole contexts, as before.
+    assert cache_blocks(lm, 4, free_bytes=64 * gib) == 4 * -(-lm.context_window // PAGE_SIZE)
+    too_small = (
+        rf"needs {per_block / 2**20:,.1f} MiB per block of 256 tokens and {per_block // 2**20} MiB are free"
+    )
+    with pytest.raises(
+        CacheTooSmallError, match=too_small + r" on cpu; .* \(\[model\] engine = \"botkit\"\)"
+    ):
+        TransformersBatcher(long_context, max_batch=32, free_bytes=per_block)  # half a block at the share
+
+
+def test_a_request_longer_than_the_cache_is_refused_and_the_next_one_answered(lm: LoadedModel) -> None:
+    one_block = kv_bytes_per_token(lm) * PAGE_SIZE
+    # A model that reads 1,024 tokens with memory for one block of 256: a 300-token prompt fits the model,
+    # not the cache.
+    longer = dataclasses.replace(lm, context_window=4 * PAGE_SIZE)
+    small = TransformersBatcher(longer, max_batch=2, free_bytes=int(one_block / CACHE_MEMORY_SHARE))
+    try:
+        assert small.num_blocks == 1
+        too_long = GenerationJob(list(range(5, 305)), GREEDY)
+        refused = finish(small.submit(too_long))[0]
+        assert isinstance(refused.error, PromptTooLongError)
+        assert "too long for the memory this model has" in str(refused.error)
+        answered = finish(small.submit(ask(lm, QUESTIONS[0])))[0]
+        assert answered.error is None
+        assert answered.text
+    finally:
+        small.close()
