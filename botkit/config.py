@@ -181,7 +181,10 @@ class Settings(BaseSettings):
     disabled_plugins: list[str] = Field(default_factory=list, description="plugin names not to load")
     admins: list[str] = Field(default_factory=list, description='"platform:user_id" allowed admin commands')
     adapters: list[str] = Field(default_factory=list, description="adapters `botkit run` starts")
-    store: Literal["sqlite", "memory"] = Field("sqlite", description="where conversations are kept")
+    store: Literal["database", "sqlite", "memory"] = Field(
+        "database",
+        description='where conversations are kept: "database" (database_url) or "memory"; "sqlite" = "database"',
+    )
     database_url: str | None = Field(
         None,
         description='SQLAlchemy URL ("postgresql+psycopg://host/db"); None: SQLite under data_dir',

@@ -12,19 +12,24 @@ from collections.abc import Sequence
 from botkit.app import Bot
 from botkit.config import Settings
 from botkit.context import Context
+from botkit.db import database_url, open_engine
 from botkit.discovery import load_plugins
 from botkit.middleware import default_middleware
-from botkit.stores import MemoryStore, SqliteStore
+from botkit.stores import MemoryStore, SqlStore
 from botkit.types import Adapter, Generator, Middleware, Store
 
 log = logging.getLogger("botkit")
 
 
 def build_store(settings: Settings) -> Store:
-    """The configured store: SQLite under ``data_dir`` (default) or in memory."""
+    """The configured store: the database (``database_url``, else SQLite under ``data_dir``) or memory.
+
+    Raises:
+        DatabaseUnavailable: the database cannot be opened (one line: the URL and why).
+    """
     if settings.store == "memory":
         return MemoryStore()
-    return SqliteStore(settings.data_dir / "botkit.sqlite3")
+    return SqlStore(open_engine(database_url(settings)))
 
 
 def build_generator(settings: Settings) -> Generator:

@@ -17,10 +17,14 @@ Tables and who writes them:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     Column,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
     Index,
@@ -32,6 +36,33 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC time on every database.
+
+    PostgreSQL keeps a ``timestamptz``; SQLite has no zones and keeps the UTC wall time as text. Values are
+    converted to UTC on the way in (a naive value is taken to be UTC already) and come back aware in UTC, so
+    code reading a table never needs to know which database it runs on.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        # SQLite's DATETIME would write the wall time and drop the zone, so hand it UTC without one.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
 
 # Stable constraint names, so that migrations can refer to them on every database.
 metadata = MetaData(
@@ -53,8 +84,9 @@ turns = Table(
     Column("role", String(16), nullable=False),
     Column("content", Text, nullable=False),
     Column("author", String(255), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Index("turns_by_conversation", "conversation", "id"),
+    sqlite_autoincrement=True,  # as the first SQLite store: a cleared conversation's ids are never reused
 )
 
 state = Table(
@@ -73,8 +105,8 @@ conversations = Table(
     Column("user_name", String(255), nullable=True),
     Column("language", String(16), nullable=True),
     Column("mode", String(16), nullable=False, default="bot"),  # bot | waiting | agent
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("last_seen_at", UtcDateTime(), nullable=False),
 )
 
 tickets = Table(
@@ -91,12 +123,12 @@ tickets = Table(
     Column("agent_thread", String(255), nullable=True),  # where agents answer, e.g. "slack:C123" + thread
     Column("agent_thread_id", String(255), nullable=True),
     Column("rating", Integer, nullable=True),  # CSAT 1..5
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("assigned_at", DateTime(timezone=True), nullable=True),
-    Column("first_reply_at", DateTime(timezone=True), nullable=True),
-    Column("resolved_at", DateTime(timezone=True), nullable=True),
-    Column("closed_at", DateTime(timezone=True), nullable=True),
-    Column("rated_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("assigned_at", UtcDateTime(), nullable=True),
+    Column("first_reply_at", UtcDateTime(), nullable=True),
+    Column("resolved_at", UtcDateTime(), nullable=True),
+    Column("closed_at", UtcDateTime(), nullable=True),
+    Column("rated_at", UtcDateTime(), nullable=True),
 )
 
 ticket_events = Table(
@@ -104,7 +136,7 @@ ticket_events = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False, index=True),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     # opened | assigned | agent_reply | resolved | closed | rated | tagged
     Column("kind", String(32), nullable=False),
     Column("actor", String(255), nullable=True),
@@ -115,7 +147,7 @@ desk_events = Table(
     "desk_events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
     Column("conversation", KEY, nullable=False, index=True),
     # answered (from the KB) | unsure (offered a person) | unhelpful (the user said so) | refused | emergency
     Column("kind", String(32), nullable=False),
@@ -132,7 +164,7 @@ kb_documents = Table(
     Column("title", Text, nullable=False, default=""),
     Column("kind", String(16), nullable=False),  # markdown | text | html | csv | pdf
     Column("sha256", String(64), nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UtcDateTime(), nullable=False),
     UniqueConstraint("source"),
 )
 

@@ -1,12 +1,19 @@
-"""The SQLite store: history, state, restarts and concurrency."""
+"""The database store on SQLite and PostgreSQL: history, state, restarts, concurrency, reconnects."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import create_engine, select, text
+
 from botkit import Bot, Context, Plugin, on_command
-from botkit.stores import MemoryStore, SqliteStore
+from botkit.config import Settings
+from botkit.db import open_engine
+from botkit.db.schema import turns
+from botkit.runtime import build_store
+from botkit.stores import MemoryStore, SqliteStore, SqlStore
 from botkit.testing import BotTester
 from botkit.types import ChatTurn, Store
 
@@ -18,41 +25,81 @@ class Counter(Plugin):
         await ctx.reply(str(ctx.state["n"]))
 
 
-async def test_state_survives_a_restart(tmp_path: Path) -> None:
-    db = tmp_path / "data" / "botkit.sqlite3"
-    async with BotTester(Bot([Counter()], store=SqliteStore(db))) as bot:
+async def test_state_survives_a_restart(database_url: str) -> None:
+    async with BotTester(Bot([Counter()], store=SqlStore(open_engine(database_url)))) as bot:
         for expected in ("1", "2"):
             await bot.send("/count")
             bot.assert_reply(expected)
-    # a new process would open the same file: a new store and a new bot
-    async with BotTester(Bot([Counter()], store=SqliteStore(db))) as bot:
+    # a new process would open the same database: a new engine, store and bot
+    async with BotTester(Bot([Counter()], store=SqlStore(open_engine(database_url)))) as bot:
         await bot.send("/count")
         bot.assert_reply("3")
+
+
+async def test_sqlite_store_keeps_its_file_across_restarts(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "botkit.sqlite3"  # the folder does not exist yet
+    async with BotTester(Bot([Counter()], store=SqliteStore(db))) as bot:
+        await bot.send("/count")
+        bot.assert_reply("1")
+    async with BotTester(Bot([Counter()], store=SqliteStore(db))) as bot:
+        await bot.send("/count")
+        bot.assert_reply("2")
 
 
 async def _exercise(store: Store) -> None:
     await store.append("a", ChatTurn(role="user", content="one"), ChatTurn(role="assistant", content="two"))
     await store.append("a", ChatTurn(role="user", content="三"))
+    await store.append("b", ChatTurn(role="user", content="other"))
     assert [t["content"] for t in await store.history("a")] == ["one", "two", "三"]
+    assert [t["role"] for t in await store.history("a")] == ["user", "assistant", "user"]
     assert [t["content"] for t in await store.history("a", 2)] == ["two", "三"]
+    assert [t["content"] for t in await store.history("a", 10)] == ["one", "two", "三"]
     assert await store.history("a", 0) == []
     assert await store.history("nobody") == []
-    await store.set_state("a", {"lang": "zh", "n": [1, 2]})
-    assert await store.get_state("a") == {"lang": "zh", "n": [1, 2]}
+    assert await store.get_state("a") == {}
+    await store.set_state("a", {"lang": "zh", "n": [1, 2], "nested": {"名字": "小明"}})
+    assert await store.get_state("a") == {"lang": "zh", "n": [1, 2], "nested": {"名字": "小明"}}
+    await store.set_state("a", {"lang": "en"})  # replaced, not merged
+    assert await store.get_state("a") == {"lang": "en"}
+    got = await store.get_state("a")
+    got["lang"] = "changed"  # a copy: changing it does not change the store
+    assert await store.get_state("a") == {"lang": "en"}
+    await store.set_state("b", {"x": 1})
     await store.clear("a")
     assert await store.history("a") == []
     assert await store.get_state("a") == {}
+    assert [t["content"] for t in await store.history("b")] == ["other"]  # other conversations untouched
+    assert await store.get_state("b") == {"x": 1}
+    await store.set_state("b", {})  # an empty state is no state
+    assert await store.get_state("b") == {}
 
 
-async def test_sqlite_and_memory_stores_behave_alike(tmp_path: Path) -> None:
+async def test_database_and_memory_stores_behave_alike(database_url: str) -> None:
     await _exercise(MemoryStore())
-    sqlite = SqliteStore(tmp_path / "s.db")
-    await _exercise(sqlite)
-    await sqlite.close()
+    store = SqlStore(open_engine(database_url))
+    await _exercise(store)
+    await store.close()
 
 
-async def test_concurrent_conversations_do_not_interleave(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "s.db")
+async def test_turns_are_stored_with_an_aware_utc_time_and_readable_json(database_url: str) -> None:
+    engine = open_engine(database_url)
+    store = SqlStore(engine)
+    before = datetime.now(UTC)
+    await store.append("k", ChatTurn(role="user", content="hi"))
+    await store.set_state("k", {"名字": "小明"})
+    after = datetime.now(UTC)
+    with engine.connect() as conn:
+        row = conn.execute(select(turns.c.created_at, turns.c.author)).one()
+        raw = conn.execute(text("SELECT CAST(data AS TEXT) FROM state")).scalar()
+    assert row.created_at.tzinfo is not None
+    assert before <= row.created_at <= after
+    assert row.author is None
+    assert "小明" in str(raw)  # kept as text a person can read in the database, not \\u escapes
+    await store.close()
+
+
+async def test_concurrent_conversations_do_not_interleave(database_url: str) -> None:
+    store = SqlStore(open_engine(database_url))
 
     async def talk(conv: str) -> None:
         for i in range(20):
@@ -67,4 +114,41 @@ async def test_concurrent_conversations_do_not_interleave(tmp_path: Path) -> Non
         history = await store.history(f"c{n}")
         assert len(history) == 40
         assert [t["content"] for t in history[::2]] == [f"c{n}-{i}" for i in range(20)]
+        assert [t["content"] for t in history[1::2]] == [f"r{i}" for i in range(20)]
+    await store.close()
+
+
+async def test_a_store_call_after_the_server_dropped_its_connection_works(postgres_url: str) -> None:
+    store = SqlStore(open_engine(postgres_url))
+    await store.append("k", ChatTurn(role="user", content="before"))
+    database = store.engine.url.database
+    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:  # what a server restart does to the pool's idle connections
+        ended = conn.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = :db AND pid <> pg_backend_pid()"
+            ),
+            {"db": database},
+        ).scalar()
+    admin.dispose()
+    assert (ended or 0) >= 1  # the store's pooled connection was among them
+    await store.append("k", ChatTurn(role="assistant", content="after"))
+    assert [t["content"] for t in await store.history("k")] == ["before", "after"]
+    await store.close()
+
+
+async def test_build_store_follows_the_settings(tmp_path: Path, postgres_url: str) -> None:
+    assert isinstance(build_store(Settings(store="memory", data_dir=tmp_path)), MemoryStore)
+    for name in ("database", "sqlite"):  # "sqlite" is the setting's old name, still accepted
+        store = build_store(Settings(store=name, data_dir=tmp_path / name))
+        assert isinstance(store, SqlStore)
+        assert store.engine.url.database == str(tmp_path / name / "botkit.sqlite3")
+        await store.close()
+    assert Settings().store == "database"
+    store = build_store(Settings(data_dir=tmp_path, database_url=postgres_url))
+    assert isinstance(store, SqlStore)
+    assert store.engine.dialect.name == "postgresql"
+    await store.append("k", ChatTurn(role="user", content="on postgres"))
+    assert await store.history("k") == [ChatTurn(role="user", content="on postgres")]
     await store.close()
