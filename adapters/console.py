@@ -103,7 +103,8 @@ class ConsoleAdapter:
     async def send_to(
         self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
     ) -> None:
-        """Print an unprompted reply: the terminal is the console's one conversation."""
+        """Print an unprompted reply: the terminal is the console's one conversation (its messages have
+        no ids, so None is returned)."""
         await self._show(reply)
 
     async def _show(self, reply: Reply | StreamingReply) -> None:

@@ -88,8 +88,13 @@ class Bot:
         """Let :meth:`send_to` reach conversations on ``adapter``'s platform (``botkit run`` does this)."""
         self.adapters[adapter.name] = adapter
 
-    async def send_to(self, key: str, reply: Reply | StreamingReply, *, thread_id: str | None = None) -> None:
+    async def send_to(
+        self, key: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
+    ) -> str | None:
         """Write to a conversation unprompted: ``key`` is its store key (``"telegram:12345"``).
+
+        Returns the platform's id of the (first) message sent (Slack ``ts``, Telegram ``message_id``,
+        Discord message id; None on the console), e.g. to start a thread under it.
 
         Raises:
             LookupError: no attached adapter serves the key's platform.
@@ -103,7 +108,7 @@ class Bot:
             known = ", ".join(sorted(self.adapters)) or "none"
             raise LookupError(f"no adapter for conversation {key!r} (attached: {known})")
         try:
-            await adapter.send_to(conversation_id, reply, thread_id=thread_id)
+            return await adapter.send_to(conversation_id, reply, thread_id=thread_id)
         except ConversationClosed as exc:
             state = await self.store.get_state(key)
             state["closed"] = {"reason": exc.reason}

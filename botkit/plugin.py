@@ -63,8 +63,11 @@ class BotView(Protocol):
     def jobs(self) -> JobRunner:
         """What runs ``ctx.later`` and ``ctx.background`` (in-process, or on Celery)."""
 
-    async def send_to(self, key: str, reply: Reply | StreamingReply, *, thread_id: str | None = None) -> None:
-        """Write to the conversation with store key ``key`` unprompted (see ``Bot.send_to``)."""
+    async def send_to(
+        self, key: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
+    ) -> str | None:
+        """Write to the conversation with store key ``key`` unprompted; the platform's id of the (first)
+        message sent, or None (see ``Bot.send_to``)."""
 
 
 class UsageError(Exception):

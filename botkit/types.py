@@ -180,8 +180,12 @@ class Adapter(Protocol):
 
     async def send_to(
         self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
-    ) -> None:
+    ) -> str | None:
         """Write to a conversation unprompted (the id is the part of its key after ``platform:``).
+
+        Returns the platform's id of the (first) message sent (Slack's ``ts``, Telegram's ``message_id``,
+        Discord's message id), so that a caller can start a thread under it; None where the platform has
+        no such id (the console) or nothing was posted.
 
         Raises:
             ConversationClosed: the platform says the bot may no longer write there.

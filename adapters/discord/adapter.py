@@ -264,8 +264,10 @@ class DiscordAdapter:
 
     async def send_to(
         self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
-    ) -> None:
+    ) -> str | None:
         """Post ``reply`` unprompted in channel ``conversation_id``, or in thread ``thread_id`` if given.
+
+        Returns the id of the (first) message posted.
 
         Raises:
             ValueError: the id is not a Discord channel id (a snowflake), or a reply file holds no bytes.
@@ -277,7 +279,7 @@ class DiscordAdapter:
         if not channel_id.isdigit():
             raise ValueError(f"discord: {channel_id!r} is not a channel id (a number, e.g. 1234567890123)")
         try:
-            await self._outbox.send(Target(channel_id), reply)
+            return await self._outbox.send(Target(channel_id), reply)
         except discord.HTTPException as exc:
             if exc.code in CLOSED_CODES:  # the reason is Discord's own message ("Missing Access")
                 raise ConversationClosed(f"{self.name}:{conversation_id}", exc.text) from exc

@@ -48,8 +48,10 @@ class Outbox:
         self.escape_markdown = escape_markdown
         self.edit_interval_s = edit_interval_s
 
-    async def send(self, target: Target, reply: Reply | StreamingReply) -> None:
+    async def send(self, target: Target, reply: Reply | StreamingReply) -> str | None:
         """Show ``reply``; a streaming one is posted once and then edited as it grows (throttled).
+
+        Returns the id of the (first) message showing it ("@original" for an interaction's response).
 
         Raises:
             ValueError: a file of the reply holds no bytes (checked before anything is sent).
@@ -64,6 +66,7 @@ class Outbox:
         await shown.update(reply.text, reply.buttons, groups[0] if groups else (), final=True)
         for group in groups[1:]:
             await self.post(target, fmt.message_body(""), group)
+        return shown.ids[0] if shown.ids else None
 
     async def post(self, target: Target, body: dict[str, Any], files: Sequence[Attachment] = ()) -> str:
         """Create a message, with ``files`` uploaded; returns its id.

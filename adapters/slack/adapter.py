@@ -280,8 +280,11 @@ class SlackAdapter:
 
     async def send_to(
         self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
-    ) -> None:
+    ) -> str | None:
         """Post to channel ``conversation_id`` unprompted, in thread ``thread_id`` (a ``thread_ts``) if given.
+
+        Returns the ``ts`` of the (first) message posted (a thread can be started under it); None when the
+        reply was only files, whose upload Slack does not answer with a message ``ts``.
 
         Raises:
             ConversationClosed: Slack says the bot may no longer write there (the channel is archived or
@@ -289,4 +292,4 @@ class SlackAdapter:
         """
         if self._sender is None:
             raise RuntimeError("slack: send_to() before start()")
-        await self._sender.send_to(conversation_id, thread_id, reply)
+        return await self._sender.send_to(conversation_id, thread_id, reply)

@@ -107,11 +107,12 @@ class SlackSender:
 
     async def send(
         self, target: ChannelTarget | HookTarget, reply: Reply | StreamingReply, key: int | None = None
-    ) -> None:
+    ) -> str | None:
         """Send ``reply`` to ``target``; a streamed reply to a response URL is sent once, when complete.
 
         ``key`` names the incoming message being answered: when :meth:`typing` showed a "…" placeholder
-        for it, the reply replaces the placeholder instead of adding a message.
+        for it, the reply replaces the placeholder instead of adding a message. Returns the ``ts`` of the
+        (first) message posted in a channel; None for a response URL or a files-only upload.
         """
         files = reply.files if isinstance(reply, Reply) else ()
         check_uploadable(files)  # before anything is posted: a bad file must not leave half a reply
@@ -127,12 +128,14 @@ class SlackSender:
                 await self._hook(target, reply.text, reply.buttons)
             if files:
                 await upload(self.client, target.channel, None, files)
-        elif isinstance(reply, StreamingReply):
+            return None
+        if isinstance(reply, StreamingReply):
             await self._stream(target, reply, posted)
         elif files:
             await self._with_files(target, reply, posted)
         else:
             await self._sync(target, posted, _chunks(reply.text, reply.buttons), reply.buttons)
+        return posted[0].ts if posted else None
 
     async def _with_files(self, target: ChannelTarget, reply: Reply, posted: list[_Posted]) -> None:
         """The text as the files' comment when it fits one plain message, else its own messages first."""
@@ -145,14 +148,14 @@ class SlackSender:
         await upload(self.client, target.channel, target.thread_ts, reply.files, comment)
         self._remember_thread(target.channel, target.thread_ts)
 
-    async def send_to(self, channel: str, thread_ts: str | None, reply: Reply | StreamingReply) -> None:
-        """Send ``reply`` to ``channel`` (in thread ``thread_ts``) unprompted.
+    async def send_to(self, channel: str, thread_ts: str | None, reply: Reply | StreamingReply) -> str | None:
+        """Send ``reply`` to ``channel`` (in thread ``thread_ts``) unprompted; the first message's ``ts``.
 
         Raises:
             ConversationClosed: Slack refused with one of :data:`CLOSED_ERRORS`.
         """
         try:
-            await self.send(ChannelTarget(channel, thread_ts), reply)
+            return await self.send(ChannelTarget(channel, thread_ts), reply)
         except SlackApiError as exc:
             error = str(exc.response.get("error") or "")
             if error in CLOSED_ERRORS:

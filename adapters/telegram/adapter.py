@@ -273,8 +273,10 @@ class TelegramAdapter:
 
     async def send_to(
         self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
-    ) -> None:
+    ) -> str | None:
         """Write to chat ``conversation_id`` unprompted (in forum topic ``thread_id`` when given).
+
+        Returns the ``message_id`` of the (first) message sent, as text.
 
         Raises:
             ConversationClosed: Telegram refuses: the user blocked the bot, it was removed from the
@@ -282,4 +284,4 @@ class TelegramAdapter:
             ValueError: ``thread_id`` is not a topic id (a number).
         """
         key = f"{self.name}:{conversation_id}"
-        await self._outbox.send_to(key, conversation_id, reply, thread_id)
+        return await self._outbox.send_to(key, conversation_id, reply, thread_id)

@@ -97,17 +97,18 @@ class FileDownloads:
         return bytes(received)
 
 
-async def send_with_files(sender: TelegramSender, target: Target, reply: Reply) -> None:
+async def send_with_files(sender: TelegramSender, target: Target, reply: Reply) -> int | None:
     """Send a reply that has files: its text as the first file's caption when it fits, else text first.
 
-    Buttons go under the caption, or under the text's last message.
+    Buttons go under the caption, or under the text's last message. Returns the first message's id.
     """
     markup = sender.keyboard(reply.buttons)
     if fits_caption(reply.text):
-        await upload(sender.bot, target, reply.files, caption=reply.text or None, markup=markup)
-        return
-    await sender.send_reply(target, Reply(reply.text, reply.buttons))
-    await upload(sender.bot, dataclasses.replace(target, reply_to=None), reply.files)
+        sent = await upload(sender.bot, target, reply.files, caption=reply.text or None, markup=markup)
+        return sent[0] if sent else None
+    first = await sender.send_reply(target, Reply(reply.text, reply.buttons))
+    sent = await upload(sender.bot, dataclasses.replace(target, reply_to=None), reply.files)
+    return first if first is not None else (sent[0] if sent else None)
 
 
 async def upload(

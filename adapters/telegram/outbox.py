@@ -82,8 +82,9 @@ class TelegramOutbox:
 
     async def send_to(
         self, key: str, conversation_id: str, reply: Reply | StreamingReply, thread_id: str | None
-    ) -> None:
-        """Write to chat ``conversation_id`` (store key ``key``) unprompted, in topic ``thread_id`` if given.
+    ) -> str | None:
+        """Write to chat ``conversation_id`` (store key ``key``) unprompted, in topic ``thread_id`` if given;
+        returns the first sent message's id (as text).
 
         Raises:
             ConversationClosed: Telegram refuses (any 403: blocked, kicked; or "chat not found").
@@ -93,24 +94,25 @@ class TelegramOutbox:
             raise ValueError(f"telegram: thread_id must be a forum topic id (a number), not {thread_id!r}")
         topic = int(thread_id) if thread_id is not None else None
         try:
-            await self._deliver(Target(chat_id_of(conversation_id), topic), reply)
+            first = await self._deliver(Target(chat_id_of(conversation_id), topic), reply)
         except (Forbidden, BadRequest) as exc:
             if isinstance(exc, BadRequest) and "chat not found" not in exc.message.lower():
                 raise
             self.blocked.add(conversation_id)
             raise ConversationClosed(key, exc.message) from exc
         self.blocked.discard(conversation_id)
+        return None if first is None else str(first)
 
-    async def _deliver(self, target: Target, reply: Reply | StreamingReply) -> None:
+    async def _deliver(self, target: Target, reply: Reply | StreamingReply) -> int | None:
+        """Send ``reply`` to ``target``; the id of the first message sent (None if nothing was)."""
         sender = self._started()
         if isinstance(reply, StreamingReply):
             # The model is working until the first text shows: keep the hint up till then.
             hint = asyncio.create_task(self._keep_typing(target, 0.0))
             try:
-                await sender.send_stream(target, reply, on_first=hint.cancel)
+                return await sender.send_stream(target, reply, on_first=hint.cancel)
             finally:
                 hint.cancel()
-        elif reply.files:
-            await send_with_files(sender, target, reply)
-        else:
-            await sender.send_reply(target, reply)
+        if reply.files:
+            return await send_with_files(sender, target, reply)
+        return await sender.send_reply(target, reply)

@@ -192,18 +192,24 @@ class TelegramSender:
         except TelegramError as exc:  # too old or already answered: the press is still handled
             log.info("could not answer callback query: %s", exc)
 
-    async def send_reply(self, target: Target, reply: Reply) -> None:
-        """Send a whole reply, split over as many messages as it needs; buttons go under the last."""
-        await self._show(target, [], reply.text, self.keyboard(reply.buttons))
+    async def send_reply(self, target: Target, reply: Reply) -> int | None:
+        """Send a whole reply, split over as many messages as it needs; buttons go under the last.
+
+        Returns the first message's id (None when nothing was sent: an empty text, an inline message).
+        """
+        shown: list[_Shown] = []
+        await self._show(target, shown, reply.text, self.keyboard(reply.buttons))
+        return shown[0].message_id if shown else None
 
     async def send_stream(
         self, target: Target, reply: StreamingReply, on_first: Callable[[], object] | None = None
-    ) -> None:
+    ) -> int | None:
         """Send a reply that grows: one message, edited as text arrives (throttled), more when it overflows.
 
         The stream is read by its own task, so a slow edit (a 429 wait, a busy group) never slows the model
         down: when the edit returns, the newest text is shown and the states in between are skipped.
         ``on_first`` is called when the first text is about to show (to stop a typing indicator).
+        Returns the first message's id (None when nothing was sent).
         """
         shown: list[_Shown] = []
         if target.inline_message_id is None:
@@ -221,6 +227,7 @@ class TelegramSender:
             async for _ in reply:
                 pass
         await self._show(target, shown, reply.text, self.keyboard(reply.buttons))
+        return shown[0].message_id if shown else None
 
     async def _show(
         self, target: Target, shown: list[_Shown], text: str, markup: InlineKeyboardMarkup | None

@@ -36,8 +36,10 @@ class JobHost(Protocol):
     def settings(self) -> Settings | None:
         """The loaded configuration."""
 
-    async def send_to(self, key: str, reply: Reply | StreamingReply, *, thread_id: str | None = None) -> None:
-        """Write to the conversation with store key ``key``."""
+    async def send_to(
+        self, key: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
+    ) -> str | None:
+        """Write to the conversation with store key ``key``; the platform's message id, where it tells."""
 
 
 @dataclass

@@ -52,15 +52,17 @@ class FakeAdapter:
 
     async def send_to(
         self, conversation_id: str, reply: Reply | StreamingReply, *, thread_id: str | None = None
-    ) -> None:
+    ) -> str:
         """Record an unprompted reply; ``pushed`` lists (conversation id, thread id, text).
 
-        A conversation id in ``closed`` is refused as a platform refuses a chat that blocked the bot.
+        Returns the reply's "message id": its 1-based position in ``pushed``, as text. A conversation id in
+        ``closed`` is refused as a platform refuses a chat that blocked the bot.
         """
         if conversation_id in self.closed:
             raise ConversationClosed(f"{self.name}:{conversation_id}", self.closed[conversation_id])
         text = "".join([s async for s in reply][-1:]) if isinstance(reply, StreamingReply) else reply.text
         self.pushed.append((conversation_id, thread_id, text))
+        return str(len(self.pushed))
 
 
 class ScriptedModel:
