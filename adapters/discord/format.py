@@ -13,7 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from botkit.adapters.text import split_text
+from botkit.adapters.text import split_rendered
 from botkit.message import Attachment, Button, Conversation, Event, Incoming, Message, User
 from botkit.types import CommandInfo
 
@@ -45,8 +45,9 @@ def render(text: str, *, escape_markdown: bool = True) -> str:
 
 
 def chunks(text: str, *, escape_markdown: bool = True) -> list[str]:
-    """``text`` rendered and cut into pieces Discord accepts (≤ 2000 characters each, words kept)."""
-    return split_text(render(text, escape_markdown=escape_markdown), MESSAGE_LIMIT)
+    """``text`` cut into pieces Discord accepts (≤ 2000 characters each, words kept), each rendered after
+    the cut so that no cut separates an escaping backslash from what it escapes."""
+    return split_rendered(text, MESSAGE_LIMIT, lambda piece: render(piece, escape_markdown=escape_markdown))
 
 
 def components(buttons: Sequence[Sequence[Button]]) -> list[dict[str, Any]]:
