@@ -33,6 +33,7 @@ tree:
 	for entry in botkit/*; do ln -s ../../../$$entry $(TREE)/botkit/; done
 	ln -s ../../../adapters $(TREE)/botkit/adapters
 	ln -s ../../../training $(TREE)/botkit/training
+	ln -s ../../../console $(TREE)/botkit/console
 
 lint: $(STAMP) tree
 	$(BIN)/ruff check .

@@ -1,14 +1,20 @@
 """Install the repository's three top folders as one import namespace.
 
-``adapters/`` and ``training/`` sit beside ``botkit/`` so that the folder tree shows the architecture, but
-installed they live under ``botkit.`` (``botkit.adapters``, ``botkit.training``): a top-level ``adapters``
+``adapters/``, ``training/`` and ``console/`` sit beside ``botkit/`` so that the folder tree shows the
+architecture, but installed they live under ``botkit.`` (``botkit.adapters``, ``botkit.training``,
+``botkit.console``): a top-level ``adapters``
 would collide with AdapterHub's package of that name on the index. Everything else is in pyproject.toml.
 """
 
 from setuptools import find_namespace_packages, setup
 
 # import name -> folder in the repository
-ROOTS = {"botkit": "botkit", "botkit.adapters": "adapters", "botkit.training": "training"}
+ROOTS = {
+    "botkit": "botkit",
+    "botkit.adapters": "adapters",
+    "botkit.training": "training",
+    "botkit.console": "console",
+}
 
 
 def packages() -> list[str]:

@@ -1,0 +1,1 @@
+"""The agents' and admins' console: a web app served by a plugin (see console/README.md)."""
