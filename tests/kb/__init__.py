@@ -1,0 +1,1 @@
+"""Tests of the knowledge base and of the example knowledge base that the customer-service preset ships."""
