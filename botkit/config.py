@@ -142,6 +142,10 @@ class KBSettings(Section):
         False, description="let the dialogue model rephrase or join passages (FAQ answers stay verbatim)"
     )
     max_query_chars: int = Field(1000, ge=1, description="longer questions are refused with a reason")
+    max_file_mb: float = Field(20.0, gt=0, description="larger files are refused by `botkit kb add`")
+    chunk_words: int = Field(
+        180, ge=20, description="longest chunk in words (the embedding model reads about 200 words)"
+    )
 
 
 class DeskSettings(Section):
