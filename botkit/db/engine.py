@@ -57,7 +57,11 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
             f"database_url {url!r} is not a database URL (e.g. postgresql+psycopg://user@host/db)"
         ) from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(str(parsed.database)).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise DatabaseUnavailable(f"cannot make the database's folder {folder}: {exc.strerror}") from None
     try:
         engine = create_engine(
             parsed,

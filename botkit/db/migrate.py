@@ -16,6 +16,7 @@ fails leaves the database as it was.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,9 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import NullPool
+
+# Alembic announces each of its own autogenerate plugins at INFO on every start; `botkit run` logs at INFO.
+logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 LEGACY_REVISION = "0001"  # the first SqliteStore's schema

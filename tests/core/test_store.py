@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, select, text
 
 from botkit import Bot, Context, Plugin, on_command
 from botkit.config import Settings
-from botkit.db import open_engine
+from botkit.db import DatabaseUnavailable, open_engine
 from botkit.db.schema import turns
 from botkit.runtime import build_store
 from botkit.stores import MemoryStore, SqliteStore, SqlStore
 from botkit.testing import BotTester
 from botkit.types import ChatTurn, Store
+from tests.core.installed import clean_env, run_botkit
 
 
 class Counter(Plugin):
@@ -152,3 +156,75 @@ async def test_build_store_follows_the_settings(tmp_path: Path, postgres_url: st
     await store.append("k", ChatTurn(role="user", content="on postgres"))
     assert await store.history("k") == [ChatTurn(role="user", content="on postgres")]
     await store.close()
+
+
+UNREACHABLE = "postgresql+psycopg://postgres@127.0.0.1:1/x"  # nothing listens on port 1
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        (
+            UNREACHABLE,
+            "cannot open the database at postgresql+psycopg://postgres@127.0.0.1:1/x: connection failed:",
+        ),
+        (
+            "postgresql+psycopg://alice:s3cret@127.0.0.1:1/x",  # the password never reaches a log
+            "cannot open the database at postgresql+psycopg://alice:***@127.0.0.1:1/x",
+        ),
+        (
+            "postgresql+nosuchdriver://postgres@127.0.0.1/x",
+            "no database driver for postgresql+nosuchdriver://postgres@127.0.0.1/x",
+        ),
+        (
+            "not a url",
+            "database_url 'not a url' is not a database URL (e.g. postgresql+psycopg://user@host/db)",
+        ),
+    ],
+)
+def test_a_database_that_cannot_be_opened_is_one_clear_line(url: str, message: str) -> None:
+    with pytest.raises(DatabaseUnavailable) as caught:
+        open_engine(url)
+    assert str(caught.value).startswith(message)
+    assert "\n" not in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_sqlite_file_whose_folder_cannot_be_made_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("a file where the folder should be")
+    with pytest.raises(
+        DatabaseUnavailable, match=r"cannot make the database's folder .*data/sub: Not a directory"
+    ):
+        open_engine(f"sqlite:///{tmp_path / 'data' / 'sub' / 'botkit.sqlite3'}")
+
+
+def test_without_the_postgres_extra_the_error_names_it() -> None:
+    # A Python where psycopg cannot be imported, as in an installation without botkit[postgres].
+    script = (
+        "import sys; sys.modules['psycopg'] = None\n"
+        "from botkit.db import DatabaseUnavailable, open_engine, DatabaseUnavailable\n"
+        "try:\n"
+        f"    open_engine({UNREACHABLE!r})\n"
+        "except DatabaseUnavailable as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == (
+        "the database driver for postgresql+psycopg://postgres@127.0.0.1:1/x is not installed: "
+        "pip install 'botkit[postgres]'"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True, reason="botkit/cli.py must turn DatabaseUnavailable into one line (store helper's report)"
+)
+@pytest.mark.parametrize("command", ["chat", "run", "plugins"])
+def test_the_cli_says_when_the_database_cannot_be_reached(tmp_path: Path, command: str) -> None:
+    args = [command] if command == "chat" else [command, "--adapter", "console"]
+    done = run_botkit(args, cwd=tmp_path, env=clean_env(BOTKIT_DATABASE_URL=UNREACHABLE))
+    err = done.stderr.decode()
+    assert done.returncode == 1, err
+    assert "Traceback" not in err
+    assert f"botkit {command}: cannot open the database at {UNREACHABLE}: connection failed:" in err
