@@ -159,6 +159,12 @@ class DeskSettings(Section):
         None, description="Slack channel id where agents get one thread per handed-off conversation"
     )
     ask_rating: bool = Field(True, description="ask the user for a rating after a person resolves")
+    metrics_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="serve the desk's Prometheus metrics at http://0.0.0.0:PORT/metrics; None: off",
+    )
 
 
 class SafetySettings(Section):
