@@ -162,6 +162,10 @@ def test_faq_has_two_columns_and_unique_questions() -> None:
         key = normalise(row["question"])
         assert key not in seen, f"FAQ question twice: {seen[key]!r} and {row['question']!r}"
         seen[key] = row["question"]
+    for row in rows:
+        # a sentence ends at . ! ? before a space or the end (not inside "$5.95"), or at Chinese 。！？
+        sentences = [s for s in re.split(r"(?<=[.!?])\s+|(?<=[。！？])", row["answer"].strip()) if s]
+        assert 1 <= len(sentences) <= 4, f"{row['question']!r}: {len(sentences)} sentences, want 1-4"
     chinese = [row for row in rows if is_chinese(row["question"])]
     assert len(rows) - len(chinese) >= 45, f"{len(rows) - len(chinese)} English FAQ entries"
     assert len(chinese) >= 6, f"{len(chinese)} Chinese FAQ entries"
