@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from botkit.platform_settings import DiscordSettings, SlackSettings, TelegramSettings
+from botkit.platform_settings import DiscordSettings, SlackSettings, TelegramSettings, WebSettings
 from botkit.types import SamplingParams
 
 CONFIG_ENV = "BOTKIT_CONFIG"
@@ -211,6 +211,7 @@ class Settings(BaseSettings):
     telegram: TelegramSettings = Field(default_factory=TelegramSettings)
     discord: DiscordSettings = Field(default_factory=DiscordSettings)
     slack: SlackSettings = Field(default_factory=SlackSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
     kb: KBSettings = Field(default_factory=KBSettings)
     desk: DeskSettings = Field(default_factory=DeskSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)

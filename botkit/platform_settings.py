@@ -2,8 +2,8 @@
 
 A setting that means the same on every platform has the same name on every platform (``group_mode``,
 ``edited_messages``, ``stream_edit_interval_s``); a subclass adds only what its
-platform differs in. :mod:`botkit.config` puts them in ``Settings`` as ``[telegram]``, ``[discord]`` and
-``[slack]``; each adapter's ``from_settings`` reads its own section and raises
+platform differs in. :mod:`botkit.config` puts them in ``Settings`` as ``[telegram]``, ``[discord]``,
+``[slack]`` and ``[web]``; each adapter's ``from_settings`` reads its own section and raises
 :class:`~botkit.config.ConfigError` when something it needs is missing or malformed.
 """
 
@@ -94,3 +94,33 @@ class SlackSettings(PlatformSettings):
     rate_limit_retries: int = Field(10, ge=0, description="times an HTTP 429 is waited out before giving up")
     dm_threads: bool = Field(False, description="also answer top-level DMs in a thread (channels always are)")
     typing_delay_s: float = Field(1.0, ge=0, description='post a "…" typing placeholder after this; 0: never')
+
+
+class WebSettings(PlatformSettings):
+    """The web chat widget (Starlette served by uvicorn): one script tag on any page opens a chat."""
+
+    listen: str = Field("127.0.0.1", description="address the widget's server binds")
+    port: int = Field(8080, ge=0, le=65535, description="port the widget's server binds (0: any free port)")
+    secret: SecretStr | None = Field(
+        None,
+        description="signs visitors' cookies (required; a long random string, kept stable across restarts)",
+    )
+    identity_secret: SecretStr | None = Field(
+        None,
+        description="shared with your site: data-user-hash = HMAC-SHA256(identity_secret, user id), hex; "
+        "unset: only anonymous visitors",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description='pages that may open the chat ("https://shop.example.com"); empty: the server\'s own '
+        'origin only; "*": any',
+    )
+    max_frame_bytes: int = Field(
+        8192, ge=256, description="largest frame a visitor may send; larger: an error frame"
+    )
+    history_frames: int = Field(
+        200, ge=10, description="frames kept per conversation, replayed to a visitor who reconnects"
+    )
+    stream_edit_interval_s: float = Field(
+        0.0, ge=0.0, description="least time between two frames of a streamed reply (0: every delta at once)"
+    )
