@@ -55,8 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     init = sub.add_parser("init", help="write a starter botkit.toml, an example plugin and its test")
-    init.add_argument("directory", type=Path)
+    init.add_argument("directory", type=Path, nargs="?", help="the project folder (made if missing)")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.add_argument(
+        "--preset", metavar="NAME", help="merge a preset (persona and safety rules) into the config"
+    )
+    init.add_argument("--list-presets", action="store_true", help="list the presets and exit")
     init.set_defaults(handler=cmd_init)
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal (or through a pipe)")
@@ -122,15 +126,31 @@ def _logging(args: argparse.Namespace, default: int) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from botkit.scaffold import write_starter
+    from botkit import presets
+    from botkit.scaffold import KB_FOLDER, write_starter
 
+    if args.list_presets:
+        for name in presets.names():
+            print(f"{name:<20} {presets.summary(name)}")
+        return 0
+    if args.directory is None:
+        raise CommandFailed("botkit init: name the project folder: botkit init DIR [--preset NAME]", 2)
     try:
-        written = write_starter(args.directory, force=args.force)
+        written = write_starter(args.directory, force=args.force, preset=args.preset)
+    except presets.UnknownPresetError as exc:
+        raise CommandFailed(f"botkit init: {exc}", 2) from None
     except FileExistsError as exc:
         raise CommandFailed(f"botkit init: {exc}", 1) from None
+    kb = args.directory / KB_FOLDER
+    kb_files = [path for path in written if kb in path.parents]
     for path in written:
-        print(f"wrote {path}")
-    print(f"next: cd {args.directory} && botkit chat")
+        if path not in kb_files:  # the knowledge base's files are summed up in one line
+            print(f"wrote {path}")
+    if kb_files:
+        print(f"wrote {kb}/ (the example shop's knowledge base, {len(kb_files)} files)")
+        print(f"next: cd {args.directory} && botkit kb add {KB_FOLDER} && botkit chat")
+    else:
+        print(f"next: cd {args.directory} && botkit chat")
     return 0
 
 

@@ -7,11 +7,12 @@ the defaults below. Each concern has its own model; adapters read their own sect
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from botkit.platform_settings import DiscordSettings, SlackSettings, TelegramSettings, WebSettings
@@ -167,10 +168,92 @@ class DeskSettings(Section):
     )
 
 
+# A text in several languages: {en = "...", zh = "..."}; a reply picks the user's language, else the
+# configured one, else English, else the first entry (see botkit.safety.rules.pick_text).
+LocalText = dict[str, str]
+
+
+def _valid_patterns(patterns: list[str]) -> list[str]:
+    """Each regex must compile: a bad one is named in the config error, not found at the first message."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"bad regex {pattern!r}: {exc}") from None
+    return patterns
+
+
+def _valid_words(words: list[str]) -> list[str]:
+    blank = [w for w in words if not w.strip()]
+    if blank:
+        raise ValueError("a word or phrase is empty (it would match every message)")
+    return words
+
+
+def _valid_text(text: LocalText) -> LocalText:
+    empty = sorted(lang for lang, value in text.items() if not value.strip())
+    if empty:
+        raise ValueError(f"the text for {', '.join(empty)} is empty")
+    return text
+
+
+class KeywordRule(Section):
+    """What a rule looks for: English words match whole words, Chinese ones anywhere; case and width
+    (full-width letters) do not matter. ``ignore`` phrases are cut out of the message first, so that
+    "suicide squad" or "跳楼价" does not trigger a rule listing "suicide" or "跳楼"."""
+
+    words: list[str] = Field(default_factory=list, description="words or phrases that trigger the rule")
+    patterns: list[str] = Field(
+        default_factory=list, description="regular expressions (case-insensitive) that trigger the rule"
+    )
+    ignore: list[str] = Field(
+        default_factory=list, description="phrases that never count (known false positives)"
+    )
+
+    _check_words = field_validator("words", "ignore")(_valid_words)
+    _check_patterns = field_validator("patterns")(_valid_patterns)
+
+
+class TopicRule(KeywordRule):
+    """A topic the bot refuses: its words, and the refusal sent instead of an answer."""
+
+    name: str = Field(..., min_length=1, description="the topic, for logs")
+    reply: LocalText = Field(..., min_length=1, description="the refusal, per language")
+
+    _check_reply = field_validator("reply")(_valid_text)
+
+
+class EmergencyRule(KeywordRule):
+    """Words of danger (self-harm, a medical emergency): an emergency message comes first."""
+
+    reply: LocalText = Field(
+        default_factory=dict, description="the emergency message per language; empty: botkit's own"
+    )
+    then: Literal["stop", "continue", "handoff"] = Field(
+        "stop", description="after the message: stop, let the bot answer too, or hand off to a person"
+    )
+
+    _check_reply = field_validator("reply")(_valid_text)
+
+
 class SafetySettings(Section):
-    """Safety rules of a preset (:mod:`botkit.safety`): disclaimers, refused topics, emergency words."""
+    """Safety rules of a preset (:mod:`botkit.safety`): disclaimers, refused topics, emergency words.
+
+    Checked in this order on each message: emergency words, the disclaimer (once per conversation),
+    refused topics, handoff words; then the message goes on to the plugins.
+    """
 
     enabled: bool = Field(False, description="apply the rules below to every message")
+    disclaimer: LocalText = Field(
+        default_factory=dict, description="shown once at the start of each conversation, per language"
+    )
+    emergency: EmergencyRule = Field(default_factory=EmergencyRule)
+    refuse: list[TopicRule] = Field(default_factory=list, description="topics refused ([[safety.refuse]])")
+    handoff: KeywordRule = Field(
+        default_factory=KeywordRule, description="words that hand the conversation to a person at once"
+    )
+
+    _check_disclaimer = field_validator("disclaimer")(_valid_text)
 
 
 class Settings(BaseSettings):

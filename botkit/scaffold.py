@@ -1,10 +1,16 @@
-"""``botkit init DIR``: a commented starter config, an example plugin and a test for it."""
+"""``botkit init DIR``: a commented starter config, an example plugin and a test for it; with
+``--preset NAME``, the preset's persona and safety rules merged into the config (see :mod:`botkit.presets`)
+and, for a preset with a knowledge base, the example shop's documents in ``DIR/kb/``."""
 
 from __future__ import annotations
 
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
+from botkit import presets
 from botkit.types import SamplingParams
+
+KB_FOLDER = "kb"
 
 # The sampling values shown are SamplingParams' defaults (what the shipped model is tuned for), filled in
 # below so that they are written once.
@@ -110,26 +116,59 @@ async def test_thanks_offers_a_button() -> None:
 '''
 
 
-def write_starter(directory: str | Path, *, force: bool = False) -> list[Path]:
+def starter_config(preset: str | None = None) -> str:
+    """The starter ``botkit.toml`` text, with ``preset`` merged in when given.
+
+    Raises:
+        UnknownPresetError: no preset has that name (the message lists them).
+    """
+    if preset is None:
+        return STARTER_CONFIG
+    note = f"Preset {preset}: {presets.summary(preset)}"
+    return presets.merge_config(STARTER_CONFIG, presets.text(preset), note=note)
+
+
+def write_starter(directory: str | Path, *, force: bool = False, preset: str | None = None) -> list[Path]:
     """Write ``botkit.toml``, ``plugins/example.py`` and ``tests/test_example.py`` into ``directory``.
+
+    With ``preset``, the config carries the preset's tables; a preset with a ``[kb]`` table also gets the
+    example knowledge base copied into ``directory/kb/`` (load it with ``botkit kb add kb``).
 
     Returns:
         The files written.
 
     Raises:
-        FileExistsError: if a file would be overwritten and ``force`` is False.
+        FileExistsError: if a file would be overwritten and ``force`` is False; nothing is written then.
+        UnknownPresetError: no preset has that name; nothing is written.
     """
     root = Path(directory)
-    files = {
-        root / "botkit.toml": STARTER_CONFIG,
+    config = starter_config(preset)  # first: an unknown preset must leave the folder untouched
+    texts = {
+        root / "botkit.toml": config,
         root / "plugins" / "__init__.py": "",
         root / "plugins" / "example.py": EXAMPLE_PLUGIN,
         root / "tests" / "test_example.py": EXAMPLE_TEST,
     }
-    clashes = [p for p in files if p.exists() and p.read_text(encoding="utf-8") != files[p]]
+    files = {path: text.encode("utf-8") for path, text in texts.items()}
+    if preset is not None and "kb" in presets.values(preset):
+        files.update(_copies(presets.example_kb(), root / KB_FOLDER))
+    clashes = [p for p in files if p.exists() and p.read_bytes() != files[p]]
     if clashes and not force:
         raise FileExistsError(f"{clashes[0]} already exists (use --force to overwrite)")
-    for path, text in files.items():
+    for path, data in files.items():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        path.write_bytes(data)
     return list(files)
+
+
+def _copies(folder: Traversable, target: Path) -> dict[Path, bytes]:
+    """Every file under ``folder`` (a resource folder of the installed package), by its path in ``target``."""
+    found: dict[Path, bytes] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name.startswith((".", "__")):  # __pycache__, .DS_Store: not part of the example
+            continue
+        if entry.is_dir():
+            found.update(_copies(entry, target / entry.name))
+        else:
+            found[target / entry.name] = entry.read_bytes()
+    return found
