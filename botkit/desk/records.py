@@ -10,7 +10,7 @@ Times are aware UTC datetimes. SQLite hands timestamps back without a zone: :fun
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -18,7 +18,7 @@ from typing import Literal
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from botkit.db.schema import conversations, turns
+from botkit.db.schema import conversations, desk_events, turns
 
 Mode = Literal["bot", "waiting", "agent", "resolved"]
 """Who answers a conversation: the bot; nobody yet (a ticket waits); a person; or the bot again, which has
@@ -178,6 +178,58 @@ class ConversationLog:
         def work() -> None:
             with self.engine.begin() as conn:
                 add_turn(conn, key, role, content, self.clock(), author=author)
+
+        await asyncio.to_thread(work)
+
+    async def language(self, key: str) -> str | None:
+        """The language last seen for the conversation's user (None: unknown)."""
+
+        def work() -> str | None:
+            with self.engine.connect() as conn:
+                query = select(conversations.c.language).where(conversations.c.key == key)
+                found: str | None = conn.execute(query).scalar()
+                return found
+
+        return await asyncio.to_thread(work)
+
+    async def user_label(self, key: str) -> str:
+        """``"Tess (id 42)"``: who the conversation's user is, as agents see it ("" when unknown)."""
+
+        def work() -> str:
+            with self.engine.connect() as conn:
+                query = select(conversations.c.user_name, conversations.c.user_id).where(
+                    conversations.c.key == key
+                )
+                row = conn.execute(query).first()
+            if row is None or not (row.user_name or row.user_id):
+                return ""
+            return f"{row.user_name} (id {row.user_id})" if row.user_name else f"id {row.user_id}"
+
+        return await asyncio.to_thread(work)
+
+    async def record_event(
+        self,
+        key: str,
+        kind: str,
+        *,
+        question: str | None = None,
+        confidence: float | None = None,
+        data: Mapping[str, object] | None = None,
+    ) -> None:
+        """Write a ``desk_events`` row: ``answered``, ``unsure`` or ``unhelpful`` (what the figures count)."""
+
+        def work() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(desk_events).values(
+                        at=self.clock(),
+                        conversation=key,
+                        kind=kind,
+                        question=question,
+                        confidence=confidence,
+                        data=dict(data or {}),
+                    )
+                )
 
         await asyncio.to_thread(work)
 
