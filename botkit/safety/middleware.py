@@ -53,7 +53,9 @@ class SafetyMiddleware:
             settings of its own (``Settings.language`` wins where the bot has them).
     """
 
-    def __init__(self, settings: SafetySettings, *, hand_off: HandOff | None = None, language: str = "en"):
+    def __init__(
+        self, settings: SafetySettings, *, hand_off: HandOff | None = None, language: str = "en"
+    ) -> None:
         self.settings = settings
         self.language = language
         self._hand_off = hand_off
@@ -70,7 +72,10 @@ class SafetyMiddleware:
         languages = self._languages(ctx)
         if (found := self.emergency.search(text)) is not None:
             rule = self.settings.emergency
-            log.warning("emergency words in conversation %s (%r); then %s", ctx.key, found, rule.then)
+            # The conversation, not the words, at WARNING: what users write stays out of the logs (as in
+            # LoggingMiddleware); the words that matched are there at DEBUG.
+            log.warning("emergency words in conversation %s; then %s", ctx.key, rule.then)
+            log.debug("emergency words in %s: %r", ctx.key, found)
             reply = (
                 pick_text(rule.reply, *languages)
                 if rule.reply
@@ -84,11 +89,13 @@ class SafetyMiddleware:
         await self._disclaim_once(ctx, languages)
         for topic, matcher in self.topics:
             if (found := matcher.search(text)) is not None:
-                log.info("refused topic %s in conversation %s (%r)", topic.name, ctx.key, found)
+                log.info("refused topic %r in conversation %s", topic.name, ctx.key)
+                log.debug("refused topic %r in %s: %r", topic.name, ctx.key, found)
                 await ctx.reply(pick_text(topic.reply, *languages))
                 return
         if (found := self.handoff.search(text)) is not None:
-            log.info("handoff words in conversation %s (%r)", ctx.key, found)
+            log.info("handoff words in conversation %s", ctx.key)
+            log.debug("handoff words in %s: %r", ctx.key, found)
             await self._hand_off_now(ctx)
             return
         await call_next(ctx)

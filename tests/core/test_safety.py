@@ -7,6 +7,7 @@ would): the desk lands in parallel, and its end-to-end tests cover the real hand
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -259,3 +260,17 @@ def test_a_bad_rule_is_a_config_error_naming_it(tmp_path: Path, section: str, sa
     with pytest.raises(ConfigError, match=r"config file .*botkit\.toml is invalid") as caught:
         load_settings(config)
     assert says in str(caught.value)
+
+
+async def test_the_logs_name_the_conversation_not_what_the_user_wrote(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="botkit.safety")
+    async with safety_bot(preset_settings("customer-service")) as bot:
+        await bot.send("I want to kill myself")
+        await bot.send("I will call my lawyer")
+    logged = [r.getMessage() for r in caplog.records]
+    assert logged == [
+        "emergency words in conversation test:c1; then handoff",
+        "handoff words in conversation test:c1",
+    ]
