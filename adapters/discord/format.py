@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from botkit.adapters.malformed import ignore_malformed, none
 from botkit.adapters.text import split_rendered
 from botkit.message import Attachment, Button, Conversation, Event, Incoming, Message, User
 from botkit.types import CommandInfo
@@ -131,6 +132,7 @@ def _strip_mention(text: str, bot_id: str) -> tuple[str, bool]:
     return text, False
 
 
+@ignore_malformed("discord", none)
 def message_from_payload(
     data: Mapping[str, Any],
     *,
@@ -190,6 +192,7 @@ def _option_words(options: Sequence[Mapping[str, Any]]) -> list[str]:
     return words
 
 
+@ignore_malformed("discord", none)
 def interaction_from_payload(data: Mapping[str, Any]) -> Incoming | None:
     """An interaction object as a botkit message or event; None for PING, autocomplete and unknown types.
 
@@ -253,6 +256,7 @@ def modal_values(data: Mapping[str, Any]) -> dict[str, str]:
     return values
 
 
+@ignore_malformed("discord", none)
 def ack_type(data: Mapping[str, Any]) -> int | None:
     """The callback type acknowledging an interaction at once, before the bot works on it.
 

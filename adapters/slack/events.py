@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from botkit.adapters.malformed import ignore_malformed, none
 from botkit.adapters.slack.format import to_plain
 from botkit.message import Attachment, Conversation, ConversationKind, Event, Message, User
 
@@ -56,6 +57,7 @@ def conversation_kind(channel: str, channel_type: str | None) -> ConversationKin
     return "group"
 
 
+@ignore_malformed("slack", none)
 def event_to_message(body: Mapping[str, Any], rules: EventRules) -> Message | None:
     """The message in an ``event_callback`` body, or None when the bot should not answer it."""
     event = body.get("event")
@@ -136,6 +138,7 @@ def _attachment(file: Mapping[str, Any]) -> Attachment:
     )
 
 
+@ignore_malformed("slack", none)
 def command_to_message(payload: Mapping[str, Any]) -> Message | None:
     """A slash command as a ``/name args`` message.
 
@@ -160,6 +163,7 @@ def command_to_message(payload: Mapping[str, Any]) -> Message | None:
     )
 
 
+@ignore_malformed("slack", none)
 def action_to_event(body: Mapping[str, Any]) -> Event | None:
     """A ``block_actions`` button press as ``Event(kind="button", data=value)``; None for link buttons."""
     actions = body.get("actions") or []

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from botkit.adapters.malformed import ignore_malformed
 from botkit.message import Attachment, Conversation, ConversationKind, Event, Incoming, Message, User
 
 PLATFORM = "telegram"
@@ -72,15 +73,13 @@ def user_name(user: Mapping[str, Any]) -> str:
     return " ".join(str(user[k]) for k in ("first_name", "last_name") if user.get(k)).strip()
 
 
+@ignore_malformed("telegram", Skip, what="update")
 def parse_update(update: Mapping[str, Any], me: BotIdentity, options: ParseOptions) -> Incoming | Skip:
     """Turn one raw update into a botkit message or event, or a :class:`Skip` saying why not.
 
     Never raises: an update missing the fields it needs is a Skip("malformed ...").
     """
-    try:
-        return _parse(update, me, options)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        return Skip(f"malformed update ({type(exc).__name__}: {exc})")
+    return _parse(update, me, options)
 
 
 def _parse(update: Mapping[str, Any], me: BotIdentity, options: ParseOptions) -> Incoming | Skip:
