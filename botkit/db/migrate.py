@@ -50,10 +50,11 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest revision in :mod:`botkit.db.migrations`."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    assert head is not None, f"no migrations in {MIGRATIONS}"
+def head_revision(config: Config | None = None) -> str:
+    """The newest revision in :mod:`botkit.db.migrations` (or in ``config``'s script location)."""
+    config = config or alembic_config()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None, f"no migrations in {config.get_main_option('script_location')}"
     return head
 
 
@@ -81,11 +82,12 @@ def upgrade(engine: Engine) -> None:
             upgrade_on(conn)
 
 
-def upgrade_on(conn: Connection) -> None:
+def upgrade_on(conn: Connection, config: Config | None = None) -> None:
     """Upgrade the database on ``conn`` in its current transaction (the caller holds the lock)."""
-    if current_revision(conn) == head_revision():
+    config = config or alembic_config()
+    if current_revision(conn) == head_revision(config):
         return
-    config = alembic_config(conn)
+    config.attributes["connection"] = conn
     tables = set(inspect(conn).get_table_names())
     if "turns" in tables and "alembic_version" not in tables:
         columns = {column["name"] for column in inspect(conn).get_columns("turns")}

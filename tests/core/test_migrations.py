@@ -4,6 +4,7 @@ to ``botkit.db.schema`` on SQLite and PostgreSQL, repeated and concurrent upgrad
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, select, text
 
 from botkit.config import Settings
 from botkit.db import metadata, open_engine
-from botkit.db.migrate import alembic_config, head_revision, upgrade
+from botkit.db.migrate import MIGRATIONS, alembic_config, head_revision, upgrade
 from botkit.db.schema import turns
 from botkit.runtime import build_store
 from botkit.stores import SqlStore
@@ -222,3 +223,48 @@ def test_processes_opening_one_fresh_database_at_once_migrate_it_once(
     assert versions == [head_revision()]
     assert schema_diff(engine) == []
     engine.dispose()
+
+
+NEW_COLUMN = """
+import json, sys
+from pathlib import Path
+from sqlalchemy import Column, create_engine
+from botkit.db.schema import UtcDateTime, turns
+from botkit.db.migrate import alembic_config, upgrade_on
+from botkit.db.new_revision import write_revision
+
+turns.append_column(Column("edited_at", UtcDateTime(), nullable=True))  # a change to schema.py
+migrations = Path(sys.argv[1])
+written = write_revision("turns edited at", migrations=migrations)
+config = alembic_config()
+config.set_main_option("script_location", str(migrations))
+engine = create_engine("sqlite:///" + sys.argv[2])
+with engine.begin() as conn:
+    upgrade_on(conn, config)
+with engine.connect() as conn:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from botkit.db.schema import metadata
+    diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
+print(json.dumps({"file": written.name, "text": written.read_text(), "diff": repr(diff)}))
+"""
+
+
+def test_a_schema_change_gets_the_next_numbered_revision(tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    shutil.copytree(Path(MIGRATIONS), migrations, ignore=shutil.ignore_patterns("__pycache__"))
+    done = subprocess.run(
+        [sys.executable, "-c", NEW_COLUMN, str(migrations), str(tmp_path / "db.sqlite3")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert result["file"] == "0003_turns_edited_at.py"
+    assert "revision = '0003'" in result["text"]
+    assert "down_revision: str | None = '0002'" in result["text"]
+    assert "sa.Column('edited_at', sa.DateTime(timezone=True), nullable=True)" in result["text"]
+    assert "botkit" not in result["text"]  # a revision stands alone: schema.py will change after it
+    assert result["diff"] == "[]"  # the new revision brings a database to the changed schema

@@ -7,10 +7,13 @@ a copy of the table; on other databases it is plain ALTER TABLE.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Connection
 
-from botkit.db.schema import metadata
+from botkit.db.schema import UtcDateTime, metadata
 
 if context.is_offline_mode():
     raise RuntimeError(
@@ -21,6 +24,20 @@ connection = context.config.attributes.get("connection")
 if not isinstance(connection, Connection):
     raise RuntimeError("run botkit's migrations through botkit.db.migrate.upgrade(engine)")
 
-context.configure(connection=connection, target_metadata=metadata, render_as_batch=True, compare_type=True)
+
+def render_item(kind: str, item: Any, _autogen: AutogenContext) -> str | Literal[False]:
+    """A new revision spells UtcDateTime as the column type it is, so revisions never import schema.py."""
+    if kind == "type" and isinstance(item, UtcDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False  # Alembic's own rendering
+
+
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    render_as_batch=True,
+    compare_type=True,
+    render_item=render_item,
+)
 with context.begin_transaction():
     context.run_migrations()
