@@ -6,7 +6,8 @@ On each message, in this order:
    stops there, answers as usual as well, or hands the conversation to a person;
 2. the disclaimer, once per conversation (kept in the conversation's state, so a restart does not repeat it);
 3. refused topics: the topic's refusal instead of an answer;
-4. handoff words: :func:`botkit.desk.hand_off` moves the conversation to a person at once;
+4. handoff words: :func:`botkit.desk.hand_off` moves the conversation to a person at once (a bot without
+   the support desk logs that as an error and lets the message go on: nothing the user wrote is lost);
 5. otherwise the message goes on to the plugins.
 
 Texts from the config are picked by language: the user's (where the platform tells it), else the script
@@ -96,8 +97,8 @@ class SafetyMiddleware:
         if (found := self.handoff.search(text)) is not None:
             log.info("handoff words in conversation %s", ctx.key)
             log.debug("handoff words in %s: %r", ctx.key, found)
-            await self._hand_off_now(ctx)
-            return
+            if await self._hand_off_now(ctx):
+                return
         await call_next(ctx)
 
     def _languages(self, ctx: Context) -> tuple[str, ...]:
@@ -115,12 +116,22 @@ class SafetyMiddleware:
         await ctx.reply(pick_text(self.settings.disclaimer, *languages))
         state["disclaimer_shown"] = True
 
-    async def _hand_off_now(self, ctx: Context) -> None:
+    async def _hand_off_now(self, ctx: Context) -> bool:
+        """Hand ``ctx``'s conversation to a person; False where the bot runs no support desk."""
         if self._hand_off is None:
             from botkit.desk import hand_off  # the layer below; imported when first needed
 
             self._hand_off = hand_off
-        await self._hand_off(ctx, reason="keyword")
+        try:
+            await self._hand_off(ctx, reason="keyword")
+        except Exception as exc:
+            from botkit.desk import DeskNotEnabled
+
+            if not isinstance(exc, DeskNotEnabled):
+                raise
+            log.error("handoff words in conversation %s, but %s; the bot answers instead", ctx.key, exc)
+            return False
+        return True
 
 
 def safety_middleware(settings: SafetySettings, *, language: str = "en") -> list[SafetyMiddleware]:
