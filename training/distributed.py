@@ -1,7 +1,12 @@
-"""Process-group setup for DDP under ``torchrun`` (gloo on CPU, nccl on CUDA), and rank helpers.
+"""Process-group setup for DDP under ``torchrun`` (gloo on CPU; gloo and nccl on CUDA), and rank helpers.
 
 A stage calls :func:`setup` once; without ``torchrun``'s environment it is a one-process run and
 nothing is initialised.
+
+The loop's bookkeeping collectives (token counts, losses, the time-budget vote) reduce a few Python
+floats, so they run on CPU tensors; NCCL takes CUDA tensors only, so a CUDA run starts its group with a
+backend per device type (``cpu:gloo,cuda:nccl``, as ``torch.distributed`` does by default): gradients,
+which live on the GPU, go over NCCL, the scalars over gloo.
 """
 
 from __future__ import annotations
@@ -45,8 +50,17 @@ def setup(device: str = "auto") -> DistInfo:
         torch.cuda.set_device(local)
         device = f"cuda:{local}"
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+        dist.init_process_group(backend=backend_for(device))
     return DistInfo(rank=rank, world_size=world, device=device)
+
+
+def backend_for(device: str, cuda_backend: str = "nccl") -> str:
+    """The process-group backend of a run whose model lives on ``device``.
+
+    Every group serves CPU tensors (gloo), which :func:`all_reduce_sum` uses; a CUDA run adds
+    ``cuda_backend`` for the GPU tensors (a test passes a stand-in registered for CUDA only).
+    """
+    return f"cpu:gloo,cuda:{cuda_backend}" if device.startswith("cuda") else "gloo"
 
 
 def teardown() -> None:
@@ -57,14 +71,18 @@ def teardown() -> None:
         dist.destroy_process_group()
 
 
-def all_reduce_sum(values: list[float], info: DistInfo, device: str = "cpu") -> list[float]:
-    """Sum ``values`` over ranks (identity for one process)."""
+def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:
+    """Sum ``values`` over ranks (identity for one process).
+
+    The sum runs on a CPU tensor whatever the training device: the values are host floats already,
+    and the group of every run has a CPU backend (:func:`backend_for`).
+    """
     if not info.enabled:
         return values
     import torch
     import torch.distributed as dist
 
-    t = torch.tensor(values, dtype=torch.float64, device=device)
+    t = torch.tensor(values, dtype=torch.float64)
     dist.all_reduce(t)
     return t.tolist()
 

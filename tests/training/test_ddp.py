@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -47,3 +48,30 @@ def test_two_processes_match_one(corpus_dir: Path, tokenizer_dir: Path, tmp_path
     wa, wb = _weights(one.output_dir), _weights(two_dir)
     for k in wa:
         torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-5)
+
+
+def _collectives(phase: str, out: Path) -> list[dict]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "tests.training.collectives_worker", phase, str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    reports = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    assert sorted(r["rank"] for r in reports) == [0, 1]
+    return reports
+
+
+def test_cuda_group_serves_the_loops_collectives(tmp_path: Path) -> None:
+    """The group a CUDA run starts takes the loop's CPU collectives (NCCL alone takes CUDA tensors only).
+
+    The worker stands gloo-for-CUDA-only in for NCCL: alone, the old choice, the loop's first collective
+    fails as it did on a multi-GPU machine; in the group ``backend_for("cuda")`` names, two real DDP
+    steps with validation and a checkpoint run on both ranks.
+    """
+    for r in _collectives("old", tmp_path / "old"):
+        assert r["error"] == "No backend type associated with device type cpu"
+    for r in _collectives("new", tmp_path / "new"):
+        assert r["sum"] == [3.0, 1.0]  # ranks 0 and 1 sent [1, 0.5] and [2, 0.5]
+        assert r["steps"] == 2
+        assert r["val_tokens"] > 0
+    assert (tmp_path / "new" / "checkpoints" / "last.pt").is_file()
