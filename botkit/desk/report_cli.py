@@ -103,7 +103,13 @@ def open_database(config: str | None, command: str) -> Engine | int:
     try:
         return open_engine(url)
     except Exception as exc:  # any driver's error (server down, bad URL) becomes one line, not a traceback
-        print(f"botkit {command}: cannot open the database {url}: {exc}", file=sys.stderr)
+        from sqlalchemy.engine import make_url
+
+        shown = make_url(url).render_as_string(hide_password=True)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        if shown not in reason:  # botkit's own errors name the database already
+            reason = f"cannot open the database {shown}: {reason}"
+        print(f"botkit {command}: {reason}", file=sys.stderr)
         return 1
 
 

@@ -125,6 +125,19 @@ def test_bad_input(project: Path, tmp_path: Path) -> None:
     )
     assert not (empty / "state").exists()  # nothing was created
 
+    down = tmp_path / "down.toml"
+    down.write_text(
+        'database_url = "postgresql+psycopg://botkit:s3cret@127.0.0.1:1/desk"\n', encoding="utf-8"
+    )
+    unreachable = run_botkit(["report", "--config", str(down)])
+    assert unreachable.returncode == 1
+    stderr = unreachable.stderr.decode()
+    assert stderr.startswith("botkit report: cannot open the database")
+    assert stderr.count("postgresql+psycopg://botkit:***@127.0.0.1:1/desk") == 1
+    assert "Connection refused" in stderr
+    assert "s3cret" not in stderr
+    assert len(stderr.splitlines()) == 1  # one line, no traceback
+
     broken = run_botkit(["report", "--config", str(tmp_path / "nope.toml")], cwd=project)
     assert broken.returncode == 2
     assert "nope.toml does not exist" in broken.stderr.decode()
