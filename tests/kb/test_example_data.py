@@ -215,6 +215,18 @@ def test_counts_meet_the_minimums(heldout: dict[str, list[list[str]]]) -> None:
     assert any(is_chinese(q) for split in ("oos_val", "oos_test") for q, _ in heldout[split])
 
 
+def test_readme_counts_match_the_file(heldout: dict[str, list[list[str]]]) -> None:
+    readme = (HELDOUT.parent / "README.md").read_text(encoding="utf-8")
+    for split in SPLITS:
+        row = re.search(rf"^\| `{split}` \| (\d+) \| (\d+) \|", readme, re.MULTILINE)
+        assert row, f"bench/data/README.md has no table row for {split}"
+        chinese = sum(is_chinese(q) for q, _ in heldout[split])
+        assert (int(row.group(1)), int(row.group(2))) == (len(heldout[split]), chinese), (
+            f"README says {split} has {row.group(1)} questions ({row.group(2)} Chinese); the file has "
+            f"{len(heldout[split])} ({chinese})"
+        )
+
+
 def test_val_and_test_share_no_question(heldout: dict[str, list[list[str]]]) -> None:
     for first, second in (("val", "test"), ("oos_val", "oos_test")):
         shared = {normalise(q) for q, _ in heldout[first]} & {normalise(q) for q, _ in heldout[second]}
