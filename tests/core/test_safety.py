@@ -1,28 +1,23 @@
 """Safety rules through ``BotTester``: emergency messages, refusals, the disclaimer once, handoff words,
 in English and Chinese, and the ordinary messages that must pass untouched (what the user sees).
 
-Most handoff tests use a stand-in for ``botkit.desk.hand_off`` (a recorder that answers as the desk would),
-so that they see the call itself; the last ones run the real desk on SQLite and PostgreSQL.
+Handoff words are tested here with a stand-in for ``botkit.desk.hand_off`` (a recorder that answers as the
+desk would), so that the tests see the call itself; test_safety_desk.py runs them on the real desk.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
 
 from botkit import Bot, presets
 from botkit.config import ConfigError, SafetySettings, Settings, load_settings
 from botkit.context import Context
-from botkit.desk import SupportDesk
 from botkit.message import Conversation, Event, User
 from botkit.safety import EMERGENCY, SafetyMiddleware, pick_text, safety_middleware
 from botkit.testing import BotTester, EchoPlugin
-from tests.desk.answerers import FaqOverlap
-from tests.desk.engines import desk_engine
 
 EN_USER = User("u1", "Ann", language="en-GB")
 ZH_USER = User("u2", "李雷", language="zh-CN")
@@ -279,40 +274,3 @@ async def test_the_logs_name_the_conversation_not_what_the_user_wrote(
         "emergency words in conversation test:c1; then handoff",
         "handoff words in conversation test:c1",
     ]
-
-
-@pytest.fixture
-def desk_db(database_url: str) -> Iterator[Engine]:
-    """The desk's tables on a throw-away SQLite file or PostgreSQL database."""
-    engine = desk_engine(database_url)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-
-
-async def test_handoff_words_open_a_ticket_on_the_real_desk_and_the_bot_goes_quiet(desk_db: Engine) -> None:
-    settings = preset_settings("customer-service")
-    desk = SupportDesk(FaqOverlap(), engine=desk_db)
-    bot = Bot([desk], middleware=safety_middleware(settings.safety), settings=settings)
-    async with BotTester(bot, user=ZH_USER) as tester_:
-        await tester_.send("我要投诉，你们的快递丢了我的包裹")
-        tester_.assert_reply(contains="我已请同事来接手")
-        (ticket,) = await desk.agents.queue()
-        assert (ticket.conversation, ticket.reason, ticket.status) == ("test:c1", "keyword", "waiting")
-        await tester_.send("还有人吗？")  # no rule matches; the desk keeps the bot quiet while people own it
-        tester_.assert_no_reply()
-        await tester_.send("我想自杀")  # an emergency is still answered, and the open ticket is named
-        replies = [r.text for r in tester_.new_replies()]
-        assert replies[0] == settings.safety.emergency.reply["zh"]
-        assert len(replies) == 2  # the desk's word on the ticket already open
-        assert len(await desk.agents.queue()) == 1
-
-
-async def test_handoff_words_without_a_desk_reach_the_plugins(caplog: pytest.LogCaptureFixture) -> None:
-    settings = preset_settings("customer-service")
-    bot = Bot([EchoPlugin()], middleware=safety_middleware(settings.safety), settings=settings)
-    async with BotTester(bot) as tester_:
-        await tester_.send("I have a complaint about my order")
-        tester_.assert_reply("I have a complaint about my order")  # the real hand_off had no desk
-    assert "but no support desk is loaded" in caplog.text
