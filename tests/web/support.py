@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
+import zlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -19,10 +21,28 @@ from botkit.plugin import Plugin, on_event, on_message
 SECRET = "test-secret-0123456789abcdef"
 IDENTITY_SECRET = "site-identity-secret-0123456789"
 STORY = ["Once ", "upon ", "a ", "time."]
-PNG = bytes.fromhex(  # a 1x1 transparent PNG
-    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
-    "0000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
-)
+
+
+def make_png(width: int, height: int) -> bytes:
+    """A small real PNG (a tea-coloured gradient), so the browser test can see an image load."""
+    rows = b"".join(
+        b"\x00" + b"".join(bytes((150 + x * 90 // width, 90 + y * 80 // height, 40)) for x in range(width))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+PNG = make_png(160, 90)
 
 Frame = dict[str, Any]
 
@@ -65,7 +85,7 @@ class ShopPlugin(Plugin):
     async def picture(self, ctx: Context) -> None:
         self.handled.append(ctx.text)
         files = [
-            Attachment("image", name="dot.png", mime_type="image/png", data=PNG),
+            Attachment("image", name="tea.png", mime_type="image/png", data=PNG),
             Attachment("file", name="notes.svg", mime_type="image/svg+xml", data=b"<svg onload='x()'/>"),
         ]
         await ctx.reply("Here you are", files=files)

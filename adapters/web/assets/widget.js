@@ -53,6 +53,18 @@
     if (text !== undefined) node.textContent = text;
     return node;
   }
+  function chatIcon() { // drawn, not an emoji: not every system has an emoji font
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "bubble-icon");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("d", "M4 4h16a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4v-4a2 2 0 0 1-2-2V6a2 2 0 0 1 2-2z");
+    path.setAttribute("fill", "currentColor");
+    svg.appendChild(path);
+    return svg;
+  }
   var host = el("div", { id: "botkit-chat", lang: lang });
   host.style.display = "none"; // until the stylesheet is in: no unstyled flash
   var root = host.attachShadow({ mode: "open" });
@@ -60,7 +72,7 @@
   style.addEventListener("load", function () { host.style.display = ""; });
   var bubble = el("button", { type: "button", class: "bubble", "aria-label": t("open"),
     "aria-expanded": "false", "aria-controls": "botkit-panel" });
-  bubble.appendChild(el("span", { class: "bubble-icon", "aria-hidden": "true" }, "💬"));
+  bubble.appendChild(chatIcon());
   var panel = el("section", { id: "botkit-panel", class: "panel", role: "dialog", "aria-label": t("title") });
   panel.hidden = true;
   var header = el("header", { class: "header" });
