@@ -23,6 +23,9 @@ SQLITE_FILE = "botkit.sqlite3"
 # Seconds to wait for a PostgreSQL server to answer before saying it cannot be reached.
 CONNECT_TIMEOUT_S = 10
 
+# Seconds an SQLite writer waits for another process's write to finish before "database is locked".
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
 # A database driver's import name -> the botkit extra that installs it.
 DRIVER_EXTRAS = {"psycopg": "postgres", "psycopg2": "postgres"}
 
@@ -90,6 +93,9 @@ def open_engine(url: str, *, migrate: bool = True) -> Engine:
 def _connect_args(url: URL) -> dict[str, Any]:
     if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
         return {"connect_timeout": CONNECT_TIMEOUT_S}
+    if url.get_backend_name() == "sqlite" and "timeout" not in url.query:
+        # SQLite has one writer at a time; a bot, its jobs worker and a `botkit kb add` may share the file.
+        return {"timeout": SQLITE_BUSY_TIMEOUT_S}
     return {}
 
 
