@@ -26,6 +26,7 @@ import redis.asyncio as aioredis
 
 from botkit.app import Bot
 from botkit.config import Settings
+from botkit.db import database_url, open_engine
 from botkit.discovery import load_plugins
 from botkit.jobs.context import JobContext, JobFunction, call_job
 from botkit.jobs.local import deliver_background, run_scheduled
@@ -34,7 +35,7 @@ from botkit.queue.app import make_celery
 from botkit.queue.jobs_client import BACKGROUND_TASK, LATER_TASK, SCHEDULED_TASK, CeleryJobs
 from botkit.queue.jobs_outbox import post
 from botkit.queue.protocol import PREFIX, redis_url
-from botkit.stores import MemoryStore, SqliteStore
+from botkit.stores import MemoryStore, SqlStore
 from botkit.types import Store
 
 log = logging.getLogger("botkit.jobs")
@@ -77,7 +78,7 @@ class JobsRuntime:
             log.error("plugin %s was not loaded: %s", source, reason)
         # The store the runtime would build (botkit.runtime.build_store lies a layer above the queue).
         store: Store = (
-            MemoryStore() if settings.store == "memory" else SqliteStore(settings.data_dir / "botkit.sqlite3")
+            MemoryStore() if settings.store == "memory" else SqlStore(open_engine(database_url(settings)))
         )
         self.bot = Bot(report.plugins, store=store, settings=settings)
         self.bot.jobs = CeleryJobs(self.bot, settings, deliver=False)  # beat schedules; bots deliver
