@@ -69,15 +69,21 @@ def build_bot(
     middleware: Sequence[Middleware[Context]] | None = None,
 ) -> Bot:
     """Plugins, middleware, store and model from ``settings``. Plugin load failures are logged and kept
-    in ``bot.load_errors``; the other plugins still load."""
+    in ``bot.load_errors``; the other plugins still load. ``[desk] enabled = true`` adds the support desk
+    (:class:`botkit.desk.SupportDesk`, on the same database and the knowledge base in it)."""
     report = load_plugins(
         settings.plugins,
         discover=settings.discover_plugins,
         disabled=settings.disabled_plugins,
         search_path=settings.plugin_search_path(),
     )
+    plugins = list(report.plugins)
+    if settings.desk.enabled and "desk" not in settings.disabled_plugins:
+        from botkit.desk import SupportDesk  # the desk (and its knowledge base) only where it is enabled
+
+        plugins.append(SupportDesk())
     bot = Bot(
-        report.plugins,
+        plugins,
         middleware=default_middleware(settings) if middleware is None else middleware,
         store=build_store(settings),
         model=model,

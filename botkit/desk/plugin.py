@@ -22,7 +22,6 @@ the report's "unanswered questions", ``unhelpful``), and the question and answer
 from __future__ import annotations
 
 import asyncio
-import importlib
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
@@ -38,6 +37,7 @@ from botkit.desk.slack_agents import SlackAgentBridge
 from botkit.desk.texts import asks_for_person, language_of, say
 from botkit.desk.ticket_types import TicketError, source_dicts
 from botkit.desk.tickets import Tickets
+from botkit.kb.errors import QueryTooLong
 from botkit.kb.types import Answerer
 from botkit.message import Button
 from botkit.plugin import FALLBACK_PRIORITY, BotView, Plugin, on_event, on_message
@@ -105,9 +105,10 @@ class SupportDesk(Plugin):
                 raise RuntimeError(
                     "the support desk needs a knowledge base, or a bot with settings naming one"
                 )
-            # Imported when used: the knowledge base loads the embedding model (the kb extra).
-            opener = importlib.import_module("botkit.kb").open_knowledge_base
-            self.answerer = await asyncio.to_thread(opener, config)
+            # Imported when used: the knowledge base needs the kb extra (the embedding model, BM25).
+            from botkit.kb import KnowledgeBase
+
+            self.answerer = KnowledgeBase(self.engine, config.kb, generator=bot.model)  # the desk's database
         self.conversations = ConversationLog(self.engine)
         self.agents = AgentDesk(
             bot,
@@ -169,11 +170,8 @@ class SupportDesk(Plugin):
         language = language_of(author.language, self.language)
         try:
             found = await self.answerer.answer(question, language=author.language)
-        except ValueError as exc:  # the knowledge base's QueryTooLong (a ValueError naming the limit)
-            length, limit = getattr(exc, "length", len(question)), getattr(exc, "limit", None)
-            if limit is None:
-                raise
-            await ctx.reply(say("query_too_long", language, length=length, limit=limit))
+        except QueryTooLong as exc:
+            await ctx.reply(say("query_too_long", language, length=exc.length, limit=exc.limit))
             return
         state = desk_state(ctx)
         state["question"] = question
