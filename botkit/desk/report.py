@@ -25,7 +25,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Engine, and_, exists, func, or_, select
@@ -111,15 +111,6 @@ class SupportFigures:
         return data
 
 
-@dataclass(frozen=True)
-class DailyActivity:
-    """One UTC day of the window (the first and last may be partial): the figures the daily plot shows."""
-
-    day: datetime
-    conversations: int
-    handoffs: int
-
-
 def utc(moment: datetime) -> datetime:
     """``moment`` in UTC; a naive time is taken to be UTC already (SQLite hands stored times back naive)."""
     if moment.tzinfo is None:
@@ -152,7 +143,8 @@ def normalise_question(text: str) -> str:
     return _SPACE.sub(" ", folded).strip().rstrip(_TRAILING)
 
 
-def _in_window(column: Any, since: datetime, until: datetime) -> ColumnElement[bool]:
+def in_window(column: Any, since: datetime, until: datetime) -> ColumnElement[bool]:
+    """``since <= column < until``: the half-open window every figure uses."""
     return and_(column >= since, column < until)
 
 
@@ -181,7 +173,7 @@ def support_figures(
         )
     active = (
         select(turns.c.conversation)
-        .where(turns.c.role == "user", _in_window(turns.c.created_at, since, until))
+        .where(turns.c.role == "user", in_window(turns.c.created_at, since, until))
         .distinct()
         .subquery("active")
     )
@@ -191,7 +183,7 @@ def support_figures(
         tickets.c.created_at < until,
         or_(ended.is_(None), ended >= since),
     )
-    opened = _in_window(tickets.c.created_at, since, until)
+    opened = in_window(tickets.c.created_at, since, until)
     with engine.connect() as conn:
         conversations = conn.scalar(select(func.count()).select_from(active)) or 0
         contained = conn.scalar(select(func.count()).select_from(active).where(~open_in_window)) or 0
@@ -221,7 +213,7 @@ def support_figures(
             .where(
                 desk_events.c.kind == "unsure",
                 desk_events.c.question.is_not(None),
-                _in_window(desk_events.c.at, since, until),
+                in_window(desk_events.c.at, since, until),
             )
             .group_by(desk_events.c.question)
         ).all()
@@ -230,7 +222,7 @@ def support_figures(
                 select(desk_events.c.kind, func.count())
                 .where(
                     desk_events.c.kind.in_(("answered", "unhelpful")),
-                    _in_window(desk_events.c.at, since, until),
+                    in_window(desk_events.c.at, since, until),
                 )
                 .group_by(desk_events.c.kind)
             ).all()
@@ -240,7 +232,7 @@ def support_figures(
                 select(tickets.c.rating, func.count())
                 .where(
                     tickets.c.rating.in_(RATINGS),
-                    _in_window(func.coalesce(tickets.c.rated_at, tickets.c.resolved_at), since, until),
+                    in_window(func.coalesce(tickets.c.rated_at, tickets.c.resolved_at), since, until),
                 )
                 .group_by(tickets.c.rating)
             ).all()
@@ -286,56 +278,6 @@ def top_unanswered(counted: Sequence[Any], top: int) -> tuple[Question, ...]:
     ]
     groups.sort(key=lambda q: (-q.count, q.text))
     return tuple(groups[:top])
-
-
-def first_reply_seconds(engine: Engine, since: datetime, until: datetime | None = None) -> list[float]:
-    """Each first-reply time (seconds) that :attr:`SupportFigures.first_reply` summarises, in ticket order."""
-    since = utc(since)
-    until = utc(until) if until is not None else datetime.now(UTC)
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(tickets.c.created_at, tickets.c.first_reply_at)
-            .where(
-                _in_window(tickets.c.created_at, since, until),
-                tickets.c.first_reply_at.is_not(None),
-                tickets.c.first_reply_at < until,
-            )
-            .order_by(tickets.c.id)
-        ).all()
-    return [(utc(end) - utc(start)).total_seconds() for start, end in rows]
-
-
-def daily_activity(engine: Engine, since: datetime, until: datetime | None = None) -> list[DailyActivity]:
-    """Conversations and handoffs per UTC day of the window, counted as :class:`SupportFigures` counts them.
-
-    A conversation active on two days counts on both. Days are cut in Python (one query each), because the
-    databases disagree on which time zone a date is taken in.
-    """
-    since = utc(since)
-    until = utc(until) if until is not None else datetime.now(UTC)
-    days: list[DailyActivity] = []
-    start = since
-    with engine.connect() as conn:
-        while start < until:
-            midnight = start.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-            end = min(midnight, until)
-            conversations = conn.scalar(
-                select(func.count(func.distinct(turns.c.conversation))).where(
-                    turns.c.role == "user", _in_window(turns.c.created_at, start, end)
-                )
-            )
-            handoffs = conn.scalar(
-                select(func.count()).select_from(tickets).where(_in_window(tickets.c.created_at, start, end))
-            )
-            days.append(
-                DailyActivity(
-                    start.replace(hour=0, minute=0, second=0, microsecond=0),
-                    conversations or 0,
-                    handoffs or 0,
-                )
-            )
-            start = end
-    return days
 
 
 def ticket_counts(engine: Engine) -> dict[str, int]:

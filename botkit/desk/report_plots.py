@@ -1,7 +1,7 @@
 """PNG plots of the support figures (``botkit report --plots DIR``), drawn with matplotlib's Agg backend.
 
 - ``daily.png``: conversations and handoffs per UTC day of the window
-  (:func:`~botkit.desk.report.daily_activity`);
+  (:func:`~botkit.desk.report_series.daily_activity`);
 - ``csat.png``: how many ratings of each value 1..5, with the mean in the title;
 - ``first_reply.png``: a histogram of the times to the first human reply, in minutes, median and p90 marked.
 
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
-from botkit.desk.report import daily_activity, first_reply_seconds
+from botkit.desk.report_series import DailyActivity, daily_activity, first_reply_seconds
 
 if TYPE_CHECKING:
     from botkit.desk.report import SupportFigures
@@ -59,7 +59,7 @@ def _nothing(ax: Any, what: str) -> None:
     ax.text(0.5, 0.5, f"no {what} in this window", ha="center", va="center", transform=ax.transAxes)
 
 
-def _daily(ax: Any, days: list[Any]) -> None:
+def _daily(ax: Any, days: list[DailyActivity]) -> None:
     positions = range(len(days))
     width = 0.4
     ax.bar([p - width / 2 for p in positions], [d.conversations for d in days], width, label="conversations")

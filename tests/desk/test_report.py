@@ -12,13 +12,12 @@ from botkit.db.engine import open_engine
 from botkit.db.schema import metadata
 from botkit.desk.report import (
     Question,
-    daily_activity,
-    first_reply_seconds,
     normalise_question,
     percentile,
     support_figures,
     ticket_counts,
 )
+from botkit.desk.report_series import daily_activity, first_reply_seconds
 from tests.desk import report_history as history
 
 
