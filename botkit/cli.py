@@ -26,7 +26,7 @@ from botkit import __version__
 if TYPE_CHECKING:
     from botkit.app import Bot
     from botkit.config import Settings
-    from botkit.types import Adapter
+    from botkit.types import Adapter, Generator
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,7 +164,7 @@ class _EndsWithItsInput(Protocol):
 
 def cmd_chat(args: argparse.Namespace) -> int:
     from botkit.model.loader import ModelLoadError
-    from botkit.runtime import build_bot, build_generator
+    from botkit.runtime import build_generator
 
     _logging(args, logging.WARNING)
     settings = _settings(args, "chat")
@@ -181,7 +181,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     loaded = getattr(model, "lm", None)
     if getattr(loaded, "compression", ""):  # say so: its replies may differ a little from the original's
         print(f"botkit: model ready: {loaded.describe()}", file=sys.stderr)  # type: ignore[union-attr]
-    bot = build_bot(settings, model=model)
+    bot = _build_bot_or_fail(settings, "chat", model=model)
 
     async def session() -> None:
         await bot.start()
@@ -202,12 +202,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_plugins(args: argparse.Namespace) -> int:
     """List the plugins that load *and* set up; report the others. Runs each setup and teardown once."""
-    from botkit.runtime import build_bot
 
     # The report below says what failed, one line each; -v adds the log, tracebacks included.
     _logging(args, logging.CRITICAL)
     settings = _settings(args, "plugins")
-    bot = build_bot(settings)
+    bot = _build_bot_or_fail(settings, "plugins")
 
     async def set_up_and_tear_down() -> None:
         await bot.start()
@@ -232,7 +231,7 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from botkit.model.loader import ModelLoadError
-    from botkit.runtime import build_bot, build_generator, run_adapters
+    from botkit.runtime import build_generator, run_adapters
 
     settings = _settings(args, "run")
     _check_reload(args, "run")
@@ -247,7 +246,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         model = build_generator(settings)
     except ModelLoadError as exc:
         raise CommandFailed(f"botkit run: {exc}", 1) from None
-    bot = build_bot(settings, model=model)
+    bot = _build_bot_or_fail(settings, "run", model=model)
 
     async def serve() -> None:
         await bot.start()
@@ -257,6 +256,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     asyncio.run(serve())
     return 0
+
+
+def _build_bot_or_fail(settings: Settings, command: str, model: Generator | None = None) -> Bot:
+    """:func:`botkit.runtime.build_bot`; a database it cannot open is one line and exit 1."""
+    from botkit.db import DatabaseUnavailable
+    from botkit.runtime import build_bot
+
+    try:
+        return build_bot(settings, model=model)
+    except DatabaseUnavailable as exc:
+        raise CommandFailed(f"botkit {command}: {exc}", 1) from None
 
 
 def _adapters(names: Sequence[str], settings: Settings, command: str) -> list[Adapter]:
