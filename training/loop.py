@@ -97,45 +97,57 @@ class Trainer:
 
     # -- the loop --------------------------------------------------------------------------------------
 
-    def _loss_sum(self, ids: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, int]:
-        """Summed next-token loss over target tokens, and their count. Shapes: ids, labels (B, T)."""
+    def token_losses(
+        self, ids: torch.Tensor, labels: torch.Tensor, extra: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Next-token loss at each position, 0 where there is no target: ``(B, T)`` ids -> ``(B, T-1)``.
+
+        ``extra`` holds packed dialogues' position ids and block mask (``TokenBlocks.attention_inputs``).
+        """
         ids, labels = ids.to(self.device), labels.to(self.device)
+        extra = {k: v.to(self.device) for k, v in (extra or {}).items()}
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
-            logits = self.net(input_ids=ids).logits  # (B, T, V)
+            logits = self.net(input_ids=ids, **extra).logits  # (B, T, V)
         targets = labels[:, 1:]  # position t predicts token t+1
         loss = F.cross_entropy(
             logits[:, :-1].float().reshape(-1, logits.size(-1)),
             targets.reshape(-1),
             ignore_index=IGNORE,
-            reduction="sum",
+            reduction="none",
         )
-        return loss, int((targets != IGNORE).sum())
+        return loss.view(targets.shape)
 
-    def _micro_batches(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    def _loss_sum(
+        self, ids: torch.Tensor, labels: torch.Tensor, extra: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, int]:
+        """Summed next-token loss over target tokens, and their count."""
+        return self.token_losses(ids, labels, extra).sum(), int((labels[:, 1:] != IGNORE).sum())
+
+    def _micro_batches(self) -> list[tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]]:
         cfg, d = self.cfg, self.dist
         per_step = cfg.micro_batch_size * cfg.grad_accum_steps * d.world_size
         batches = []
         for k in range(cfg.grad_accum_steps):
             start = self.step * per_step + (k * d.world_size + d.rank) * cfg.micro_batch_size
             idx = sample_indices(start, cfg.micro_batch_size, len(self.train), cfg.seed)
-            batches.append(self.train.batch(idx))
+            batches.append((*self.train.batch(idx), self.train.attention_inputs(idx)))
         return batches
 
     def train_step(self) -> dict[str, float]:
         """One optimizer step over ``grad_accum_steps`` micro-batches on every rank."""
         self.net.train()
         batches = self._micro_batches()
-        local_tokens = sum(int((lab[:, 1:] != IGNORE).sum()) for _, lab in batches)
+        local_tokens = sum(int((lab[:, 1:] != IGNORE).sum()) for _, lab, _ in batches)
         (global_tokens,) = all_reduce_sum([float(local_tokens)], self.dist)
         # DDP averages gradients over ranks; scale so the result is sum(loss) / global target tokens.
         scale = self.dist.world_size / max(global_tokens, 1.0)
         loss_sum = 0.0
-        for k, (ids, labels) in enumerate(batches):
+        for k, (ids, labels, extra) in enumerate(batches):
             last = k == len(batches) - 1
             # Under DDP only the last micro-batch's backward all-reduces the gradients.
             sync = self.net.no_sync() if self.dist.enabled and not last else contextlib.nullcontext()  # type: ignore[operator]
             with sync:
-                loss, _ = self._loss_sum(ids, labels)
+                loss, _ = self._loss_sum(ids, labels, extra)
                 (loss * scale).backward()  # type: ignore[no-untyped-call]  # torch leaves it unannotated
             loss_sum += loss.item()
         grad_norm = 0.0
@@ -162,7 +174,7 @@ class Trainer:
         total, count = 0.0, 0
         for s in starts:
             idx = np.arange(s, min(s + bs, len(blocks)))
-            loss, n = self._loss_sum(*blocks.batch(idx))
+            loss, n = self._loss_sum(*blocks.batch(idx), blocks.attention_inputs(idx))
             total, count = total + loss.item(), count + n
         total, tokens = all_reduce_sum([total, float(count)], d)
         val_loss = total / max(tokens, 1.0)

@@ -5,13 +5,19 @@ of ``context_length`` tokens, so no position is wasted on padding. Dialogues are
 into blocks, with labels of ``-100`` everywhere but the assistant's tokens, so the loss trains the model
 to answer rather than to imitate users. Token ids are kept in ``uint32`` arrays (memory-mapped for a
 corpus), never as Python lists of the whole corpus.
+
+Each packed dialogue keeps to itself, as it will be when served alone: the block records which dialogue
+every token belongs to (``segments``), and a batch of such blocks gives the model position ids that
+restart at 0 for each dialogue and a block-diagonal causal attention mask, so no token sees the
+dialogues packed before it. The caller shuffles dialogues (seeded) before packing, so paraphrases that
+sit together in a file do not share blocks.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -19,18 +25,24 @@ if TYPE_CHECKING:
     import torch  # imported when a batch is made: tokenizing a corpus needs no torch
 
 IGNORE = -100
+T = TypeVar("T")
 
 
 class TokenBlocks:
     """Blocks of token ids (and labels) of shape ``(n_blocks, block_size)``.
 
-    ``labels is None`` means every token is a target (pretraining).
+    ``labels is None`` means every token is a target (pretraining). ``segments`` (same shape), when
+    given, numbers the dialogues within each block from 0 (padding has a number of its own); tokens
+    of different segments never attend to each other (:meth:`attention_inputs`).
     """
 
-    def __init__(self, ids: np.ndarray, labels: np.ndarray | None = None) -> None:
-        if labels is not None and labels.shape != ids.shape:
-            raise ValueError(f"labels shape {labels.shape} != ids shape {ids.shape}")
-        self.ids, self.labels = ids, labels
+    def __init__(
+        self, ids: np.ndarray, labels: np.ndarray | None = None, segments: np.ndarray | None = None
+    ) -> None:
+        for name, other in (("labels", labels), ("segments", segments)):
+            if other is not None and other.shape != ids.shape:
+                raise ValueError(f"{name} shape {other.shape} != ids shape {ids.shape}")
+        self.ids, self.labels, self.segments = ids, labels, segments
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
@@ -43,6 +55,46 @@ class TokenBlocks:
         if self.labels is None:
             return ids, ids.clone()
         return ids, torch.from_numpy(np.asarray(self.labels[indices], dtype=np.int64))
+
+    def attention_inputs(self, indices: np.ndarray) -> dict[str, torch.Tensor]:
+        """Extra forward arguments keeping packed dialogues apart (empty for unsegmented blocks).
+
+        Returns:
+            ``position_ids`` ``(B, T)`` restarting at 0 for each segment, and ``attention_mask``
+            ``(B, 1, T, T)``: 0 where a query may attend (same segment, not later), the dtype's minimum
+            elsewhere; the 4-D form transformers models take as given.
+        """
+        if self.segments is None:
+            return {}
+        import torch
+
+        seg = torch.from_numpy(np.asarray(self.segments[indices], dtype=np.int64))  # (B, T)
+        return {"position_ids": segment_positions(seg), "attention_mask": block_causal_mask(seg)}
+
+
+def segment_positions(segments: torch.Tensor) -> torch.Tensor:
+    """Position of each token within its segment: ``(B, T)`` ids that restart at every segment change."""
+    import torch
+
+    b, t = segments.shape
+    index = torch.arange(t).expand(b, t)
+    starts = torch.ones_like(segments, dtype=torch.bool)
+    starts[:, 1:] = segments[:, 1:] != segments[:, :-1]
+    # The index of each token's segment start, carried forward: cummax of the start indices.
+    start_index = torch.where(starts, index, torch.zeros_like(index)).cummax(dim=1).values
+    return index - start_index
+
+
+def block_causal_mask(segments: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Additive ``(B, 1, T, T)`` mask: query ``i`` sees key ``j`` iff ``j <= i`` in the same segment."""
+    import torch
+
+    dtype = dtype or torch.float32
+    t = segments.shape[1]
+    causal = torch.ones(t, t, dtype=torch.bool).tril()
+    allowed = (segments[:, :, None] == segments[:, None, :]) & causal  # (B, T, T); the diagonal always
+    mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+    return mask[:, None]
 
 
 def encode_documents(docs: Iterable[str], tokenizer: Any, batch_size: int = 256) -> Iterator[np.ndarray]:
@@ -102,16 +154,25 @@ def encode_dialogue(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[np.
     return ids, np.where(mask, ids, IGNORE)
 
 
+def shuffled(items: Iterable[T], seed: int) -> list[T]:
+    """``items`` in a seeded random order (the same on every machine)."""
+    out = list(items)
+    order = np.random.default_rng(seed).permutation(len(out))
+    return [out[i] for i in order]
+
+
 def pack_dialogues(
     encoded: Iterable[tuple[np.ndarray, np.ndarray]], block_size: int, pad_id: int
 ) -> TokenBlocks:
     """Pack encoded dialogues whole into blocks, in order, starting a new block when one would overflow.
 
     A dialogue longer than a block is cut to ``block_size`` (its later turns are lost). Padding has
-    label -100, so it never counts in the loss.
+    label -100, so it never counts in the loss. The blocks carry segments (dialogue numbers, padding
+    last), so each dialogue attends only to itself.
     """
     ids_rows: list[np.ndarray] = []
     lab_rows: list[np.ndarray] = []
+    seg_rows: list[np.ndarray] = []
     cur_ids: list[np.ndarray] = []
     cur_lab: list[np.ndarray] = []
     used = 0
@@ -123,6 +184,8 @@ def pack_dialogues(
         pad = block_size - used
         ids_rows.append(np.concatenate([*cur_ids, np.full(pad, pad_id, dtype=np.int64)]))
         lab_rows.append(np.concatenate([*cur_lab, np.full(pad, IGNORE, dtype=np.int64)]))
+        lengths = [len(x) for x in cur_ids] + [pad]
+        seg_rows.append(np.repeat(np.arange(len(lengths), dtype=np.int32), lengths))
         cur_ids, cur_lab, used = [], [], 0
 
     for ids, labels in encoded:
@@ -136,5 +199,8 @@ def pack_dialogues(
         used += len(ids)
     flush()
     if not ids_rows:
-        return TokenBlocks(np.zeros((0, block_size), np.int32), np.zeros((0, block_size), np.int32))
-    return TokenBlocks(np.stack(ids_rows).astype(np.int32), np.stack(lab_rows).astype(np.int32))
+        empty = np.zeros((0, block_size), np.int32)
+        return TokenBlocks(empty, empty.copy(), empty.copy())
+    return TokenBlocks(
+        np.stack(ids_rows).astype(np.int32), np.stack(lab_rows).astype(np.int32), np.stack(seg_rows)
+    )

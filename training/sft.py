@@ -1,25 +1,36 @@
 """Supervised fine-tuning on dialogues: loss on the assistant's tokens only; full or LoRA.
 
 Dialogues are rendered with the tokenizer's chat template; its ``{% generation %}`` markers give the
-assistant-token mask, so the template the backend prompts with is exactly the one trained on. With LoRA
+assistant-token mask, so the template the backend prompts with is exactly the one trained on. They are
+shuffled (seeded by ``train.seed``) and packed into blocks in which each dialogue has its own positions
+and attends only to itself, as when it is served alone. With LoRA
 the adapters are merged into the base weights on export, so the output is a plain model directory.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from botkit.training.config import DataConfig, LoraConfig, SFTConfig
 from botkit.training.corpora import Split, iter_dialogues
-from botkit.training.packing import TokenBlocks, encode_dialogue, pack_dialogues
+from botkit.training.packing import TokenBlocks, encode_dialogue, pack_dialogues, shuffled
 from botkit.training.records import DataError
 
 
-def dialogue_blocks(data: DataConfig, tokenizer: Any, split: Split, block_size: int) -> TokenBlocks:
-    """Encode and pack the dialogues of one split."""
-    encoded = (encode_dialogue(tokenizer, m) for m in iter_dialogues(data, split))
+def dialogue_blocks(
+    data: DataConfig, tokenizer: Any, split: Split, block_size: int, shuffle_seed: int | None = None
+) -> TokenBlocks:
+    """Encode and pack the dialogues of one split, in a seeded random order when ``shuffle_seed`` is set.
+
+    Shuffling first keeps the paraphrases that sit together in a file out of one block; the blocks'
+    segments keep each dialogue's attention to itself either way.
+    """
+    dialogues: Iterable[list[dict[str, str]]] = iter_dialogues(data, split)
+    if shuffle_seed is not None:
+        dialogues = shuffled(dialogues, shuffle_seed)
+    encoded = (encode_dialogue(tokenizer, m) for m in dialogues)
     return pack_dialogues(encoded, block_size, tokenizer.pad_token_id)
 
 
@@ -44,7 +55,7 @@ def run_sft(cfg: SFTConfig, stop_at: int | None = None) -> dict[str, Any]:
         str(cfg.init_from), dtype=torch.float32, local_files_only=True
     )
     block = cfg.context_length or context_length_of(model)
-    train = dialogue_blocks(cfg.data, tokenizer, "train", block)
+    train = dialogue_blocks(cfg.data, tokenizer, "train", block, shuffle_seed=cfg.train.seed)
     if len(train) == 0:
         raise DataError(f"empty corpus: no dialogues found in {[str(p) for p in cfg.data.dialogue_files]}")
     val = dialogue_blocks(cfg.data, tokenizer, "validation", block)

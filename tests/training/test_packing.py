@@ -48,3 +48,88 @@ def test_pack_dialogues_keeps_dialogues_whole_and_pads_without_labels() -> None:
         [IGNORE, 2, 3, IGNORE, IGNORE, IGNORE],
         [IGNORE, IGNORE, 6, 7, IGNORE, IGNORE],
     ]
+
+
+def test_packed_blocks_record_each_dialogue_as_a_segment() -> None:
+    a = (np.array([1, 2, 3]), np.array([IGNORE, 2, 3]))
+    b = (np.array([4, 5]), np.array([IGNORE, 5]))
+    blocks = pack_dialogues([a, b], block_size=7, pad_id=0)
+    assert blocks.segments.tolist() == [[0, 0, 0, 1, 1, 2, 2]]  # padding is a segment of its own
+    extra = blocks.attention_inputs(np.array([0]))
+    assert extra["position_ids"].tolist() == [[0, 1, 2, 0, 1, 0, 1]]  # positions restart per dialogue
+    allowed = (extra["attention_mask"][0, 0] == 0).int()
+    assert allowed.tolist() == [
+        [1, 0, 0, 0, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0, 0],
+        [1, 1, 1, 0, 0, 0, 0],
+        [0, 0, 0, 1, 0, 0, 0],  # the second dialogue does not see the first
+        [0, 0, 0, 1, 1, 0, 0],
+        [0, 0, 0, 0, 0, 1, 0],
+        [0, 0, 0, 0, 0, 1, 1],
+    ]
+    assert pack_stream([np.arange(8, dtype=np.uint32)], 4).attention_inputs(np.array([0])) == {}
+
+
+def _tiny_llama(vocab: int):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, max_position_embeddings=128)  # fmt: skip
+    return LlamaForCausalLM(config).eval()
+
+
+def test_a_tokens_loss_ignores_the_dialogue_before_it(tokenizer_dir: Path, tmp_path: Path) -> None:
+    """The issue's property: changing the preceding dialogue in a block leaves a token's loss unchanged."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from botkit.training.loop import Trainer
+    from tests.training.conftest import DIALOGUES, tiny_loop
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+    first, other_first, target = (encode_dialogue(tok, DIALOGUES[i]) for i in (0, 3, 1))
+    assert len(first[0]) != len(other_first[0])  # the target dialogue starts at another position
+    model = _tiny_llama(len(tok))
+    trainer = Trainer(model, pack_stream([np.arange(64)], 32), None, tiny_loop(), tmp_path)
+
+    def target_losses(before: list) -> tuple[torch.Tensor, torch.Tensor]:
+        blocks = pack_dialogues([*before, target], block_size=96, pad_id=tok.pad_token_id)
+        assert len(blocks) == 1
+        idx = np.array([0])
+        start = sum(len(ids) for ids, _ in before)
+        span = slice(start, start + len(target[0]) - 1)  # positions predicting the target's next tokens
+        with torch.no_grad():
+            masked = trainer.token_losses(*blocks.batch(idx), blocks.attention_inputs(idx))[0, span]
+            leaky = trainer.token_losses(*blocks.batch(idx))[0, span]  # the old way: ids only
+        assert (blocks.labels[0, start : start + len(target[0])] == target[1]).all()  # assistant-only labels
+        return masked, leaky
+
+    alone, _ = target_losses([])
+    after_one, leaky_one = target_losses([first])
+    after_other, leaky_other = target_losses([other_first])
+    assert (alone > 0).any()
+    torch.testing.assert_close(after_one, alone, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(after_other, alone, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(leaky_one, leaky_other, rtol=1e-3)  # without the mask the context leaks
+
+
+def test_shuffled_packing_still_fills_blocks() -> None:
+    from botkit.training.packing import shuffled
+
+    rng = np.random.default_rng(1)
+    lengths = rng.integers(5, 60, size=400)
+    encoded = [(np.full(n, i, dtype=np.int64), np.full(n, i, dtype=np.int64)) for i, n in enumerate(lengths)]
+    order = shuffled(encoded, seed=3)
+    assert [d[0][0] for d in order] != list(range(400))  # shuffled ...
+    assert [d[0][0] for d in order] == [d[0][0] for d in shuffled(encoded, seed=3)]  # ... the same each time
+    blocks = pack_dialogues(order, block_size=256, pad_id=-1)
+    assert blocks.ids.size >= lengths.sum()
+    fill = lengths.sum() / blocks.ids.size
+    assert fill > 0.85, fill  # next-fit on shuffled lengths of 5-59 in blocks of 256
+    packed = sorted(int(v) for v in np.unique(blocks.ids) if v >= 0)
+    assert packed == list(range(400))  # every dialogue, each whole in one block
+    for row, seg in zip(blocks.ids, blocks.segments, strict=True):
+        for s in np.unique(seg):
+            assert len(set(row[seg == s].tolist())) == 1  # a segment is one dialogue (or the padding)
