@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import shutil
 import threading
+from collections.abc import Coroutine
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from botkit.adapters.web import WebAdapter
 from botkit.app import Bot
 from tests.web.support import ShopPlugin, web_settings
 
+T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -56,6 +58,7 @@ class ServerThread:
         self._failure: BaseException | None = None
         self.url = ""
         self.shop: ShopPlugin | None = None
+        self.bot: Bot | None = None
 
     def __enter__(self) -> ServerThread:
         self._thread.start()
@@ -70,10 +73,15 @@ class ServerThread:
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
 
+    def call(self, work: Coroutine[Any, Any, T]) -> T:
+        """Run ``work`` on the server's event loop and return its result (from the test's thread)."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(work, self._loop).result(timeout=30)
+
     async def _main(self) -> None:
         try:
             self.shop = ShopPlugin()
-            bot = Bot([self.shop])
+            self.bot = bot = Bot([self.shop])
             adapter = WebAdapter(web_settings(**self._settings), bot_name="Shop")
             bot.attach(adapter)
             await bot.start()

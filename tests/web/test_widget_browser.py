@@ -10,11 +10,13 @@ all, and a phone-sized screen gets the whole panel. Screenshots go to build/scre
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
 
+from botkit.message import Reply
 from tests.web.browser import CHROMIUM_ARGS, SCREENSHOTS, ServerThread, ShopSite, chromium_path
 
 PROBE = "<img src=x onerror=alert(1)>"
@@ -51,7 +53,14 @@ def server(site: ShopSite) -> Iterator[ServerThread]:
         yield running
 
 
-def shop_page(browser: Browser, server: ServerThread, *, viewport: tuple[int, int], **data: str) -> Page:
+def shop_page(
+    browser: Browser,
+    server: ServerThread,
+    *,
+    viewport: tuple[int, int],
+    prepare: Callable[[Page], object] | None = None,
+    **data: str,
+) -> Page:
     """A page of the shop's site with the widget's script tag (``data`` becomes its data-* attributes)."""
     attributes = " ".join(f'data-{k.replace("_", "-")}="{html.escape(v)}"' for k, v in data.items())
     body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
@@ -63,6 +72,8 @@ def shop_page(browser: Browser, server: ServerThread, *, viewport: tuple[int, in
     server.site.pages[path] = body
     context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
     page = context.new_page()
+    if prepare is not None:  # before the page loads: routes see only sockets opened after them
+        prepare(page)
     page.goto(server.site.origin + path)
     return page
 
@@ -100,6 +111,68 @@ def test_a_visitor_chats_through_the_widget_on_another_site(browser: Browser, se
     assert dialogs == []
     assert page.locator("#botkit-chat img").count() == 0  # the probe is text, not an element
     page.screenshot(path=str(SCREENSHOTS / "web-widget-desktop.png"))
+    page.context.close()
+
+
+class FlakyNetwork:
+    """The widget's sockets routed through Playwright, so a test can cut them and hold reconnects back."""
+
+    def __init__(self, page: Page) -> None:
+        self.down = False
+        self._open: list[WebSocketRoute] = []
+        page.route_web_socket(re.compile(r"/ws$"), self._route)
+
+    def _route(self, socket: WebSocketRoute) -> None:
+        if self.down:
+            socket.close(code=4000, reason="network down")
+            return
+        self._open.append(socket)
+        self._open.append(socket.connect_to_server())
+
+    def cut(self) -> None:
+        self.down = True
+        for side in self._open:
+            side.close(code=4000, reason="network down")
+        self._open.clear()
+
+
+def test_after_a_dropped_connection_the_widget_catches_up_and_sends_what_waited(
+    browser: Browser, server: ServerThread
+) -> None:
+    networks: list[FlakyNetwork] = []
+    page = shop_page(
+        browser, server, viewport=(1024, 700), lang="en", prepare=lambda p: networks.append(FlakyNetwork(p))
+    )
+    network = networks[0]
+    page.get_by_role("button", name="Open chat").click()
+    box = page.get_by_role("textbox", name="Type your message")
+    box.fill("hello")
+    box.press("Enter")
+    expect(page.locator(".from-bot .text").last).to_have_text("You said: hello")
+
+    network.cut()  # the visitor's train enters a tunnel
+    expect(page.get_by_role("status")).to_have_text("Connection lost. Reconnecting…")
+    token = page.evaluate(f"localStorage.getItem('botkit-visitor:{server.url.rstrip('/')}')")
+    assert server.bot is not None
+    server.call(server.bot.send_to(f"web:{token.split('.')[0]}", Reply("Your tea has shipped.")))
+    box.fill("are you there?")  # typed while offline: kept, shown as not yet sent
+    box.press("Enter")
+    expect(page.locator(".from-visitor.pending")).to_have_text("are you there?")
+
+    network.down = False  # out of the tunnel: the next reconnect gets through
+    last_bot = page.locator(".from-bot .text").last
+    expect(last_bot).to_have_text("You said: are you there?", timeout=15_000)
+    expect(page.locator(".from-visitor.pending")).to_have_count(0)
+    texts = page.locator(".msg .text").all_text_contents()
+    assert texts == [
+        "hello",
+        "You said: hello",
+        "are you there?",
+        "Your tea has shipped.",
+        "You said: are you there?",
+    ]
+    assert server.shop is not None
+    assert server.shop.handled.count("are you there?") == 1  # resent once it could be: handled once
     page.context.close()
 
 
