@@ -19,11 +19,18 @@ from botkit.app import Bot
 from botkit.config import DeskSettings, Settings
 from botkit.db.schema import conversations, desk_events
 from botkit.desk import AlreadyTaken, SupportDesk, Tickets
+from botkit.kb import KnowledgeBase
+from botkit.message import Conversation
 from botkit.plugins.chat import ChatPlugin
 from botkit.plugins.help import HelpPlugin
 from botkit.testing import BotTester, ScriptedModel
-from tests.desk.answerers import RETURN_WINDOW, FaqOverlap
 from tests.desk.engines import desk_engine
+from tests.desk.example_kb import Rows, example_kb, example_kb_rows_fixture
+
+__all__ = ["example_kb_rows_fixture"]  # the session fixture, used by name below
+
+RETURN_WINDOW = "How long do I have to return an item?"
+RETURN_ANSWER = "You can return most items within 60 days of delivery"  # the FAQ's own text begins so
 
 
 @dataclass
@@ -32,7 +39,6 @@ class Rig:
     desk: SupportDesk
     engine: Engine
     model: ScriptedModel
-    kb: FaqOverlap
 
     @property
     def tickets(self) -> Tickets:
@@ -58,24 +64,23 @@ def engine(database_url: str) -> Iterator[Engine]:
         made.dispose()
 
 
-def make_rig(engine: Engine, **desk: object) -> tuple[Bot, SupportDesk, ScriptedModel, FaqOverlap]:
-    kb = FaqOverlap()
+def make_bot(kb: KnowledgeBase, engine: Engine) -> tuple[Bot, SupportDesk, ScriptedModel]:
     model = ScriptedModel(["(the chat model spoke)"])
     plugin = SupportDesk(kb, engine=engine)
-    settings = Settings(desk=DeskSettings(enabled=True, **desk))  # type: ignore[arg-type]
-    return Bot([plugin, HelpPlugin(), ChatPlugin()], model=model, settings=settings), plugin, model, kb
+    settings = Settings(desk=DeskSettings(enabled=True))
+    return Bot([plugin, HelpPlugin(), ChatPlugin()], model=model, settings=settings), plugin, model
 
 
 @pytest_asyncio.fixture
-async def rig(engine: Engine) -> AsyncIterator[Rig]:
-    bot, plugin, model, kb = make_rig(engine)
+async def rig(engine: Engine, example_kb_rows: Rows) -> AsyncIterator[Rig]:
+    bot, plugin, model = make_bot(example_kb(engine, example_kb_rows), engine)
     async with BotTester(bot) as tester:
-        yield Rig(tester, plugin, engine, model, kb)
+        yield Rig(tester, plugin, engine, model)
 
 
 async def test_a_question_is_answered_from_the_kb_with_its_citation(rig: Rig) -> None:
     await rig.tester.send("how long do I have to return an item?")
-    sent = rig.tester.assert_reply(contains=rig.kb.text_of(RETURN_WINDOW))
+    sent = rig.tester.assert_reply(contains=RETURN_ANSWER)
     assert sent.text.endswith(f"Source: faq.csv > {RETURN_WINDOW}")
     labels = [b.label for row in sent.reply.buttons for b in row]  # type: ignore[union-attr]
     assert labels == ["Not helpful"]
@@ -122,7 +127,7 @@ async def test_the_whole_handoff_from_question_to_rating(rig: Rig) -> None:
     assert rig.mode() == "bot"
 
     await tester.send("How long do I have to return an item?")  # the bot answers again
-    tester.assert_reply(contains=rig.kb.text_of(RETURN_WINDOW))
+    tester.assert_reply(contains=RETURN_ANSWER)
     kinds = [e.kind for e in await asyncio.to_thread(rig.tickets.events, ticket.id)]
     assert kinds == ["opened", "assigned", "agent_reply", "resolved", "rated"]
 
@@ -143,7 +148,7 @@ async def test_a_rating_typed_as_a_number_and_anything_else_goes_back_to_the_bot
     (second,) = await agents.queue()
     await agents.resolve(second.id, "bob")
     await tester.send("How long do I have to return an item?")  # no rating: answered as usual
-    tester.assert_reply(contains=rig.kb.text_of(RETURN_WINDOW))
+    tester.assert_reply(contains=RETURN_ANSWER)
     assert (await agents.ticket(second.id)).rating is None
     assert rig.mode() == "bot"
 
@@ -208,3 +213,50 @@ async def test_hand_off_without_a_desk_is_a_clear_error() -> None:
     async with BotTester(Bot([Escalate()])) as tester:
         await tester.send("/escalate")
         tester.assert_reply(contains="set [desk] enabled = true")
+
+
+async def test_a_platform_without_buttons_gets_words_to_type(engine: Engine, example_kb_rows: Rows) -> None:
+    bot, plugin, _ = make_bot(example_kb(engine, example_kb_rows), engine)
+    tester = BotTester(bot, conversation=Conversation("console", "console"))
+    tester.adapter.name = "console"  # the terminal: its messages cannot carry buttons
+    async with tester:
+        await tester.send("what is the airspeed of an unladen swallow")
+        offer = tester.assert_reply(contains="reply 'agent'")
+        assert not offer.reply.buttons  # type: ignore[union-attr]
+        await tester.send("agent")
+        tester.assert_reply(contains="number 1 in the queue")
+        (ticket,) = await plugin.agents.queue()
+        await plugin.agents.resolve(ticket.id, "carol")
+        assert "Reply with a number from 1 (poor) to 5 (great)" in tester.adapter.pushed[-1][2]
+        await tester.send("2")
+        tester.assert_reply("Thank you for rating us 2/5.")
+        assert (await plugin.agents.ticket(ticket.id)).rating == 2
+
+
+async def test_a_plugin_hands_off_and_a_too_long_question_is_refused(
+    engine: Engine, example_kb_rows: Rows
+) -> None:
+    from botkit.desk import hand_off
+    from botkit.plugin import Plugin, on_command
+
+    class Escalate(Plugin):
+        @on_command("escalate")
+        async def escalate(self, ctx) -> None:  # type: ignore[no-untyped-def]
+            await hand_off(ctx, "plugin")
+
+    kb = example_kb(engine, example_kb_rows)
+    desk = SupportDesk(kb, engine=engine)
+    async with BotTester(
+        Bot([desk, Escalate()], settings=Settings(desk=DeskSettings(enabled=True)))
+    ) as tester:
+        question = ("where is my parcel? " * 100).strip()  # past kb.max_query_chars, within the input limit
+        await tester.send(question)
+        tester.assert_reply(
+            contains=f"That question is too long for me ({len(question)} characters; at most 1000)"
+        )
+        await tester.send("/escalate")
+        tester.assert_reply(contains="number 1 in the queue")
+        (ticket,) = await desk.agents.queue()
+        assert ticket.reason == "plugin"
+        await tester.send("/escalate")  # silent now: even the plugin's command does not run
+        tester.assert_no_reply()
