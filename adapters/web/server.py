@@ -128,7 +128,7 @@ class WebServer:
             log_config=None,  # botkit's logging stays as it is
             access_log=False,
             lifespan="off",
-            ws="websockets-sansio",
+            ws="websockets-sansio",  # uvicorn's older "websockets" protocol is deprecated (and warns)
             ws_max_size=self._ws_max,
             timeout_graceful_shutdown=5,
         )
