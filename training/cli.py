@@ -14,6 +14,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+UNFINISHED = 75  # exit status of a pipeline run that stopped at a time budget (sysexits' EX_TEMPFAIL: retry)
+
 STAGE_HELP = {
     "tokenizer": "train a byte-level BPE tokenizer with botkit's chat template",
     "pretrain": "causal-LM pretraining on plain text (torchrun for DDP)",
@@ -121,7 +123,15 @@ def _run_stage(name: str, args: argparse.Namespace) -> int:
         pipeline_cfg = load(config.PipelineConfig, path)
         from botkit.training.pipeline import run_pipeline
 
-        run_pipeline(pipeline_cfg)
+        report = run_pipeline(pipeline_cfg)
+        if "unfinished" in report:
+            stage = report["unfinished"]
+            print(
+                f"botkit train: {stage} stopped at its time budget (max_minutes) before its last step; "
+                "run the same command again to continue it from its checkpoint",
+                file=sys.stderr,
+            )
+            return UNFINISHED
     return 0
 
 

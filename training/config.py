@@ -105,7 +105,9 @@ class LoopConfig(ConfigSection):
         seed: seeds the model init, data order and dropout.
         bf16: bf16 autocast when on CUDA (ignored on CPU, where it is slow).
         compile: wrap the model in ``torch.compile``.
-        max_minutes: hard wall-clock budget for this run; on reaching it the run checkpoints and stops.
+        max_minutes: wall-clock budget of one invocation (0 = none); on reaching it the run checkpoints and
+            stops without marking the stage finished, and the next invocation (with ``resume``) continues
+            from the checkpoint to ``max_steps`` on the same schedule.
         resume: continue from ``checkpoints/last`` in the output directory if it exists.
         num_threads: torch CPU threads (0 = leave torch's default).
         progress: show a progress bar (main rank only).

@@ -225,7 +225,9 @@ class Trainer:
                 self.metrics.write({"step": self.step, **evals})
             if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
                 self.save_checkpoint()
-            over = cfg.max_minutes > 0 and elapsed > cfg.max_minutes * 60
+            if cfg.max_minutes <= 0 or self.step >= end:
+                continue  # no budget, or the planned end is reached: the run is finished, not cut short
+            over = elapsed > cfg.max_minutes * 60
             (over_any,) = all_reduce_sum([float(over)], self.dist)  # all ranks stop on the same step
             if over_any:
                 stopped_by = "time_budget"

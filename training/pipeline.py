@@ -2,7 +2,9 @@
 
 Each stage writes into ``output_dir/<stage>``; a stage whose directory is marked complete is skipped, so
 an interrupted pipeline picks up where it stopped (a half-done training stage resumes from its
-checkpoint). The pipeline wires the stages together: pretraining reads the tokenizer it just trained,
+checkpoint). A training stage stopped by its time budget is not complete: the pipeline stops after it
+(later stages would build on a half-trained model) and the next run continues it to its planned end.
+The pipeline wires the stages together: pretraining reads the tokenizer it just trained,
 SFT starts from the pretrained model, evaluation scores the SFT model against the pretrained one.
 """
 
@@ -78,9 +80,14 @@ def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
         t0 = time.perf_counter()
         result = runs[stage]()
         report[stage] = {"wall_s": time.perf_counter() - t0, "result": result}
+        if not is_complete(out_dir, stage):
+            steps = result.get("steps") if isinstance(result, dict) else None
+            report["unfinished"] = stage
+            log.warning("%s: unfinished after %s steps; rerun the pipeline to continue it", stage, steps)
+            break
         log.info("%s: done in %.0f s", stage, report[stage]["wall_s"])
     _record_times(cfg.output_dir, report)
-    if cfg.ship_to is not None:
+    if cfg.ship_to is not None and "unfinished" not in report:
         ship(cfg, cfg.ship_to)
     return report
 
@@ -95,11 +102,14 @@ def _order(cfg: PipelineConfig) -> list[str]:
 
 
 def _record_times(out: Path, report: dict[str, Any]) -> None:
+    # A stage continued from its checkpoint adds this run's time to the earlier runs'.
     path = out / "pipeline.json"
     times = json.loads(path.read_text()) if path.is_file() else {}
     for stage, r in report.items():
-        if "wall_s" in r:
-            times[stage] = round(r["wall_s"], 1)
+        if isinstance(r, dict) and "wall_s" in r:
+            result = r.get("result")
+            resumed = isinstance(result, dict) and result.get("resumed")
+            times[stage] = round(r["wall_s"] + (times.get(stage, 0.0) if resumed else 0.0), 1)
     path.write_text(json.dumps(times, indent=2) + "\n")
 
 

@@ -76,8 +76,15 @@ def train_and_export(
             json.dumps({"stage": stage, "summary": summary, "config": config}, indent=2, ensure_ascii=False)
             + "\n"
         )
-        if summary["steps"] >= loop.max_steps or summary["stopped_by"] == "time_budget":
-            mark_complete(out_dir, stage, {"steps": summary["steps"], "stopped_by": summary["stopped_by"]})
+        # Only a run that reached its planned end is complete; one stopped by its time budget is
+        # continued from its checkpoint by the next run (the pipeline reruns an incomplete stage).
+        if summary["steps"] >= loop.max_steps:
+            mark_complete(out_dir, stage, {"steps": summary["steps"]})
+        else:
+            log.warning(
+                "%s: stopped at step %d of %d (%s); run it again to continue from its checkpoint",
+                stage, summary["steps"], loop.max_steps, summary["stopped_by"],
+            )  # fmt: skip
         log.info("%s: %s", stage, summary)
     barrier(dist)
     return summary

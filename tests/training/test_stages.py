@@ -161,3 +161,41 @@ def test_compiled_loop_matches_eager(corpus_dir: Path, tokenizer_dir: Path, tmp_
         assert compiled_losses[step] == pytest.approx(loss, rel=1e-3), step
     exported = _weights(compiled.output_dir)
     assert not any(name.startswith("_orig_mod.") for name in exported)  # saved without the compile wrapper
+
+
+def test_time_budget_stage_resumes_to_its_planned_end(
+    corpus_dir: Path, tokenizer_dir: Path, tmp_path: Path
+) -> None:
+    """A stage stopped by ``max_minutes`` is not finished: each pipeline rerun continues it, exactly."""
+    import json
+    import shutil
+
+    from botkit.training.config import PipelineConfig
+    from botkit.training.pipeline import run_pipeline
+
+    straight = _pretrain_cfg(tmp_path / "straight", corpus_dir, tokenizer_dir, max_steps=4)
+    run_pretrain(straight)
+    out = tmp_path / "pipe"
+    shutil.copytree(tokenizer_dir, out / "tokenizer")  # a finished tokenizer stage (it has its stage.json)
+    budget = _pretrain_cfg(out / "unused", corpus_dir, tokenizer_dir, max_steps=4, max_minutes=1e-9)
+    cfg = PipelineConfig(output_dir=out, stages=["tokenizer", "pretrain"], pretrain=budget)
+    runs = []
+    while not (out / "pretrain" / "stage.json").is_file():
+        report = run_pipeline(cfg.model_copy(deep=True))  # as a rerun reads the file afresh
+        runs.append(report)
+        assert len(runs) <= 4, "the budget-limited stage never finished"
+    assert len(runs) == 4  # a budget of ~0 lets each run do one step
+    assert [r["pretrain"]["result"]["steps"] for r in runs] == [1, 2, 3, 4]
+    assert [r["pretrain"]["result"]["stopped_by"] for r in runs] == ["time_budget"] * 3 + ["max_steps"]
+    assert [r.get("unfinished") for r in runs] == ["pretrain"] * 3 + [None]
+    assert all(r["tokenizer"] == {"skipped": True} for r in runs)
+    assert json.loads((out / "pretrain" / "stage.json").read_text())["steps"] == 4
+    # The same schedule and the same losses as a run that was never stopped.
+    want = read_metrics(straight.output_dir / "metrics.jsonl")
+    got = read_metrics(out / "pretrain" / "metrics.jsonl")
+    assert [(r["step"], r["lr"], r["loss"]) for r in got if "loss" in r] == [
+        (r["step"], r["lr"], r["loss"]) for r in want if "loss" in r
+    ]
+    wa, wb = _weights(straight.output_dir), _weights(out / "pretrain")
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert run_pipeline(cfg.model_copy(deep=True))["pretrain"] == {"skipped": True}  # finished now

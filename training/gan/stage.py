@@ -82,7 +82,7 @@ def run_gan(cfg: GANConfig, stop_at: int | None = None) -> dict[str, Any]:
             summary["synthetic"] = {"candidates": min(len(pairs), cfg.synthetic_dialogues), "kept": kept}
         run = {"stage": "gan", "summary": summary, "config": cfg.model_dump(mode="json")}
         (cfg.output_dir / "run.json").write_text(json.dumps(run, indent=2, ensure_ascii=False) + "\n")
-        if summary["steps"] >= cfg.train.max_steps or summary["stopped_by"] == "time_budget":
+        if summary["steps"] >= cfg.train.max_steps:  # a time-budget stop is continued by the next run
             mark_complete(cfg.output_dir, "gan", {"steps": summary["steps"]})
         log.info("gan: %s", summary)
     runner.barrier(dist)

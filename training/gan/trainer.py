@@ -229,9 +229,9 @@ class GANTrainer:
                                     "lr": self.g_sched.get_last_lr()[0], "elapsed_s": elapsed})  # fmt: skip
             if loop.checkpoint_every and self.step % loop.checkpoint_every == 0:
                 self.save_checkpoint()
-            (over,) = all_reduce_sum(
-                [float(loop.max_minutes > 0 and elapsed > loop.max_minutes * 60)], self.dist
-            )
+            if loop.max_minutes <= 0 or self.step >= end:
+                continue  # no budget, or the planned end is reached: finished, not cut short
+            (over,) = all_reduce_sum([float(elapsed > loop.max_minutes * 60)], self.dist)
             if over:
                 stopped_by = "time_budget"
                 break
