@@ -147,6 +147,12 @@ class KBSettings(Section):
     chunk_words: int = Field(
         180, ge=20, description="longest chunk in words (the embedding model reads about 200 words)"
     )
+    bm25_weight: float = Field(
+        0.3, ge=0.0, description="BM25's weight against the embeddings' in the fused ranking (RRF)"
+    )
+    dense_languages: list[str] = Field(
+        ["en"], description="languages the embedding model reads; other questions are ranked by BM25 alone"
+    )
 
 
 class DeskSettings(Section):

@@ -40,7 +40,7 @@ def confidence(hit: Hit | None, method: Method) -> float:
     """
     if hit is None:
         return 0.0
-    if method == "bm25":
+    if method == "bm25" or hit.dense is None:
         score = hit.bm25 or 0.0
         return score / (score + BM25_HALF)
     return float(min(1.0, max(0.0, hit.dense or 0.0)))

@@ -1,14 +1,16 @@
-"""The in-process search index: a matrix of unit vectors and a BM25 index over the same retrieval keys.
+"""The in-process search index: a matrix of unit vectors and a BM25 index over the chunks' retrieval keys.
 
-Every chunk has one or more retrieval keys (:func:`key_texts`): a passage is found by its heading path and
-text; an FAQ entry by its question with its answer and by its question alone, so that a user's question can
-match the company's question even where the answer uses other words. A chunk scores the best of its keys.
-The same code runs on SQLite and PostgreSQL (the vectors come from the database, the search is numpy), so
-both give the same answer.
+A chunk is found by several keys and scores the best of them (:func:`dense_keys`, :func:`lexical_keys`): an
+FAQ entry by its question with its answer and by its question alone, so that a user's question can match
+the company's question even where the answer uses other words; a passage by its heading path with its text
+and, for the embedding model, by each of its sentences under its heading (a one-sentence fact is lost in the
+average of a long passage). The same code runs on SQLite and PostgreSQL (the vectors come from the
+database, the search is numpy), so both give the same answer.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -23,18 +25,34 @@ from botkit.kb.types import Hit
 
 Method = Literal["fused", "dense", "bm25"]
 METHODS: tuple[Method, ...] = ("fused", "dense", "bm25")
-RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009): 1 / (60 + rank)
+RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009): weight / (60 + rank)
 CANDIDATES = 50  # each retriever's top chunks that take part in the fusion
+MIN_SENTENCE_CHARS = 20  # shorter sentences ("See below.") make keys that match anything
+
+_SENTENCE = re.compile(r"(?<=[.!?。！？])\s*")
 
 Scores = npt.NDArray[np.float32]
 
 
-def key_texts(heading: str, text: str, question: str | None) -> list[str]:
-    """The texts a chunk is found by: ``[question + answer, question]`` for FAQ entries, else
+def lexical_keys(heading: str, text: str, question: str | None) -> list[str]:
+    """What BM25 indexes of a chunk: ``[question + answer, question]`` for FAQ entries, else
     ``[heading path + text]``."""
     if question:
         return [f"{question}\n{text}", question]
     return [f"{heading}\n{text}" if heading else text]
+
+
+def dense_keys(heading: str, text: str, question: str | None) -> list[str]:
+    """What the embedding model embeds of a chunk: the lexical keys, plus each sentence of a passage of
+    several sentences, prefixed by its innermost heading."""
+    keys = lexical_keys(heading, text, question)
+    if question:
+        return keys
+    sentences = [s.strip() for s in _SENTENCE.split(text) if len(s.strip()) >= MIN_SENTENCE_CHARS]
+    if len(sentences) > 1:
+        last = heading.rsplit(" > ", 1)[-1]
+        keys.extend(f"{last}: {s}" if last else s for s in sentences)
+    return keys
 
 
 class Index:
@@ -42,25 +60,27 @@ class Index:
 
     def __init__(self, chunks: Sequence[StoredChunk], dimension: int) -> None:
         self.chunks = list(chunks)
-        owners: list[int] = []
-        keys: list[Vectors] = []
+        dense_owners: list[int] = []
+        lexical_owners: list[int] = []
         corpus: list[list[str]] = []
         for position, chunk in enumerate(self.chunks):
-            texts = key_texts(chunk.source.heading, chunk.text, chunk.question)
-            if len(chunk.vectors) != len(texts):
+            expected = len(dense_keys(chunk.source.heading, chunk.text, chunk.question))
+            if len(chunk.vectors) != expected:
                 raise ModelMismatch(
-                    f"chunk {chunk.id} has {len(chunk.vectors)} stored vectors for {len(texts)} retrieval "
-                    "keys: run `botkit kb reindex`"
+                    f"chunk {chunk.id} has {len(chunk.vectors)} stored vectors for {expected} retrieval keys "
+                    "(stored by another version of botkit): run `botkit kb reindex`"
                 )
-            owners.extend([position] * len(texts))
-            keys.append(chunk.vectors)
-            corpus.extend(tokenize(t) for t in texts)
-        self._matrix: Vectors = np.vstack(keys) if keys else np.zeros((0, dimension), dtype=np.float32)
-        self._owners = np.asarray(owners, dtype=np.int64)
-        # Keys of one chunk are contiguous, so a chunk's best key is a max over its slice.
-        self._starts = (
-            np.flatnonzero(np.r_[True, self._owners[1:] != self._owners[:-1]]) if owners else self._owners
+            dense_owners.extend([position] * expected)
+            lexical = lexical_keys(chunk.source.heading, chunk.text, chunk.question)
+            lexical_owners.extend([position] * len(lexical))
+            corpus.extend(tokenize(t) for t in lexical)
+        self._matrix: Vectors = (
+            np.vstack([c.vectors for c in self.chunks])
+            if self.chunks
+            else np.zeros((0, dimension), np.float32)
         )
+        self._dense_starts = _starts(dense_owners)
+        self._lexical_starts = _starts(lexical_owners)
         self._bm25: Any = None
         if any(corpus):
             import bm25s
@@ -75,17 +95,22 @@ class Index:
         """Each chunk's best cosine similarity to the (unit) query vector."""
         if not self.chunks:
             return np.zeros(0, dtype=np.float32)
-        return np.maximum.reduceat(self._matrix @ query, self._starts).astype(np.float32)
+        return np.maximum.reduceat(self._matrix @ query, self._dense_starts).astype(np.float32)
 
     def bm25_scores(self, terms: list[str]) -> Scores:
         """Each chunk's best BM25 score for the query terms (zero where no term occurs)."""
         if self._bm25 is None or not terms:
             return np.zeros(len(self.chunks), dtype=np.float32)
         by_key = np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
-        return np.maximum.reduceat(by_key, self._starts).astype(np.float32)
+        return np.maximum.reduceat(by_key, self._lexical_starts).astype(np.float32)
 
-    def search(self, query: Vectors | None, question: str, method: Method, k: int) -> list[Hit]:
-        """The ``k`` best chunks by ``method`` (with dense scores wherever there is a query vector)."""
+    def search(
+        self, query: Vectors | None, question: str, method: Method, k: int, *, bm25_weight: float = 1.0
+    ) -> list[Hit]:
+        """The ``k`` best chunks by ``method`` (with dense scores wherever there is a query vector).
+
+        Fused search without a query vector (a language the embedding model does not know) ranks by BM25.
+        """
         if not self.chunks:
             return []
         dense = self.dense_scores(query) if query is not None else None
@@ -93,13 +118,12 @@ class Index:
         if method == "dense":
             assert dense is not None
             order, scores = _ranked(dense, len(self.chunks))
-        elif method == "bm25":
+        elif method == "bm25" or dense is None:
             assert bm25 is not None
             order, scores = _ranked(bm25, len(self.chunks), positive=True)
         else:
-            assert dense is not None
             assert bm25 is not None
-            order, scores = _fused(dense, bm25)
+            order, scores = _fused(dense, bm25, bm25_weight)
         return [self._hit(i, s, dense, bm25) for i, s in zip(order[:k], scores[:k], strict=True)]
 
     def _hit(self, i: int, score: float, dense: Scores | None, bm25: Scores | None) -> Hit:
@@ -115,6 +139,14 @@ class Index:
         )
 
 
+def _starts(owners: list[int]) -> npt.NDArray[np.int64]:
+    """Where each chunk's keys begin (they are contiguous, so its best key is a max over a slice)."""
+    array = np.asarray(owners, dtype=np.int64)
+    if not owners:
+        return array
+    return np.flatnonzero(np.r_[True, array[1:] != array[:-1]])
+
+
 def _ranked(scores: Scores, limit: int, positive: bool = False) -> tuple[list[int], list[float]]:
     order = np.argsort(-scores, kind="stable")[:limit]
     if positive:
@@ -122,11 +154,16 @@ def _ranked(scores: Scores, limit: int, positive: bool = False) -> tuple[list[in
     return [int(i) for i in order], [float(scores[i]) for i in order]
 
 
-def _fused(dense: Scores, bm25: Scores) -> tuple[list[int], list[float]]:
-    """Reciprocal rank fusion of the two retrievers' top :data:`CANDIDATES`; ties go to the denser chunk."""
+def _fused(dense: Scores, bm25: Scores, bm25_weight: float) -> tuple[list[int], list[float]]:
+    """Weighted reciprocal rank fusion of the two retrievers' top :data:`CANDIDATES`; ties go to the chunk
+    the embedding model prefers."""
     fused: dict[int, float] = {}
-    for ranking in (_ranked(dense, CANDIDATES)[0], _ranked(bm25, CANDIDATES, positive=True)[0]):
+    rankings = (
+        (1.0, _ranked(dense, CANDIDATES)[0]),
+        (bm25_weight, _ranked(bm25, CANDIDATES, positive=True)[0]),
+    )
+    for weight, ranking in rankings:
         for rank, i in enumerate(ranking, start=1):
-            fused[i] = fused.get(i, 0.0) + 1.0 / (RRF_K + rank)
+            fused[i] = fused.get(i, 0.0) + weight / (RRF_K + rank)
     order = sorted(fused, key=lambda i: (-fused[i], -float(dense[i])))
     return order, [fused[i] for i in order]

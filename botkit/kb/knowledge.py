@@ -17,9 +17,10 @@ from sqlalchemy import Engine
 
 from botkit.kb import storage
 from botkit.kb.answers import confidence, direct_answer, rephrased
+from botkit.kb.chunking import language_of
 from botkit.kb.embedder import Embedder, Vectors, load_embedder
 from botkit.kb.errors import IngestError, QueryTooLong
-from botkit.kb.index import Index, Method, key_texts
+from botkit.kb.index import Index, Method, dense_keys
 from botkit.kb.ingest import AddReport, FileToAdd, collect, parse, read_file
 from botkit.kb.storage import DocumentInfo
 from botkit.kb.types import Hit, KBAnswer
@@ -102,7 +103,7 @@ class KnowledgeBase:
 
     def _embed_chunks(self, chunks: list[tuple[str, str, str | None]]) -> list[Vectors]:
         """Each chunk's retrieval keys embedded, in one batch for the whole list."""
-        keys = [key_texts(heading, text, question) for heading, text, question in chunks]
+        keys = [dense_keys(heading, text, question) for heading, text, question in chunks]
         flat = self.embedder.encode([t for texts in keys for t in texts])
         out: list[Vectors] = []
         start = 0
@@ -173,20 +174,31 @@ class KnowledgeBase:
             raise QueryTooLong(len(text), self.settings.max_query_chars)
         return text
 
+    def _query_vector(self, text: str, method: Method) -> Vectors | None:
+        """The question's embedding, where the method uses one. Fused search skips the embedding model for
+        questions in a language outside ``kb.dense_languages``: its similarities say nothing there."""
+        if method == "bm25" or (method == "fused" and language_of(text) not in self.settings.dense_languages):
+            return None
+        return self.embedder.encode([text])[0]
+
     def search(self, question: str, k: int | None = None, *, method: Method = "fused") -> list[Hit]:
         """The ``k`` (default ``kb.top_k``) chunks that best answer ``question``, best first."""
         text = self.check_question(question)
         index = self.index()
-        query = self.embedder.encode([text])[0] if method != "bm25" else None
-        return index.search(query, text, method, k or self.settings.top_k)
+        query = self._query_vector(text, method)
+        return index.search(
+            query, text, method, k or self.settings.top_k, bm25_weight=self.settings.bm25_weight
+        )
 
     def answer_now(self, question: str, *, method: Method = "fused") -> KBAnswer:
         """:meth:`answer` without the model's rephrasing, in the calling thread (it blocks)."""
         text = self.check_question(question)
         index = self.index()
-        query = self.embedder.encode([text])[0] if method != "bm25" else None
-        hits = index.search(query, text, method, max(self.settings.top_k, 3))
-        sure = confidence(hits[0] if hits else None, method)
+        query = self._query_vector(text, method)
+        hits = index.search(
+            query, text, method, max(self.settings.top_k, 3), bm25_weight=self.settings.bm25_weight
+        )
+        sure = confidence(hits[0] if hits else None, method if query is not None else "bm25")
         embedder = self.embedder if query is not None else None
         return direct_answer(text, hits, sure, self.settings.threshold, query, embedder)
 

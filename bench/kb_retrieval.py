@@ -1,0 +1,248 @@
+"""Knowledge-base retrieval on held-out questions: dense-only, BM25-only and fused, side by side.
+
+The knowledge base is built in a throw-away SQLite file. Every question of the four splits is answered by
+each retriever (``KnowledgeBase.answer``, timed per question); the confidence threshold of each retriever is
+then chosen on ``val`` + ``oos_val`` and the figures are reported on ``test`` + ``oos_test``:
+
+- top-1 / top-3 accuracy: in-scope test questions whose answering chunk is the first / among the first three
+  retrieved (whatever the confidence);
+- out-of-scope recall: OOS questions the bot says it is unsure about (confidence under the threshold), and
+  out-of-scope precision: of the questions it is unsure about, those that are out of scope;
+- in-scope precision: of the questions it answers (confidence at or over the threshold), those in scope;
+  answer precision: of those it answers, those answered with the right chunk; in-scope recall: in-scope
+  questions answered;
+- latency p50 / p99 of one answer (ms), model loaded, one question at a time.
+
+Threshold rule (on val): the lowest threshold at which in-scope precision >= 90% and OOS recall >= 80%; when
+no threshold reaches both, the lowest with in-scope precision >= 90%; when none does, the most precise.
+
+One JSON line on stdout, and a plot of OOS recall against in-scope precision across thresholds (test).
+
+    python bench/kb_retrieval.py                       # the example shop KB and bench/data/shop_heldout.json
+    python bench/kb_retrieval.py --clinc data_full.json  # CLINC150: "train" becomes FAQ entries (question =
+                                                         # the utterance, answer = its intent)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from botkit.config import KBSettings
+from botkit.db.engine import open_engine
+from botkit.kb import KBAnswer, KnowledgeBase
+from botkit.kb.index import METHODS, Method
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DATA = ROOT / "bench" / "data" / "shop_heldout.json"
+DEFAULT_KB = ROOT / "botkit" / "presets" / "example_kb"
+DEFAULT_PLOT = ROOT / "bench" / "kb_retrieval.png"
+PRECISION_GOAL, RECALL_GOAL, TOP1_GOAL = 0.90, 0.80, 0.90
+
+
+@dataclass(frozen=True)
+class Result:
+    """One question answered by one retriever."""
+
+    in_scope: bool
+    top1: bool
+    top3: bool
+    confidence: float
+    ms: float
+
+
+def build_kb(args: argparse.Namespace, data: dict[str, Any], folder: Path) -> tuple[KnowledgeBase, bool]:
+    """The knowledge base, and whether answers are labelled by their FAQ answer (CLINC's intents)."""
+    settings = KBSettings(threshold=0.0)  # every answer is kept; each retriever's threshold is chosen below
+    if args.bm25_weight is not None:
+        settings.bm25_weight = args.bm25_weight
+    kb = KnowledgeBase(open_engine(f"sqlite:///{folder / 'kb.sqlite3'}"), settings)
+    if args.clinc:
+        faq = folder / "train.csv"
+        with faq.open("w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["question", "answer"])
+            writer.writerows((q, label) for q, label in data["train"])
+        paths, by_answer = [faq], True
+    else:
+        paths, by_answer = [args.kb], False
+    report = kb.add(paths)
+    if report.errors:
+        sys.exit("bench: the knowledge base could not be built: " + "; ".join(str(e) for e in report.errors))
+    return kb, by_answer
+
+
+def labels(answer: KBAnswer, by_answer: bool) -> list[str]:
+    return [(h.text if by_answer else h.source.label()) for h in answer.hits]
+
+
+async def run(
+    kb: KnowledgeBase, questions: list[tuple[str, str]], method: Method, by_answer: bool
+) -> list[Result]:
+    results = []
+    for question, label in questions:
+        start = time.perf_counter()
+        answer = await kb.answer(question, method=method)
+        ms = (time.perf_counter() - start) * 1000
+        found = labels(answer, by_answer)
+        in_scope = label != "oos"
+        results.append(
+            Result(
+                in_scope,
+                in_scope and found[:1] == [label],
+                in_scope and label in found[:3],
+                answer.confidence,
+                ms,
+            )
+        )
+    return results
+
+
+def rates(results: list[Result], threshold: float) -> dict[str, float]:
+    answered = [r for r in results if r.confidence >= threshold]
+    unsure = [r for r in results if r.confidence < threshold]
+    oos = [r for r in results if not r.in_scope]
+    inside = [r for r in results if r.in_scope]
+
+    def share(part: int, whole: int) -> float:
+        return part / whole if whole else 1.0
+
+    return {
+        "oos_recall": share(sum(not r.in_scope for r in unsure), len(oos)),
+        "oos_precision": share(sum(not r.in_scope for r in unsure), len(unsure)),
+        "in_scope_precision": share(sum(r.in_scope for r in answered), len(answered)),
+        "in_scope_recall": share(sum(r.in_scope for r in answered), len(inside)),
+        "answer_precision": share(sum(r.top1 for r in answered), len(answered)),
+    }
+
+
+def choose_threshold(val: list[Result]) -> float:
+    """The rule in the module's docstring, over the confidences seen on val (and 0)."""
+    candidates = sorted(
+        {0.0, *(round(r.confidence, 4) for r in val)} | {round(r.confidence, 4) + 1e-4 for r in val}
+    )
+    scored = [(t, rates(val, t)) for t in candidates]
+    both = [
+        t for t, s in scored if s["in_scope_precision"] >= PRECISION_GOAL and s["oos_recall"] >= RECALL_GOAL
+    ]
+    if both:
+        return both[0]
+    precise = [t for t, s in scored if s["in_scope_precision"] >= PRECISION_GOAL]
+    if precise:
+        return precise[0]
+    return max(scored, key=lambda ts: ts[1]["in_scope_precision"])[0]
+
+
+def report(val: list[Result], test: list[Result]) -> dict[str, Any]:
+    threshold = choose_threshold(val)
+    inside = [r for r in test if r.in_scope]
+    latencies = np.array([r.ms for r in test])
+    figures = {k: round(v, 4) for k, v in rates(test, threshold).items()}
+    return {
+        "threshold": round(threshold, 4),
+        "top1": round(sum(r.top1 for r in inside) / len(inside), 4),
+        "top3": round(sum(r.top3 for r in inside) / len(inside), 4),
+        **figures,
+        "p50_ms": round(float(np.percentile(latencies, 50)), 2),
+        "p99_ms": round(float(np.percentile(latencies, 99)), 2),
+        "val": {k: round(v, 4) for k, v in rates(val, threshold).items()},
+    }
+
+
+def plot(curves: dict[str, tuple[list[Result], float]], path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.8))
+    for method, (test, chosen) in curves.items():
+        thresholds = np.linspace(0, 1, 201)
+        points = [rates(test, t) for t in thresholds]
+        ax.plot([p["oos_recall"] for p in points], [p["in_scope_precision"] for p in points], label=method)
+        at = rates(test, chosen)
+        ax.scatter([at["oos_recall"]], [at["in_scope_precision"]], marker="o", zorder=3)
+    ax.axhline(PRECISION_GOAL, color="grey", linestyle=":", linewidth=1)
+    ax.axvline(RECALL_GOAL, color="grey", linestyle=":", linewidth=1)
+    ax.set_xlabel("out-of-scope recall (test)")
+    ax.set_ylabel("in-scope precision (test)")
+    ax.set_title(title)
+    ax.legend(title="retriever (dot: threshold chosen on val)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    data_path: Path = args.clinc or args.data
+    data = json.loads(await asyncio.to_thread(Path(data_path).read_text, encoding="utf-8"))
+    val = [tuple(x) for x in data["val"]] + [(q, "oos") for q, _ in data["oos_val"]]
+    test = [tuple(x) for x in data["test"]] + [(q, "oos") for q, _ in data["oos_test"]]
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        kb, by_answer = build_kb(args, data, Path(tmp))
+        build_s = time.perf_counter() - start
+        await kb.answer("warm up: load the model and build the index")
+        methods: dict[str, Any] = {}
+        curves: dict[str, tuple[list[Result], float]] = {}
+        for method in METHODS:
+            val_results = await run(kb, val, method, by_answer)
+            test_results = await run(kb, test, method, by_answer)
+            methods[method] = report(val_results, test_results)
+            curves[method] = (test_results, methods[method]["threshold"])
+        chunks = sum(d.chunks for d in kb.documents())
+        kb.engine.dispose()
+    fused = methods["fused"]
+    plot(curves, args.plot, f"{Path(data_path).name}: OOS recall against in-scope precision")
+    return {
+        "bench": "kb_retrieval",
+        "data": str(data_path),
+        "knowledge_base": "clinc train as FAQ" if args.clinc else str(args.kb),
+        "chunks": chunks,
+        "build_s": round(build_s, 1),
+        "questions": {k: len(data[k]) for k in ("val", "oos_val", "test", "oos_test")},
+        "threshold_rule": "lowest val threshold with in-scope precision >= 0.9 and OOS recall >= 0.8",
+        "methods": methods,
+        "goal_met": fused["top1"] >= TOP1_GOAL
+        and fused["oos_recall"] >= RECALL_GOAL
+        and fused["in_scope_precision"] >= PRECISION_GOAL,
+        "bm25_weight": kb.settings.bm25_weight,
+        "threads": args.threads,
+        "plot": str(args.plot),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data", type=Path, default=DEFAULT_DATA, help="held-out questions (CLINC150 layout)"
+    )
+    parser.add_argument("--kb", type=Path, default=DEFAULT_KB, help="the knowledge base's folder")
+    parser.add_argument("--clinc", type=Path, help="a CLINC150 JSON file: its train split becomes the KB")
+    parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT)
+    parser.add_argument(
+        "--bm25-weight", type=float, help="BM25's weight in the fusion (default: kb.bm25_weight)"
+    )
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"
+    )
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(json.dumps(asyncio.run(main_async(args))))
+
+
+if __name__ == "__main__":
+    main()
