@@ -113,7 +113,9 @@ class WebServer:
             OSError: the address cannot be bound (in use, or not this machine's).
         """
         family = socket.AF_INET6 if ":" in self._listen else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without it
+        # Nagle's algorithm holds each small frame after the first for the client's delayed ACK (40 ms).
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self._listen, self._port))

@@ -34,6 +34,7 @@ from botkit.adapters.web.protocol import (
 log = logging.getLogger("botkit.adapters.web")
 
 HELLO_TIMEOUT_S = 10.0
+PROTOCOL_ERROR = 1002
 TRY_AGAIN_LATER = 1013  # RFC 6455: the socket fell too far behind; the widget reconnects and replays
 
 #: ``(visitor, hello, frame, log, listener)``: what the adapter does with a message or a button press.
@@ -96,7 +97,7 @@ class ChatEndpoint:
         try:
             hello = await asyncio.wait_for(self._hello(ws), HELLO_TIMEOUT_S)
         except TimeoutError:
-            await ws.close(POLICY_VIOLATION, "no hello frame within 10 seconds")
+            await ws.close(PROTOCOL_ERROR, "no hello frame within 10 seconds")  # not 1008: a widget retries
             return
         except WebSocketDisconnect:
             return
