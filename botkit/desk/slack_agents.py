@@ -31,6 +31,7 @@ log = logging.getLogger("botkit.desk")
 PLATFORM = "slack"
 TRANSCRIPT_TURNS = 30  # the root message shows the last turns; the whole transcript is on the ticket
 TURN_CHARS = 500
+COMMANDS = "/resolve, /assign @name, /take or /close (anything else you write goes to the user)"
 
 
 class SlackAgentBridge(DeskListener):
@@ -134,6 +135,8 @@ class SlackAgentBridge(DeskListener):
                     await ctx.reply("Usage: /assign @name")
                     return
                 await self.agents.assign(ticket.id, command.args[0].lstrip("@"), by=agent)
+            elif command is not None:  # a typo must not reach the user as a message
+                await ctx.reply(f"Unknown command /{command.name}: {COMMANDS}")
             elif message.text.strip():
                 await self.agents.reply(ticket.id, agent, message.text)
         except AlreadyTaken as exc:

@@ -171,3 +171,33 @@ async def test_a_telegram_user_is_helped_by_an_agent_in_slack(desk: Desk) -> Non
     assert [q.text for q in figures.unanswered] == ["Do you sell spaceships to Mars?"]
     assert (figures.first_reply.count, figures.resolution.count) == (1, 1)
     assert (figures.csat_count, figures.csat_mean) == (1, 5.0)
+
+
+async def test_agents_assign_close_and_answer_from_the_console_too(desk: Desk) -> None:
+    await desk.user_says("agent")
+    (root,) = desk.thread(None)
+    mention = desk.slack.message_event(f"<@{desk.slack.bot_user_id}> hi bot", channel=AGENTS, im=False)
+    await desk.slack.send_event(desk.slack_adapter.url, mention)
+    await desk.slack_adapter.drain(10)
+    assert [m.ts for m in desk.thread(None)] == [root.ts]  # never answered in the agents' channel
+    assert desk.thread(mention["event"]["ts"]) == []
+
+    await desk.agent_says("/assign", agent="UALICE", thread_ts=root.ts)
+    assert desk.thread(root.ts)[-1].text == "Usage: /assign @name"
+    await desk.agent_says("/hepl", agent="UALICE", thread_ts=root.ts)
+    assert desk.thread(root.ts)[-1].text.startswith("Unknown command /hepl: /resolve, /assign @name")
+    await desk.agent_says("/assign <@UCAROL>", agent="UALICE", thread_ts=root.ts)
+    assert desk.thread(root.ts)[-1].text == "Ticket #1 is now with UCAROL."
+
+    await desk.desk.agents.reply(1, "UCAROL", "Carol here, from the web console.")  # the same Python API
+    assert desk.user_sees()[-1]["text"] == "Carol here, from the web console."
+    assert desk.thread(root.ts)[-1].text == "UCAROL (console): Carol here, from the web console."
+
+    await desk.agent_says("/close", agent="UCAROL", thread_ts=root.ts)
+    assert desk.thread(root.ts)[-1].text == "Closed by UCAROL."
+    await desk.agent_says("one more thing", agent="UCAROL", thread_ts=root.ts)
+    assert desk.thread(root.ts)[-1].text == "Nothing was done: ticket #1 is closed."
+    assert desk.user_sees()[-1]["text"] == "Carol here, from the web console."
+
+    await desk.user_says("how long do I have to return an item?")  # closed: the bot answers again
+    assert "within 60 days of delivery" in desk.user_sees()[-1]["text"]
