@@ -63,6 +63,13 @@ def add_stages(parser: argparse.ArgumentParser) -> None:
     csv_p.add_argument("--question-column", default="question")
     csv_p.add_argument("--answer-column", default="answer")
     csv_p.set_defaults(handler=_import_csv)
+    cc = stages.add_parser(
+        "import-chitchat", help="write the chitchat-dataset conversations (MIT, BYU PCC lab) as chat JSONL"
+    )
+    cc.add_argument("--out", required=True, help="output JSONL file")
+    cc.add_argument("--file", help="a file in the dataset's format (default: the installed package's)")
+    cc.add_argument("--system", default="", help="system prompt put first in each dialogue")
+    cc.set_defaults(handler=_import_chitchat)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -176,6 +183,18 @@ def _import_csv(args: argparse.Namespace) -> int:
         from botkit.training.importers import import_qa_csv
 
         n = import_qa_csv(Path(args.out), Path(args.csv), args.question_column, args.answer_column)
+        print(f"wrote {n} dialogues to {args.out}")
+        return 0
+
+    return _guard(run)
+
+
+def _import_chitchat(args: argparse.Namespace) -> int:
+    def run() -> int:
+        from botkit.training.importers import import_chitchat
+
+        source = Path(args.file) if args.file else None
+        n = import_chitchat(Path(args.out), source, args.system or None)
         print(f"wrote {n} dialogues to {args.out}")
         return 0
 

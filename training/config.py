@@ -38,6 +38,9 @@ class DataConfig(ConfigSection):
             a language listed twice counts twice.
         chatterbot_exclude: chatterbot-corpus categories (file names without ``.yml``) to leave out.
         qa_csv_files: CSV files of question/answer pairs (columns ``question``, ``answer``) to import.
+        chitchat: import the Chit-Chat Challenge conversations of the installed chitchat-dataset package
+            (about 4,000 dialogues; the first speaker is the user, the second the assistant).
+        chitchat_files: other files in the chitchat-dataset format to import (e.g. a slice of it).
         system_prompt: a system turn put first in imported dialogues (empty = none).
         validation_fraction: share of records held out for validation (by hash, so stable).
         split_seed: salt of the split hash; change it to draw another split.
@@ -50,6 +53,8 @@ class DataConfig(ConfigSection):
     chatterbot_languages: list[str] = Field(default_factory=list)
     chatterbot_exclude: list[str] = Field(default_factory=list)
     qa_csv_files: list[ConfigPath] = Field(default_factory=list)
+    chitchat: bool = False
+    chitchat_files: list[ConfigPath] = Field(default_factory=list)
     system_prompt: str = ""
     validation_fraction: float = Field(0.05, ge=0.0, lt=1.0)
     split_seed: int = 0

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from botkit.training.config import DataConfig
-from botkit.training.importers import iter_chatterbot, iter_qa_csv
+from botkit.training.importers import iter_chatterbot, iter_chitchat, iter_qa_csv
 from botkit.training.records import DataError, validate_dialogue
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,9 @@ def _all_dialogues(cfg: DataConfig) -> Iterator[list[dict[str, str]]]:
     for path in cfg.qa_csv_files:
         for d in iter_qa_csv(path):
             yield ([{"role": "system", "content": system}] if system else []) + d["messages"]
+    for chitchat_path in ([None] if cfg.chitchat else []) + list(cfg.chitchat_files):
+        for d in iter_chitchat(chitchat_path, system):
+            yield d["messages"]
 
 
 def _bad_line(cfg: DataConfig, path: Path, lineno: int, why: str) -> None:

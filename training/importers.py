@@ -3,13 +3,19 @@
 * chatterbot-corpus (``pip install chatterbot-corpus``): YAML files of conversations in many languages;
   each conversation is a list of alternating lines, user first.
 * A CSV of question/answer pairs (columns named ``question`` and ``answer`` by default).
+* The Chit-Chat Challenge dataset (``pip install chitchat-dataset``, MIT, BYU PCC lab): human-to-human
+  English conversations in ``chitchat_dataset/dataset.json`` (see :func:`iter_chitchat`).
 """
 
 from __future__ import annotations
 
 import csv
+import functools
+import json
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from botkit.training.records import DataError, Dialogue, write_jsonl
 
@@ -94,3 +100,96 @@ def import_qa_csv(
 ) -> int:
     """Write a question/answer CSV to ``out`` as JSONL; returns the count."""
     return write_jsonl(out, iter_qa_csv(path, question_column, answer_column))
+
+
+def chitchat_dataset_file() -> Path:
+    """``dataset.json`` of the installed chitchat-dataset package.
+
+    Raises:
+        DataError: the package is not installed.
+    """
+    try:
+        path = Path(str(resources.files("chitchat_dataset") / "dataset.json"))
+    except ModuleNotFoundError as exc:
+        raise DataError("chitchat-dataset is not installed: pip install 'botkit[train]'") from exc
+    if not path.is_file():
+        raise DataError(f"chitchat-dataset is installed without its data file: {path} is missing")
+    return path
+
+
+def iter_chitchat(path: Path | None = None, system: str | None = None) -> Iterator[Dialogue]:
+    """Dialogues from the Chit-Chat Challenge dataset, or a file in its format.
+
+    The file maps a conversation id to ``{"messages": [[{"text", "sender", ...}, ...], ...]}``: lists of
+    messages, each list one sender's. Consecutive messages by the same sender become one turn (joined
+    by newlines; also across lists, once empty messages between them are dropped). The first sender is
+    the user and the second the assistant; a trailing user turn is dropped, and a conversation nobody
+    answered gives no dialogue. Text is kept as written, trimmed of surrounding whitespace only.
+
+    Args:
+        path: the dataset file (default: the installed package's ``dataset.json``).
+        system: an optional system prompt put first in every dialogue.
+
+    Raises:
+        DataError: the file is not in this format, naming the file and the conversation.
+    """
+    path = Path(path) if path is not None else chitchat_dataset_file()
+    for turns in _chitchat_turns(path.resolve(), path.stat().st_mtime_ns):
+        if len(turns) < 2:
+            continue
+        messages = [{"role": "system", "content": system}] if system else []
+        roles = ("user", "assistant")
+        messages.extend({"role": roles[i % 2], "content": text} for i, text in enumerate(turns))
+        if messages[-1]["role"] == "user":
+            messages.pop()  # nothing to learn from a trailing user turn
+        yield {"messages": messages}
+
+
+@functools.lru_cache(maxsize=2)  # the stages read the data once per split; parse the 40 MB file once
+def _chitchat_turns(path: Path, mtime_ns: int) -> tuple[tuple[str, ...], ...]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a chitchat-dataset file: {exc}") from exc
+    if not isinstance(data, dict):
+        raise DataError(
+            f"{path}: not a chitchat-dataset file: expected an object of conversations keyed by id, "
+            f"found a JSON {type(data).__name__}"
+        )
+    return tuple(_conversation_turns(path, str(cid), conv) for cid, conv in data.items())
+
+
+def _conversation_turns(path: Path, cid: str, conv: Any) -> tuple[str, ...]:
+    """The turns of one conversation, alternating senders, first sender first."""
+
+    def bad(why: str) -> DataError:
+        return DataError(f"{path}: conversation {cid!r}: {why}")
+
+    groups = conv.get("messages") if isinstance(conv, dict) else None
+    if not isinstance(groups, list):
+        raise bad('expected {"messages": [[{"text": ..., "sender": ...}, ...], ...]}')
+    senders: list[str] = []
+    turns: list[list[str]] = []
+    for g, group in enumerate(groups):
+        if not isinstance(group, list):
+            raise bad(f"messages[{g}] is a {type(group).__name__}, not a list of messages")
+        for m, msg in enumerate(group):
+            if not (isinstance(msg, dict) and isinstance(msg.get("text"), str)
+                    and isinstance(msg.get("sender"), str)):  # fmt: skip
+                raise bad(f'messages[{g}][{m}] must be {{"text": str, "sender": str, ...}}')
+            text = msg["text"].strip()
+            if not text:
+                continue  # an empty message: nothing said
+            if senders and msg["sender"] == senders[-1]:
+                turns[-1].append(text)
+                continue
+            if msg["sender"] not in senders[:2] and len(set(senders)) == 2:
+                raise bad(f"messages[{g}][{m}] has a third sender; a conversation has two")
+            senders.append(msg["sender"])
+            turns.append([text])
+    return tuple("\n".join(t) for t in turns)
+
+
+def import_chitchat(out: Path, path: Path | None = None, system: str | None = None) -> int:
+    """Write the chitchat-dataset conversations (or a file in their format) to ``out`` as JSONL."""
+    return write_jsonl(out, iter_chitchat(path, system))
