@@ -16,24 +16,20 @@ naming the winner, on SQLite and on PostgreSQL alike.
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
 from botkit.db.schema import conversations, ticket_events, tickets
 from botkit.desk.records import (
-    Clock,
-    TranscriptLine,
     add_turn,
     ensure_conversation,
     get_mode,
-    read_transcript,
     set_mode,
-    utc_now,
 )
+from botkit.desk.ticket_reads import TicketReader, load_ticket
 from botkit.desk.ticket_types import (
     OPEN_STATUSES,
     AlreadyOpen,
@@ -42,111 +38,20 @@ from botkit.desk.ticket_types import (
     Ticket,
     TicketEvent,
     TicketNotOpen,
-    event_from_row,
     source_dicts,
-    ticket_from_row,
 )
 from botkit.kb.types import Source
 
 __all__ = ["AlreadyOpen", "AlreadyTaken", "NoSuchTicket", "Ticket", "TicketEvent", "TicketNotOpen", "Tickets"]
 
 
-class Tickets:
-    """Open, take, answer, resolve, close and rate tickets.
+class Tickets(TicketReader):
+    """Open, take, answer, resolve, close and rate tickets (and read them: :class:`TicketReader`).
 
     Args:
         engine: the database, schema in place (:func:`botkit.db.open_engine`).
         clock: what "now" is (aware UTC; tests pass their own).
     """
-
-    def __init__(self, engine: Engine, *, clock: Clock = utc_now) -> None:
-        self.engine = engine
-        self.clock = clock
-
-    # -- reading ----------------------------------------------------------------------------------
-    def get(self, ticket_id: int) -> Ticket:
-        """The ticket. Raises :class:`NoSuchTicket`."""
-        with self.engine.connect() as conn:
-            return _load(conn, ticket_id)
-
-    def open_for(self, conversation: str) -> Ticket | None:
-        """The conversation's open (waiting or assigned) ticket, if any."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(tickets).where(
-                    tickets.c.conversation == conversation, tickets.c.status.in_(OPEN_STATUSES)
-                )
-            ).first()
-            return ticket_from_row(row) if row is not None else None
-
-    def latest_for(self, conversation: str) -> Ticket | None:
-        """The conversation's most recent ticket, whatever its status."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(tickets).where(tickets.c.conversation == conversation).order_by(tickets.c.id.desc())
-            ).first()
-            return ticket_from_row(row) if row is not None else None
-
-    def by_agent_thread(self, agent_thread: str, agent_thread_id: str) -> Ticket | None:
-        """The ticket whose agents' thread is ``agent_thread`` / ``agent_thread_id`` (Slack channel, ts)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(
-                select(tickets).where(
-                    tickets.c.agent_thread == agent_thread, tickets.c.agent_thread_id == agent_thread_id
-                )
-            ).first()
-            return ticket_from_row(row) if row is not None else None
-
-    def list(
-        self,
-        *,
-        status: str | Sequence[str] | None = None,
-        assignee: str | None = None,
-        since: datetime | None = None,
-        limit: int | None = None,
-    ) -> builtins.list[Ticket]:
-        """Tickets, oldest first: those with ``status`` (one or several), ``assignee``, created ``since``."""
-        query = select(tickets).order_by(tickets.c.created_at, tickets.c.id)
-        if status is not None:
-            statuses = [status] if isinstance(status, str) else list(status)
-            query = query.where(tickets.c.status.in_(statuses))
-        if assignee is not None:
-            query = query.where(tickets.c.assignee == assignee)
-        if since is not None:
-            query = query.where(tickets.c.created_at >= since)
-        if limit is not None:
-            query = query.limit(limit)
-        with self.engine.connect() as conn:
-            return [ticket_from_row(row) for row in conn.execute(query)]
-
-    def queue_position(self, ticket_id: int) -> int:
-        """1 for the longest-waiting ticket, and so on; 0 when the ticket is not waiting."""
-        with self.engine.connect() as conn:
-            ticket = _load(conn, ticket_id)
-            if ticket.status != "waiting":
-                return 0
-            waiting = conn.execute(
-                select(tickets.c.id)
-                .where(tickets.c.status == "waiting")
-                .order_by(tickets.c.created_at, tickets.c.id)
-            ).scalars()
-            return [int(i) for i in waiting].index(ticket_id) + 1
-
-    def events(self, ticket_id: int) -> builtins.list[TicketEvent]:
-        """The ticket's events, oldest first."""
-        with self.engine.connect() as conn:
-            _load(conn, ticket_id)
-            rows = conn.execute(
-                select(ticket_events)
-                .where(ticket_events.c.ticket_id == ticket_id)
-                .order_by(ticket_events.c.id)
-            )
-            return [event_from_row(row) for row in rows]
-
-    def transcript(self, ticket_id: int, limit: int | None = None) -> builtins.list[TranscriptLine]:
-        """The ticket's conversation, turn by turn with who said it (user, bot, ``agent:<name>``)."""
-        with self.engine.connect() as conn:
-            return read_transcript(conn, _load(conn, ticket_id).conversation, limit)
 
     # -- changing ---------------------------------------------------------------------------------
     def open(
@@ -201,7 +106,7 @@ class Tickets:
             ticket_id = int(inserted[0])
             _event(conn, ticket_id, now, "opened", actor, {"reason": reason})
             set_mode(conn, conversation, "waiting", now)
-            return _load(conn, ticket_id)
+            return load_ticket(conn, ticket_id)
 
     def take(self, ticket_id: int, agent: str) -> Ticket:
         """Give an unassigned, open ticket to ``agent`` (the first to take it wins).
@@ -220,7 +125,7 @@ class Tickets:
                 .where(tickets.c.id == ticket_id, tickets.c.assignee.is_(None), tickets.c.status == "waiting")
                 .values(assignee=agent, status="assigned", assigned_at=now)
             ).rowcount
-            ticket = _load(conn, ticket_id)
+            ticket = load_ticket(conn, ticket_id)
             if won != 1:
                 if ticket.assignee == agent and ticket.is_open:
                     return ticket
@@ -248,7 +153,7 @@ class Tickets:
             )
             _event(conn, ticket_id, now, "assigned", actor, {"assignee": agent, "previous": before.assignee})
             set_mode(conn, before.conversation, "agent", now)
-            return _load(conn, ticket_id)
+            return load_ticket(conn, ticket_id)
 
     def record_agent_reply(self, ticket_id: int, agent: str, text: str) -> Ticket:
         """Store an agent's answer as the conversation's assistant turn (author ``agent:<agent>``).
@@ -268,18 +173,18 @@ class Tickets:
             )
             add_turn(conn, ticket.conversation, "assistant", text, now, author=f"agent:{agent}")
             _event(conn, ticket_id, now, "agent_reply", agent, {"chars": len(text)})
-            return _load(conn, ticket_id)
+            return load_ticket(conn, ticket_id)
 
     def set_agent_thread(self, ticket_id: int, agent_thread: str, agent_thread_id: str) -> Ticket:
         """Remember where agents discuss the ticket (``"slack:C123"``, the root message's ts)."""
         with self.engine.begin() as conn:
-            _load(conn, ticket_id)
+            load_ticket(conn, ticket_id)
             conn.execute(
                 update(tickets)
                 .where(tickets.c.id == ticket_id)
                 .values(agent_thread=agent_thread, agent_thread_id=agent_thread_id)
             )
-            return _load(conn, ticket_id)
+            return load_ticket(conn, ticket_id)
 
     def resolve(self, ticket_id: int, actor: str | None = None, *, ask_rating: bool = False) -> Ticket:
         """Mark an open ticket resolved; the conversation goes back to the bot (mode ``resolved`` when a
@@ -296,7 +201,7 @@ class Tickets:
             )
             _event(conn, ticket_id, now, "resolved", actor, {})
             set_mode(conn, ticket.conversation, "resolved" if ask_rating else "bot", now)
-            return _load(conn, ticket_id)
+            return load_ticket(conn, ticket_id)
 
     def close(self, ticket_id: int, actor: str | None = None) -> Ticket:
         """Close a ticket (from any status but closed); an open one hands its conversation back to the bot.
@@ -307,7 +212,7 @@ class Tickets:
         """
         now = self.clock()
         with self.engine.begin() as conn:
-            ticket = _load(conn, ticket_id)
+            ticket = load_ticket(conn, ticket_id)
             if ticket.status == "closed":
                 raise TicketNotOpen(ticket_id, ticket.status)
             conn.execute(
@@ -316,7 +221,7 @@ class Tickets:
             _event(conn, ticket_id, now, "closed", actor, {"from": ticket.status})
             if ticket.is_open or get_mode(conn, ticket.conversation) == "resolved":
                 set_mode(conn, ticket.conversation, "bot", now)
-            return _load(conn, ticket_id)
+            return load_ticket(conn, ticket_id)
 
     def rate(self, ticket_id: int, rating: int, actor: str | None = None) -> Ticket:
         """Store the user's rating (1..5) of a resolved or closed ticket; a later rating replaces it.
@@ -330,35 +235,28 @@ class Tickets:
             raise ValueError(f"a rating is a whole number from 1 to 5, not {rating!r}")
         now = self.clock()
         with self.engine.begin() as conn:
-            ticket = _load(conn, ticket_id)
+            ticket = load_ticket(conn, ticket_id)
             if ticket.is_open:
                 raise TicketNotOpen(ticket_id, ticket.status, "is still open; it is rated once resolved")
             conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(rating=rating, rated_at=now))
             _event(conn, ticket_id, now, "rated", actor, {"rating": rating})
             if get_mode(conn, ticket.conversation) == "resolved":
                 set_mode(conn, ticket.conversation, "bot", now)
-            return _load(conn, ticket_id)
+            return load_ticket(conn, ticket_id)
 
     def tag(self, ticket_id: int, *tags: str, actor: str | None = None) -> Ticket:
         """Add ``tags`` to the ticket (each once; order kept)."""
         now = self.clock()
         with self.engine.begin() as conn:
-            ticket = _load(conn, ticket_id)
+            ticket = load_ticket(conn, ticket_id)
             merged = list(dict.fromkeys([*ticket.tags, *(t.strip() for t in tags if t.strip())]))
             conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(tags=merged))
             _event(conn, ticket_id, now, "tagged", actor, {"tags": list(tags)})
-            return _load(conn, ticket_id)
-
-
-def _load(conn: Connection, ticket_id: int) -> Ticket:
-    row = conn.execute(select(tickets).where(tickets.c.id == ticket_id)).first()
-    if row is None:
-        raise NoSuchTicket(ticket_id)
-    return ticket_from_row(row)
+            return load_ticket(conn, ticket_id)
 
 
 def _require_open(conn: Connection, ticket_id: int) -> Ticket:
-    ticket = _load(conn, ticket_id)
+    ticket = load_ticket(conn, ticket_id)
     if not ticket.is_open:
         raise TicketNotOpen(ticket_id, ticket.status)
     return ticket
