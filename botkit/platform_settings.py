@@ -112,8 +112,8 @@ class WebSettings(PlatformSettings):
     )
     allowed_origins: list[str] = Field(
         default_factory=list,
-        description='pages that may open the chat ("https://shop.example.com"); empty: the server\'s own '
-        'origin only; "*": any',
+        description='sites whose pages may open the chat ("https://shop.example.com"; "*": any); the '
+        "server's own pages always may",
     )
     max_frame_bytes: int = Field(
         8192, ge=256, description="largest frame a visitor may send; larger: an error frame"

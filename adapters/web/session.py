@@ -42,7 +42,7 @@ OnFrame = Callable[[Visitor, Hello, Say | Press, ConversationLog, Listener], Awa
 
 
 def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str]) -> bool:
-    """Whether a page at ``origin`` may open the chat.
+    """Whether a page at ``origin`` may open the chat: one in ``allowed`` (``"*"``: any), or the server's own.
 
     Browsers always send ``Origin`` on a WebSocket handshake, and this check is what keeps another site's
     pages from opening a visitor's chat; a client that sends none is not a browser, and could have sent
@@ -52,7 +52,7 @@ def origin_allowed(origin: str | None, host: str | None, allowed: Sequence[str])
         return True
     if origin.rstrip("/").lower() in {a.rstrip("/").lower() for a in allowed}:
         return True
-    return not allowed and host is not None and urlsplit(origin).netloc.lower() == host.lower()
+    return host is not None and urlsplit(origin).netloc.lower() == host.lower()  # the server's own pages
 
 
 class ChatEndpoint:

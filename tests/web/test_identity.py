@@ -117,7 +117,8 @@ async def test_only_allowed_origins_may_open_the_chat(served: Served) -> None:
     assert served.shop.handled == ["hello from the shop"]
 
 
-async def test_without_allowed_origins_only_the_servers_own_pages_may(served: Served) -> None:
+@pytest.mark.parametrize("served", [{}, {"allowed_origins": ["https://shop.example.com"]}], indirect=True)
+async def test_the_servers_own_pages_may_and_other_sites_only_when_listed(served: Served) -> None:
     own = served.http.rstrip("/")
     same = await ChatClient.open(served.ws, origin=own)
     await same.hello()

@@ -250,3 +250,21 @@ def test_an_unsigned_identity_is_refused_and_the_widget_says_so(
     expect(alert).to_contain_text("This chat cannot be opened here: identity refused")
     expect(page.get_by_role("textbox", name="Type your message")).to_be_disabled()
     page.context.close()
+
+
+def test_the_demo_page_chats_under_its_content_security_policy(
+    browser: Browser, server: ServerThread
+) -> None:
+    context = browser.new_context(viewport={"width": 1024, "height": 700})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    page.goto(server.url)  # the bot server's own page: same origin, so allowed without allowed_origins
+    expect(page.get_by_role("heading", name="Shop")).to_be_visible()
+    page.get_by_role("button", name="Open chat").click()
+    box = page.get_by_role("textbox", name="Type your message")
+    box.fill("hi from the demo")
+    box.press("Enter")
+    expect(page.locator(".from-bot .text").last).to_have_text("You said: hi from the demo")
+    assert problems == []  # nothing the page's policy refused
+    context.close()
