@@ -86,6 +86,10 @@ async def test_a_question_is_answered_from_the_kb_with_its_citation(rig: Rig) ->
     assert labels == ["Not helpful"]
     assert rig.model.calls == []  # the knowledge base answered, not the chat model
     assert rig.events() == [("answered", "how long do I have to return an item?")]
+    with rig.engine.connect() as conn:
+        row = conn.execute(select(conversations).where(conversations.c.key == "test:c1")).one()
+    assert (row.platform, row.user_id, row.user_name, row.mode) == ("test", "u1", "Test User", "bot")
+    assert row.last_seen_at >= row.created_at
 
 
 async def test_the_whole_handoff_from_question_to_rating(rig: Rig) -> None:
