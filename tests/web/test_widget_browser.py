@@ -12,11 +12,13 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, WebSocketRoute, expect, sync_playwright
 
 from botkit.message import Reply
+from tests.web import browser as browser_parts
 from tests.web.browser import CHROMIUM_ARGS, SCREENSHOTS, ServerThread, ShopSite, chromium_path
 
 PROBE = "<img src=x onerror=alert(1)>"
@@ -268,3 +270,12 @@ def test_the_demo_page_chats_under_its_content_security_policy(
     expect(page.locator(".from-bot .text").last).to_have_text("You said: hi from the demo")
     assert problems == []  # nothing the page's policy refused
     context.close()
+
+
+def test_without_chromium_the_browser_tests_fail_saying_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(browser_parts, "CHROMIUM", tmp_path / "no-chromium-here")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(RuntimeError, match=r"apt-get install -y chromium"):
+        browser_parts.chromium_path()
