@@ -34,7 +34,7 @@ from botkit.desk.gate import AgentChannel, DeskGate
 from botkit.desk.handoff import Handoff, desk_state
 from botkit.desk.records import ConversationLog
 from botkit.desk.slack_agents import SlackAgentBridge
-from botkit.desk.texts import asks_for_person, language_of, say
+from botkit.desk.texts import asks_for_person, language_of, say, says_unhelpful
 from botkit.desk.ticket_types import TicketError, source_dicts
 from botkit.desk.tickets import Tickets
 from botkit.kb.errors import QueryTooLong
@@ -142,9 +142,12 @@ class SupportDesk(Plugin):
     # -- handlers ---------------------------------------------------------------------------------
     @on_message(priority=INTENT_PRIORITY, block=False)
     async def person_asked_for(self, ctx: Context) -> None:
-        """Hand off when the whole message asks for a person."""
+        """Hand off when the whole message asks for a person; "not helpful" typed counts as the button."""
         if asks_for_person(ctx.text):
             await self.handoff.hand_off(ctx, "asked")
+            ctx.stop()
+        elif says_unhelpful(ctx.text) and desk_state(ctx).get("question"):
+            await self._unhelpful(ctx)
             ctx.stop()
 
     @on_event("button", priority=INTENT_PRIORITY, block=False)

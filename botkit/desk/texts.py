@@ -100,6 +100,11 @@ HANDOFF_INTENTS = frozenset(
     }
 )
 
+# Whole messages that mark the last answer as not helpful (the button's words, typed).
+UNHELPFUL_INTENTS = frozenset(
+    {"not helpful", "that didn't help", "that did not help", "没有帮助", "没帮助", "没用"}
+)
+
 _TRAILING = re.compile(r"[\s.!?。~,]+$")  # after NFKC folding: full-width punctuation is ASCII
 
 
@@ -112,6 +117,11 @@ def fold(text: str) -> str:
 def asks_for_person(text: str) -> bool:
     """Whether the whole message asks for a person ("talk to a human", "agent", "转人工", ...)."""
     return fold(text) in HANDOFF_INTENTS
+
+
+def says_unhelpful(text: str) -> bool:
+    """Whether the whole message says the last answer did not help ("not helpful", "没有帮助")."""
+    return fold(text) in UNHELPFUL_INTENTS
 
 
 def language_of(*preferred: str | None) -> str:

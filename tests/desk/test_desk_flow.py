@@ -227,9 +227,13 @@ async def test_a_platform_without_buttons_gets_words_to_type(engine: Engine, exa
         await tester.send("what is the airspeed of an unladen swallow")
         offer = tester.assert_reply(contains="reply 'agent'")
         assert not offer.reply.buttons  # type: ignore[union-attr]
-        await tester.send("agent")
+        await tester.send("How long do I have to return an item?")
+        answer = tester.assert_reply(contains=RETURN_ANSWER)
+        assert not answer.reply.buttons  # type: ignore[union-attr]
+        await tester.send("Not helpful.")  # the button's words, typed: the second miss hands off
         tester.assert_reply(contains="number 1 in the queue")
         (ticket,) = await plugin.agents.queue()
+        assert ticket.reason == "unhelpful"
         await plugin.agents.resolve(ticket.id, "carol")
         assert "Reply with a number from 1 (poor) to 5 (great)" in tester.adapter.pushed[-1][2]
         await tester.send("2")
