@@ -2,14 +2,15 @@
 
 Plain text comes as ``.txt`` (documents separated by blank lines, or by a lone ``%`` line as in fortune
 files) or ``.jsonl`` (one ``{"text": ...}`` per line). Dialogues are JSONL in the chat format
-``{"messages": [{"role": ..., "content": ...}, ...]}``. Everything is read line by line so a corpus
-larger than memory can be tokenized. The split is by a hash of each record's text, so a record lands on
-the same side whatever the file order, the number of files or the machine.
+``{"messages": [{"role": ..., "content": ...}, ...]}``. Text is read line by line so a corpus larger
+than memory can be tokenized. The text split is by a hash of each document, so a document lands on the
+same side whatever the file order, the number of files or the machine. The dialogue split is by group
+(``botkit.training.split``): dialogues that share a normalised prompt or reply are kept on one side, so
+it reads all dialogues of a config once (kept for the next split of the same unchanged files).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from botkit.training.config import DataConfig
 from botkit.training.importers import iter_chatterbot, iter_chitchat, iter_qa_csv
 from botkit.training.records import DataError, validate_dialogue
+from botkit.training.split import drawn_for_held_out, held_out_flags
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +49,7 @@ def in_split(key: str, split: Split, fraction: float, seed: int) -> bool:
     """Whether a record whose text is ``key`` belongs to ``split``."""
     if split == "all":
         return True
-    digest = hashlib.blake2b(f"{seed}\0{key}".encode(), digest_size=8).digest()
-    is_val = int.from_bytes(digest, "big") / 2**64 < fraction
+    is_val = drawn_for_held_out(key, fraction, seed)
     return is_val if split == "validation" else not is_val
 
 
@@ -63,15 +64,38 @@ def iter_text(cfg: DataConfig, split: Split = "all") -> Iterator[str]:
 
 
 def iter_dialogues(cfg: DataConfig, split: Split = "all") -> Iterator[list[dict[str, str]]]:
-    """Stream the dialogues of ``cfg.dialogue_files`` that fall in ``split``.
+    """The dialogues of ``cfg``'s sources that fall in ``split`` (held-out by group: ``split.py``).
 
     Raises:
         DataError: a malformed line when ``cfg.on_bad_line == "error"``.
     """
-    for messages in _all_dialogues(cfg):
-        key = json.dumps(messages, ensure_ascii=False, sort_keys=True)
-        if in_split(key, split, cfg.validation_fraction, cfg.split_seed):
-            yield messages
+    if split == "all":
+        yield from _all_dialogues(cfg)
+        return
+    dialogues, held_out = _split(cfg)
+    for messages, is_val in zip(dialogues, held_out, strict=True):
+        if is_val == (split == "validation"):
+            yield [dict(m) for m in messages]  # a copy: the cached list stays as read
+
+
+_SPLITS: dict[tuple[str, tuple[object, ...]], tuple[list[list[dict[str, str]]], list[bool]]] = {}
+
+
+def _split(cfg: DataConfig) -> tuple[list[list[dict[str, str]]], list[bool]]:
+    # A stage reads its training split, then its validation split: read and split the data once.
+    key = (cfg.model_dump_json(), _fingerprint(cfg))
+    if key not in _SPLITS:
+        dialogues = list(_all_dialogues(cfg))
+        if len(_SPLITS) >= 2:
+            _SPLITS.pop(next(iter(_SPLITS)))
+        _SPLITS[key] = (dialogues, held_out_flags(dialogues, cfg.validation_fraction, cfg.split_seed))
+    return _SPLITS[key]
+
+
+def _fingerprint(cfg: DataConfig) -> tuple[object, ...]:
+    # Size and modification time of every file read, so an edited file is split afresh.
+    paths = [*expand_files(cfg.dialogue_files, (".jsonl",)), *cfg.qa_csv_files, *cfg.chitchat_files]
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in map(Path, paths) if p.is_file())
 
 
 def _all_dialogues(cfg: DataConfig) -> Iterator[list[dict[str, str]]]:
