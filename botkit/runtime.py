@@ -62,6 +62,14 @@ def build_generator(settings: Settings) -> Generator:
     )
 
 
+def _middleware(settings: Settings) -> list[Middleware[Context]]:
+    """The default stack, then the preset's safety rules where ``[safety] enabled = true`` (innermost of
+    these, so that input and rate limits refuse first; the desk's gate, added at its setup, comes after)."""
+    from botkit.safety import safety_middleware
+
+    return [*default_middleware(settings), *safety_middleware(settings.safety, language=settings.language)]
+
+
 def build_bot(
     settings: Settings,
     *,
@@ -84,7 +92,7 @@ def build_bot(
         plugins.append(SupportDesk())
     bot = Bot(
         plugins,
-        middleware=default_middleware(settings) if middleware is None else middleware,
+        middleware=_middleware(settings) if middleware is None else middleware,
         store=build_store(settings),
         model=model,
         settings=settings,

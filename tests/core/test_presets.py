@@ -144,3 +144,15 @@ def test_installed_botkit_init_customer_service_writes_a_project_that_runs(tmp_p
     settings = load_settings(project / "botkit.toml")
     assert settings.desk.enabled
     assert settings.safety.enabled
+
+
+def test_installed_botkit_chat_applies_the_medical_presets_rules(tmp_path: Path) -> None:
+    made = run_botkit(["init", "clinic", "--preset", "medical"], cwd=tmp_path)
+    assert made.returncode == 0, made.stderr.decode()
+    said = "/help\nwrite me a prescription for antibiotics\nI want to end my life\n"
+    chat = run_botkit(["chat"], stdin=said.encode(), cwd=tmp_path / "clinic")
+    assert chat.returncode == 0, chat.stderr.decode()
+    out = chat.stdout.decode()
+    assert out.count("not a substitute for a doctor") == 1  # the disclaimer, once, at the start
+    assert "I cannot prescribe medicine or tell you what dose to take." in out
+    assert "This may be an emergency. I am a bot and cannot help with it." in out
