@@ -11,16 +11,11 @@ import numpy as np
 
 from botkit.kb.chunking import size
 from botkit.kb.embedder import Embedder, Vectors
-from botkit.kb.index import Method
 from botkit.kb.tokenize import tokenize
 from botkit.kb.types import Hit, KBAnswer, Source
 from botkit.types import ChatTurn, Generator, SamplingParams
 
 log = logging.getLogger("botkit.kb")
-
-# BM25 scores are unbounded; s / (s + half) maps them into [0, 1) keeping their order (a score of `half`
-# reads as 0.5). Only the BM25-only retriever uses it: the fused one is judged by its dense similarity.
-BM25_HALF = 10.0
 
 WHOLE_PASSAGE_WORDS = 80  # shorter passages are answered whole: one paragraph of them would lose context
 MIN_ANSWER_WORDS = 30  # a trimmed answer takes the next paragraphs until it is this long
@@ -32,18 +27,19 @@ REPHRASE_PROMPT = (
 )
 
 
-def confidence(hit: Hit | None, method: Method) -> float:
+def confidence(hit: Hit | None, lexical: float | None = None) -> float:
     """How sure the knowledge base is of its top hit, in [0, 1].
 
-    Dense and fused retrieval use the top hit's cosine similarity to the question: a fused rank says which
-    chunk is best, not how well it fits, and a question outside the knowledge base still has a best chunk.
+    The top hit's cosine similarity to the question: a fused rank says which chunk is best, not how well
+    it fits, and a question outside the knowledge base still has a best chunk. Where there is no
+    similarity (BM25 alone, or a language the embedding model does not read), ``lexical``: the share of the
+    question's terms found in the hit (:meth:`botkit.kb.index.Index.coverage`).
     """
     if hit is None:
         return 0.0
-    if method == "bm25" or hit.dense is None:
-        score = hit.bm25 or 0.0
-        return score / (score + BM25_HALF)
-    return float(min(1.0, max(0.0, hit.dense or 0.0)))
+    if hit.dense is None:
+        return lexical or 0.0
+    return float(min(1.0, max(0.0, hit.dense)))
 
 
 def paragraphs_of(text: str) -> list[str]:

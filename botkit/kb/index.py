@@ -10,7 +10,9 @@ database, the search is numpy), so both give the same answer.
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -60,6 +62,7 @@ class Index:
 
     def __init__(self, chunks: Sequence[StoredChunk], dimension: int) -> None:
         self.chunks = list(chunks)
+        self._terms: list[set[str]] = []  # each chunk's BM25 terms, for :meth:`coverage`
         dense_owners: list[int] = []
         lexical_owners: list[int] = []
         corpus: list[list[str]] = []
@@ -73,7 +76,9 @@ class Index:
             dense_owners.extend([position] * expected)
             lexical = lexical_keys(chunk.source.heading, chunk.text, chunk.question)
             lexical_owners.extend([position] * len(lexical))
-            corpus.extend(tokenize(t) for t in lexical)
+            tokens = [tokenize(t) for t in lexical]
+            corpus.extend(tokens)
+            self._terms.append({term for key in tokens for term in key})
         self._matrix: Vectors = (
             np.vstack([c.vectors for c in self.chunks])
             if self.chunks
@@ -81,6 +86,7 @@ class Index:
         )
         self._dense_starts = _starts(dense_owners)
         self._lexical_starts = _starts(lexical_owners)
+        self._document_frequency = Counter(term for terms in self._terms for term in terms)
         self._bm25: Any = None
         if any(corpus):
             import bm25s
@@ -103,6 +109,21 @@ class Index:
             return np.zeros(len(self.chunks), dtype=np.float32)
         by_key = np.asarray(self._bm25.get_scores(terms), dtype=np.float32)
         return np.maximum.reduceat(by_key, self._lexical_starts).astype(np.float32)
+
+    def coverage(self, question: str, hit: Hit) -> float:
+        """The share of the question's terms that the hit contains, each weighted by its rarity (BM25's
+        idf; a term the knowledge base never uses weighs most): a lexical confidence in [0, 1]."""
+        terms = set(tokenize(question))
+        position = next((i for i, c in enumerate(self.chunks) if c.id == hit.chunk_id), None)
+        if not terms or position is None:
+            return 0.0
+        total = len(self.chunks)
+        weights = {
+            t: math.log(1 + (total - self._document_frequency[t] + 0.5) / (self._document_frequency[t] + 0.5))
+            for t in terms
+        }
+        found = sum(w for t, w in weights.items() if t in self._terms[position])
+        return found / sum(weights.values())
 
     def search(
         self, query: Vectors | None, question: str, method: Method, k: int, *, bm25_weight: float = 1.0

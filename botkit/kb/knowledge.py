@@ -179,7 +179,8 @@ class KnowledgeBase:
         questions in a language outside ``kb.dense_languages``: its similarities say nothing there."""
         if method == "bm25" or (method == "fused" and language_of(text) not in self.settings.dense_languages):
             return None
-        return self.embedder.encode([text])[0]
+        vector: Vectors = self.embedder.encode([text])[0]
+        return vector
 
     def search(self, question: str, k: int | None = None, *, method: Method = "fused") -> list[Hit]:
         """The ``k`` (default ``kb.top_k``) chunks that best answer ``question``, best first."""
@@ -198,7 +199,8 @@ class KnowledgeBase:
         hits = index.search(
             query, text, method, max(self.settings.top_k, 3), bm25_weight=self.settings.bm25_weight
         )
-        sure = confidence(hits[0] if hits else None, method if query is not None else "bm25")
+        top = hits[0] if hits else None
+        sure = confidence(top, index.coverage(text, top) if top is not None and top.dense is None else None)
         embedder = self.embedder if query is not None else None
         return direct_answer(text, hits, sure, self.settings.threshold, query, embedder)
 

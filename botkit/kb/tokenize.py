@@ -1,9 +1,10 @@
 """The BM25 tokenizer: lowercased words without punctuation, Chinese segmented into words by jieba.
 
 Whitespace splitting leaves a Chinese sentence as one "word", so a question never shares a term with the
-passage that answers it; jieba cuts it into words (退货 / 政策). English words lose a plural or verb ending
-(a deliberately small rule set, not a full stemmer) so that "returns" meets "return"; common function words
-are dropped because they dominate short questions.
+passage that answers it; jieba cuts it into words (退货 / 政策), in its search mode, which also yields the
+words inside a long one (货运费 → 货运, 运费, 货运费) so that they meet their shorter forms. English words
+lose a plural or verb ending (a deliberately small rule set, not a full stemmer) so that "returns" meets
+"return"; common function words are dropped because they dominate short questions.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def tokenize(text: str) -> list[str]:
     for match in _TOKEN.finditer(text):
         piece = match.group()
         if _CJK.match(piece):
-            words = [w for w in _jieba().lcut(piece) if w.strip()]
+            words = [w for w in _jieba().lcut_for_search(piece) if w.strip()]
         else:
             words = [_normalise_word(piece)]
         # A lone Latin letter is what is left of "it's" or "e.g.": no topic in it.
