@@ -174,6 +174,22 @@ class DeskSettings(Section):
     )
 
 
+class ConsoleSettings(Section):
+    """The agents' and admins' web console (``plugins = ["botkit.console"]``; needs the ``web`` extra)."""
+
+    enabled: bool = Field(
+        False, description="serve the console even where the botkit.console plugin was found, not listed"
+    )
+    listen: str = Field("127.0.0.1", description="address the console binds (put it behind HTTPS to expose it)")
+    port: int = Field(8081, ge=0, le=65535, description="port the console binds (0: any free port)")
+    session_ttl_s: int = Field(8 * 3600, ge=60, description="a login lasts this long, then signs in again")
+    login_attempts: int = Field(5, ge=1, description="failed logins allowed per user name and per address")
+    login_window_s: float = Field(60.0, gt=0, description="the window those attempts are counted over")
+    secure_cookies: bool = Field(
+        False, description="mark the session cookie Secure (set it when the console is served over HTTPS)"
+    )
+
+
 # A text in several languages: {en = "...", zh = "..."}; a reply picks the user's language, else the
 # configured one, else English, else the first entry (see botkit.safety.rules.pick_text).
 LocalText = dict[str, str]
@@ -303,6 +319,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     kb: KBSettings = Field(default_factory=KBSettings)
     desk: DeskSettings = Field(default_factory=DeskSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     safety: SafetySettings = Field(default_factory=SafetySettings)
     _config_file: Path | None = PrivateAttr(None)
 

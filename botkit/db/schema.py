@@ -13,6 +13,8 @@ Tables and who writes them:
 - ``desk_events``: what the support figures are computed from (questions answered or not, unhelpful marks).
 - ``kb_documents``, ``kb_chunks``: the knowledge base (:mod:`botkit.kb`); a chunk's ``embedding`` is its
   float32 vector as bytes (pgvector, where installed, gets a column of its own in a migration).
+- ``console_users``, ``console_sessions``, ``audit_log``: the web console (``botkit.console``): its agents and
+  admins, their server-side sessions (a hash of the cookie's token), and every admin action.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -181,4 +184,42 @@ kb_chunks = Table(
     Column("question", Text, nullable=True),  # FAQ rows: the question (``text`` is then the answer)
     Column("language", String(16), nullable=True),
     Column("embedding", LargeBinary, nullable=True),  # float32 vector, normalised
+)
+
+# The web console (botkit.console): its people, their sessions, and what admins did.
+console_users = Table(
+    "console_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("password_hash", String(255), nullable=False),  # argon2id, by pwdlib
+    Column("role", String(16), nullable=False),  # agent | admin
+    Column("disabled", Boolean, nullable=False, default=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("name"),
+)
+
+console_sessions = Table(
+    "console_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False),  # sha256 of the cookie's token; the token is never kept
+    Column(
+        "user_id", Integer, ForeignKey("console_users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("token_hash"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+    Column("actor", String(64), nullable=False),  # the console user
+    Column("action", String(64), nullable=False),  # user.add | user.role | kb.upload | settings.change ...
+    Column("target", String(1024), nullable=False, default=""),
+    Column("detail", JSON, nullable=False, default=dict),
 )
