@@ -155,7 +155,10 @@ def report(val: list[Result], test: list[Result]) -> dict[str, Any]:
         **figures,
         "p50_ms": round(float(np.percentile(latencies, 50)), 2),
         "p99_ms": round(float(np.percentile(latencies, 99)), 2),
-        "val": {k: round(v, 4) for k, v in rates(val, threshold).items()},
+        "val": {
+            "top1": round(sum(r.top1 for r in val if r.in_scope) / sum(r.in_scope for r in val), 4),
+            **{k: round(v, 4) for k, v in rates(val, threshold).items()},
+        },
     }
 
 

@@ -48,6 +48,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def _command(commands: Any, name: str, help_text: str) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = commands.add_parser(name, help=help_text, description=help_text)
+    parser.set_defaults(kb_command=name)
     parser.add_argument(
         "--config", metavar="FILE", help="botkit.toml (default: $BOTKIT_CONFIG or ./botkit.toml)"
     )
