@@ -58,14 +58,19 @@ class Handoff:
         """
         tickets = self.agents.tickets
         state = desk_state(ctx)
-        language = language_of(ctx.incoming.author.language, self.language)
+        author = ctx.incoming.author
+        language = language_of(author.language, self.language)
+        # Who the user is, for the agents: safety rules hand off before the desk's middleware records it.
+        await self.conversations.seen(
+            ctx.key, user_id=author.id, user_name=author.name, language=author.language
+        )
         if record_message and ctx.text.strip():
             await self.conversations.add_turn(ctx.key, "user", ctx.text)
         sources = [
             Source(s["document"], s.get("heading", ""), s.get("url")) for s in state.get("sources", ())
         ]
         subject = str(state.get("question") or ctx.text)[:500]
-        actor = f"user:{ctx.incoming.author.id}" if reason in USER_REASONS else None
+        actor = f"user:{author.id}" if reason in USER_REASONS else None
         try:
             ticket = await asyncio.to_thread(
                 tickets.open, ctx.key, reason, subject=subject, sources=sources, actor=actor
