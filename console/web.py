@@ -197,12 +197,16 @@ def page(
                 return PlainTextResponse("log in first", status_code=401)
             if role == "admin" and not login.user.is_admin:
                 return render(request, "message.html", login, status_code=403, message_key="forbidden")
-            if request.method == "POST":
+            if request.method != "POST":
+                return await handler(request, login)
+            try:
                 form = await request.form(max_files=MAX_FORM_FILES)
                 sent = form.get("csrf") or request.headers.get("x-csrf-token") or ""
                 if not isinstance(sent, str) or not hmac.compare_digest(sent, login.csrf_token):
                     return render(request, "message.html", login, status_code=403, message_key="csrf")
-            return await handler(request, login)
+                return await handler(request, login)
+            finally:
+                await request.close()  # uploaded files spooled to disk are closed (and deleted) here
 
         endpoint.__name__ = handler.__name__
         endpoint.__doc__ = handler.__doc__
