@@ -46,7 +46,11 @@ def corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with (d / "dialogues.jsonl").open("w", encoding="utf-8") as f:
         for i in range(40):
             for dia in DIALOGUES:
-                dia = [*dia[:-1], {**dia[-1], "content": f"{dia[-1]['content']} ({i % 5})"}]
+                # Each copy's last prompt and reply are its own: the held-out split keeps dialogues that
+                # share either on the training side, so copies alike in both could never be held out.
+                *head, prompt, reply = dia
+                dia = [*head, {**prompt, "content": f"{prompt['content']} ({i})"},
+                       {**reply, "content": f"{reply['content']} ({i})"}]  # fmt: skip
                 f.write(json.dumps({"messages": dia}, ensure_ascii=False) + "\n")
     return d
 

@@ -122,3 +122,20 @@ def test_import_chitchat_command(tmp_path: Path, capsys: pytest.CaptureFixture[s
     err = capsys.readouterr().err
     assert err.startswith(f"botkit train: {bad}: not a chitchat-dataset file")
     assert err.count("\n") == 1
+
+
+def test_a_pipeline_config_names_the_corpus(tmp_path: Path) -> None:
+    from botkit.config import ConfigError
+    from botkit.training.config import PipelineConfig
+    from botkit.training.config_file import load
+
+    sample = _write(tmp_path, SAMPLE)
+    path = tmp_path / "p.toml"
+    path.write_text(f'[sft.data]\nchitchat = true\nchitchat_files = ["{sample.name}"]\n')
+    cfg = load(PipelineConfig, path)
+    assert cfg.sft.data.chitchat
+    assert cfg.sft.data.chitchat_files == [sample]  # relative to the config file
+    assert not cfg.eval.data.chitchat  # off unless named
+    path.write_text('[sft.data]\nchitchat = "yes"\n')
+    with pytest.raises(ConfigError, match=r"chitchat"):
+        load(PipelineConfig, path)

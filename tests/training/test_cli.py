@@ -37,7 +37,8 @@ def test_installed_botkit_train_help_lists_the_stages() -> None:
     botkit = Path(sys.executable).parent / "botkit"  # the console script, found through botkit.commands
     proc = subprocess.run([str(botkit), "train", "--help"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    for stage in ("tokenizer", "pretrain", "sft", "eval", "pipeline", "import-chatterbot", "import-csv"):
+    for stage in ("tokenizer", "pretrain", "sft", "eval", "pipeline", "import-chatterbot", "import-csv",
+                  "import-chitchat"):  # fmt: skip
         assert stage in proc.stdout, stage
 
 
@@ -101,3 +102,27 @@ def test_pipeline_runs_all_stages_then_skips_them(tmp_path: Path, corpus_dir: Pa
     assert (run / "eval" / "eval.json").is_file()
     assert cli.main(["pipeline", "--config", str(path)]) == 0  # everything complete: all skipped
     assert {s: (run / s / "stage.json").read_text() for s in markers} == markers
+
+
+def test_pipeline_cut_by_its_time_budget_says_rerun(
+    tmp_path: Path, corpus_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = corpus_dir / "text.txt"
+    path = tmp_path / "pipeline.toml"
+    path.write_text(
+        f'output_dir = "{tmp_path / "run"}"\nstages = ["tokenizer", "pretrain"]\n'
+        f'[tokenizer]\nvocab_size = 300\n[tokenizer.data]\ntext_files = ["{text}"]\n'
+        f'[pretrain.data]\ntext_files = ["{text}"]\n'
+        "[pretrain.model]\nhidden_size = 32\nnum_layers = 1\nnum_heads = 2\ncontext_length = 32\n"
+        "[pretrain.train]\nmax_steps = 2\nmax_minutes = 1e-9\nmicro_batch_size = 4\nwarmup_steps = 1\n"
+        "eval_batches = 1\nprogress = false\nnum_threads = 1\n"
+    )
+    assert cli.main(["pipeline", "--config", str(path)]) == cli.UNFINISHED == 75
+    err = capsys.readouterr().err  # (transformers' progress bar for writing the model comes first)
+    assert err.endswith(
+        "\nbotkit train: pretrain stopped at its time budget (max_minutes) before its last step; "
+        "run the same command again to continue it from its checkpoint\n"
+    )
+    assert not (tmp_path / "run" / "pretrain" / "stage.json").exists()
+    assert cli.main(["pipeline", "--config", str(path)]) == 0  # the second run does the last step
+    assert json.loads((tmp_path / "run" / "pretrain" / "stage.json").read_text())["steps"] == 2
