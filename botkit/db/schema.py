@@ -107,7 +107,8 @@ conversations = Table(
     Column("user_id", String(255), nullable=True),
     Column("user_name", String(255), nullable=True),
     Column("language", String(16), nullable=True),
-    Column("mode", String(16), nullable=False, default="bot"),  # bot | waiting | agent
+    # bot | waiting | agent | resolved (a person resolved it and the rating has been asked)
+    Column("mode", String(16), nullable=False, default="bot"),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("last_seen_at", UtcDateTime(), nullable=False),
 )

@@ -44,6 +44,7 @@ from botkit.plugin import FALLBACK_PRIORITY, BotView, Plugin, on_event, on_messa
 
 if TYPE_CHECKING:
     from botkit.config import DeskSettings
+    from botkit.desk.metrics import MetricsServer
 
 INTENT_PRIORITY = 5  # before other plugins' patterns: "agent" must not reach a catch-all
 ANSWER_PRIORITY = FALLBACK_PRIORITY - 10  # after every plugin's own handlers, before the chat model
@@ -81,6 +82,7 @@ class SupportDesk(Plugin):
         self._settings = settings
         self._gate: DeskGate | None = None
         self._middleware: list[object] | None = None
+        self._metrics: MetricsServer | None = None
 
     async def setup(self, bot: BotView) -> None:
         """Open what the desk needs and install its middleware (see the module docstring).
@@ -131,9 +133,16 @@ class SupportDesk(Plugin):
         self._gate = DeskGate(self.agents, self.conversations, channels, language=self.language)
         middleware.append(self._gate)  # innermost: input limits and rate limits still apply first
         self._middleware = middleware
+        if self.settings.metrics_port is not None:
+            from botkit.desk.metrics import serve_metrics  # prometheus-client: the kb extra
+
+            self._metrics = await asyncio.to_thread(serve_metrics, self.engine, self.settings.metrics_port)
 
     async def teardown(self) -> None:
-        """Take the middleware out; close the engine if the desk opened it."""
+        """Stop serving metrics, take the middleware out; close the engine if the desk opened it."""
+        if self._metrics is not None:
+            await asyncio.to_thread(self._metrics.close)
+            self._metrics = None
         if self._middleware is not None and self._gate in self._middleware:
             self._middleware.remove(self._gate)
         if self._own_engine and self.engine is not None:

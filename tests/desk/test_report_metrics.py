@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -149,3 +151,27 @@ def test_metrics_port_setting() -> None:
     assert DeskSettings(metrics_port=9108).metrics_port == 9108
     with pytest.raises(ValueError, match="less than or equal to 65535"):
         DeskSettings(metrics_port=70000)
+
+
+async def test_the_desk_serves_its_metrics_when_metrics_port_is_set(tmp_path: Path) -> None:
+    import socket
+
+    from botkit.app import Bot
+    from botkit.config import Settings
+    from botkit.desk import SupportDesk
+    from botkit.testing import BotTester
+    from tests.desk.answerers import FaqOverlap
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(data_dir=tmp_path, desk=DeskSettings(enabled=True, metrics_port=port))
+
+    def scrape() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            return str(response.read().decode())
+
+    async with BotTester(Bot([SupportDesk(FaqOverlap())], settings=settings)):
+        assert "botkit_desk_waiting_tickets 0.0" in await asyncio.to_thread(scrape)
+    with pytest.raises(urllib.error.URLError, match="Connection refused"):  # teardown stopped the server
+        await asyncio.to_thread(scrape)
