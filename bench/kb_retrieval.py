@@ -172,9 +172,13 @@ def plot(curves: dict[str, tuple[list[Result], float]], path: Path, title: str) 
     for method, (test, chosen) in curves.items():
         thresholds = np.linspace(0, 1, 201)
         points = [rates(test, t) for t in thresholds]
-        ax.plot([p["oos_recall"] for p in points], [p["in_scope_precision"] for p in points], label=method)
+        (line,) = ax.plot(
+            [p["oos_recall"] for p in points], [p["in_scope_precision"] for p in points], label=method
+        )
         at = rates(test, chosen)
-        ax.scatter([at["oos_recall"]], [at["in_scope_precision"]], marker="o", zorder=3)
+        ax.scatter(
+            [at["oos_recall"]], [at["in_scope_precision"]], marker="o", color=line.get_color(), zorder=3
+        )
     ax.axhline(PRECISION_GOAL, color="grey", linestyle=":", linewidth=1)
     ax.axvline(RECALL_GOAL, color="grey", linestyle=":", linewidth=1)
     ax.set_xlabel("out-of-scope recall (test)")
