@@ -5,13 +5,15 @@ Content-Security-Policy allows no inline styles)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 560, 220
-LEFT, RIGHT, TOP, BOTTOM = 36, 12, 28, 44
+WIDTH, HEIGHT = 560, 250
+LEFT, RIGHT, TOP, BOTTOM = 40, 12, 34, 52
+MAX_LABELS = 12
 COLOURS = ("#2f6db5", "#e07b39", "#3a9a5b", "#9b59b6", "#c0392b")
 
 
@@ -26,14 +28,15 @@ def bar_chart(
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     group_w = plot_w / max(len(labels), 1)
     bar_w = group_w * 0.8 / max(len(series), 1)
+    every = math.ceil(len(labels) / MAX_LABELS) or 1  # a month of days: every third date is written
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'class="chart" id="{escape(chart_id)}" aria-labelledby="{escape(chart_id)}-title">',
         f'<title id="{escape(chart_id)}-title">{escape(title)}</title>',
-        f'<text x="{LEFT}" y="16" font-size="13" font-weight="bold" fill="#222">{escape(title)}</text>',
+        f'<text x="{LEFT}" y="20" font-size="16" font-weight="bold" fill="#222">{escape(title)}</text>',
         f'<line x1="{LEFT}" y1="{TOP + plot_h}" x2="{LEFT + plot_w}" y2="{TOP + plot_h}" stroke="#888"/>',
-        f'<text x="{LEFT - 4}" y="{TOP + 4}" font-size="10" text-anchor="end" fill="#555">{_num(top)}</text>',
-        f'<text x="{LEFT - 4}" y="{TOP + plot_h}" font-size="10" text-anchor="end" fill="#555">0</text>',
+        f'<text x="{LEFT - 4}" y="{TOP + 4}" font-size="12" text-anchor="end" fill="#555">{_num(top)}</text>',
+        f'<text x="{LEFT - 4}" y="{TOP + plot_h}" font-size="12" text-anchor="end" fill="#555">0</text>',
     ]
     for i, label in enumerate(labels):
         x0 = LEFT + i * group_w + group_w * 0.1
@@ -46,15 +49,18 @@ def bar_chart(
                 f'height="{h:.1f}" fill="{COLOURS[j % len(COLOURS)]}">'
                 f"<title>{escape(name)} {escape(label)}: {_num(value)}</title></rect>"
             )
-        parts.append(
-            f'<text x="{LEFT + (i + 0.5) * group_w:.1f}" y="{TOP + plot_h + 14}" font-size="10" '
-            f'text-anchor="middle" fill="#333">{escape(label)}</text>'
-        )
+        if i % every == 0:
+            parts.append(
+                f'<text x="{LEFT + (i + 0.5) * group_w:.1f}" y="{TOP + plot_h + 16}" font-size="12" '
+                f'text-anchor="middle" fill="#333">{escape(label)}</text>'
+            )
     for j, (name, _) in enumerate(series):  # the legend, under the axis
         x = LEFT + j * 140
         y = HEIGHT - 10
-        parts.append(f'<rect x="{x}" y="{y - 9}" width="10" height="10" fill="{COLOURS[j % len(COLOURS)]}"/>')
-        parts.append(f'<text x="{x + 14}" y="{y}" font-size="11" fill="#333">{escape(name)}</text>')
+        parts.append(
+            f'<rect x="{x}" y="{y - 11}" width="12" height="12" fill="{COLOURS[j % len(COLOURS)]}"/>'
+        )
+        parts.append(f'<text x="{x + 16}" y="{y}" font-size="13" fill="#333">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
 
