@@ -4,6 +4,7 @@ try a question, delete), and the audit log recording each action."""
 from __future__ import annotations
 
 import html
+from html.parser import HTMLParser
 
 from tests.console.conftest import PASSWORDS, Running, log_in, page_token
 
@@ -113,3 +114,49 @@ async def test_an_admin_uploads_tries_and_deletes_knowledge(running: Running) ->
 
 def test_the_passwords_used_here_are_long_enough() -> None:
     assert all(len(p) >= 8 for p in PASSWORDS.values())
+
+
+class Fields(HTMLParser):
+    """The ids of a page's form fields (hidden ones aside) and the ids its labels are for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: list[str] = []
+        self.labelled: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag in ("input", "select", "textarea") and found.get("type") != "hidden":
+            self.fields.append(found.get("id") or f"<{tag} name={found.get('name')} without an id>")
+        if tag == "label" and found.get("for"):
+            self.labelled.add(str(found["for"]))
+
+
+async def test_every_form_field_on_every_page_has_a_label(running: Running) -> None:
+    await running.tester.send("talk to a human")
+    async with running.client() as ada:
+        await log_in(ada, "ada")
+        checked = 0
+        for path in [
+            "/",
+            "/conversations/test%3Ac1",
+            "/tickets",
+            "/dashboard",
+            "/kb",
+            "/users",
+            "/settings",
+            "/audit",
+        ]:
+            page = await ada.get(path)
+            assert page.status_code == 200, path
+            fields = Fields()
+            fields.feed(page.text)
+            unlabelled = [f for f in fields.fields if f not in fields.labelled]
+            assert unlabelled == [], path
+            checked += len(fields.fields)
+        assert checked >= 15  # the pages' forms were there to check
+    async with running.client() as anonymous:
+        login = Fields()
+        login.feed((await anonymous.get("/login")).text)
+    assert login.fields == ["name", "password"]
+    assert login.labelled == {"name", "password"}
