@@ -116,6 +116,13 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
         held_out = held_out[: cfg.max_dialogues]
     texts = list(iter_text(cfg.data, "validation"))
     if not held_out and not texts:
+        trained = sum(1 for _ in iter_dialogues(cfg.data, "train"))
+        if trained:
+            raise DataError(
+                f"nothing to evaluate: none of the {trained} dialogues is held out, as each shares its "
+                "normalised last prompt or reply with a training dialogue (the split keeps paraphrases "
+                "in training); add dialogues unlike the others (training/README.md, validation split)"
+            )
         raise DataError("nothing to evaluate: the validation split has no dialogues and no text")
     result: dict[str, Any] = {"model": str(cfg.model_dir)}
     if held_out:

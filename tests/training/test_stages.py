@@ -199,3 +199,23 @@ def test_time_budget_stage_resumes_to_its_planned_end(
     wa, wb = _weights(straight.output_dir), _weights(out / "pretrain")
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert run_pipeline(cfg.model_copy(deep=True))["pretrain"] == {"skipped": True}  # finished now
+
+
+def test_tiny_preset_runs_every_stage(tmp_path: Path) -> None:
+    """``training/presets/tiny.toml``, the README's first command, runs through (into a temporary folder)."""
+    import json
+
+    from botkit.training.config import PipelineConfig
+    from botkit.training.config_file import load
+    from botkit.training.pipeline import run_pipeline
+
+    preset = Path(__file__).resolve().parents[2] / "training" / "presets" / "tiny.toml"
+    cfg = load(PipelineConfig, preset)
+    cfg.output_dir = tmp_path / "tiny"
+    cfg.pretrain.train.progress = cfg.sft.train.progress = False
+    report = run_pipeline(cfg)
+    assert "unfinished" not in report
+    for stage in ("tokenizer", "pretrain", "sft", "eval"):
+        assert (tmp_path / "tiny" / stage / "stage.json").is_file(), stage
+    result = json.loads((tmp_path / "tiny" / "eval" / "eval.json").read_text())
+    assert result["dialogue"]["dialogues"] > 20  # the group split holds out chatterbot dialogues
