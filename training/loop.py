@@ -106,6 +106,9 @@ class Trainer:
         """
         ids, labels = ids.to(self.device), labels.to(self.device)
         extra = {k: v.to(self.device) for k, v in (extra or {}).items()}
+        if self.autocast and "attention_mask" in extra:
+            # The additive mask in the attention's own dtype, so fused CUDA kernels take it as it is.
+            extra["attention_mask"] = extra["attention_mask"].to(torch.bfloat16)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
             logits = self.net(input_ids=ids, **extra).logits  # (B, T, V)
         targets = labels[:, 1:]  # position t predicts token t+1
