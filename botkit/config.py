@@ -184,7 +184,7 @@ class ConsoleSettings(Section):
     enabled: bool = Field(
         False, description="serve the console even where the botkit.console plugin was found, not listed"
     )
-    listen: str = Field("127.0.0.1", description="address the console binds (put it behind HTTPS to expose it)")
+    listen: str = Field("127.0.0.1", description="address the console binds (behind HTTPS to expose it)")
     port: int = Field(8081, ge=0, le=65535, description="port the console binds (0: any free port)")
     session_ttl_s: int = Field(8 * 3600, ge=60, description="a login lasts this long, then signs in again")
     login_attempts: int = Field(5, ge=1, description="failed logins allowed per user name and per address")
@@ -302,7 +302,7 @@ class Settings(BaseSettings):
     adapters: list[str] = Field(default_factory=list, description="adapters `botkit run` starts")
     store: Literal["database", "sqlite", "memory"] = Field(
         "database",
-        description='where conversations are kept: "database" (database_url) or "memory"; "sqlite" = "database"',
+        description='where conversations live: "database" (database_url) or "memory" ("sqlite" = "database")',
     )
     database_url: str | None = Field(
         None,
