@@ -112,8 +112,8 @@ port = {self.console_port}
         wait_for_port(self.web_port, self.process, self.log)
         wait_for_port(self.console_port, self.process, self.log)
 
-    def stop(self) -> str:
-        """Stop the bot as a service manager does; its log."""
+    def stop(self) -> tuple[int | None, str]:
+        """Stop the bot as a service manager does; its exit code and its log."""
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
@@ -121,4 +121,5 @@ port = {self.console_port}
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
-        return self.log.read_text(errors="replace")
+        code = self.process.returncode if self.process is not None else None
+        return code, self.log.read_text(errors="replace")

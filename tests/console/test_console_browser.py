@@ -44,8 +44,10 @@ def stack(
     try:
         yield desk
     finally:
-        log = desk.stop()
+        code, log = desk.stop()
+        assert code == 0, log
         assert "Traceback" not in log, log
+        assert f"console running at {desk.console_url}/" in log
 
 
 @pytest.fixture(scope="module")
