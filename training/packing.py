@@ -154,6 +154,54 @@ def encode_dialogue(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[np.
     return ids, np.where(mask, ids, IGNORE)
 
 
+def split_long_dialogue(
+    ids: np.ndarray, labels: np.ndarray, turn_start_id: int, n_messages: int, block_size: int, system: bool
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Cut an encoded dialogue longer than a block into windows of whole turns that fit one.
+
+    Each window is the system turn (if any) followed by consecutive turns ending with an assistant turn,
+    as many as fit, so every assistant turn is trained once, with as much of the conversation before it
+    as fits. A chat template renders each message from its own ``turn_start_id`` token, so a window's
+    tokens are the slices of its messages (what encoding the shorter dialogue gives). A turn too long
+    for a block, or ids not in that form, are cut at ``block_size`` as a whole dialogue would be.
+
+    Args:
+        ids: the dialogue's token ids; labels: its labels (``IGNORE`` off the assistant's tokens).
+        turn_start_id: the id of the token opening every message (``<|im_start|>``).
+        n_messages: how many messages the dialogue has.
+        block_size: the packing block size.
+        system: whether the first message is a system turn (repeated at the start of every window).
+    """
+    if len(ids) <= block_size:
+        return [(ids, labels)]
+    starts = np.flatnonzero(ids == turn_start_id)
+    if len(starts) != n_messages or (len(starts) and starts[0] != 0):
+        return [(ids[:block_size], labels[:block_size])]  # not one opening token per message
+    bounds = [*starts.tolist(), len(ids)]
+    spans = [(bounds[k], bounds[k + 1]) for k in range(n_messages)]  # message k's tokens
+    head = spans[0][1] if system else 0
+    answers = [bool((labels[a:b] != IGNORE).any()) for a, b in spans]
+    windows: list[tuple[np.ndarray, np.ndarray]] = []
+    first = 1 if system else 0
+    while first < n_messages:
+        end = None  # the last message of the longest window that fits and ends with an answer
+        for k in range(first, n_messages):
+            if head + spans[k][1] - spans[first][0] > block_size:
+                break
+            if answers[k]:
+                end = k
+        if end is None:  # the next exchange alone overflows a block: keep its start, cut
+            end = next((k for k in range(first, n_messages) if answers[k]), None)
+            if end is None:
+                break  # only user turns are left: nothing to learn
+        a, b = spans[first][0], spans[end][1]
+        win_ids = np.concatenate([ids[:head], ids[a:b]])[:block_size]
+        win_lab = np.concatenate([labels[:head], labels[a:b]])[:block_size]
+        windows.append((win_ids, win_lab))
+        first = end + 1
+    return windows
+
+
 def shuffled(items: Iterable[T], seed: int) -> list[T]:
     """``items`` in a seeded random order (the same on every machine)."""
     out = list(items)

@@ -13,9 +13,16 @@ import warnings
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from botkit.model.chat_format import TURN_START
 from botkit.training.config import DataConfig, LoraConfig, SFTConfig
 from botkit.training.corpora import Split, iter_dialogues
-from botkit.training.packing import TokenBlocks, encode_dialogue, pack_dialogues, shuffled
+from botkit.training.packing import (
+    TokenBlocks,
+    encode_dialogue,
+    pack_dialogues,
+    shuffled,
+    split_long_dialogue,
+)
 from botkit.training.records import DataError
 
 
@@ -25,12 +32,20 @@ def dialogue_blocks(
     """Encode and pack the dialogues of one split, in a seeded random order when ``shuffle_seed`` is set.
 
     Shuffling first keeps the paraphrases that sit together in a file out of one block; the blocks'
-    segments keep each dialogue's attention to itself either way.
+    segments keep each dialogue's attention to itself either way. A dialogue longer than a block (a
+    chitchat conversation is about 1,000 tokens on average) is cut into windows of whole turns.
     """
     dialogues: Iterable[list[dict[str, str]]] = iter_dialogues(data, split)
     if shuffle_seed is not None:
         dialogues = shuffled(dialogues, shuffle_seed)
-    encoded = (encode_dialogue(tokenizer, m) for m in dialogues)
+    turn_start = tokenizer.convert_tokens_to_ids(TURN_START)
+    encoded = (
+        window
+        for m in dialogues
+        for window in split_long_dialogue(
+            *encode_dialogue(tokenizer, m), turn_start, len(m), block_size, m[0]["role"] == "system"
+        )
+    )
     return pack_dialogues(encoded, block_size, tokenizer.pad_token_id)
 
 

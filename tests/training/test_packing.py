@@ -133,3 +133,56 @@ def test_shuffled_packing_still_fills_blocks() -> None:
     for row, seg in zip(blocks.ids, blocks.segments, strict=True):
         for s in np.unique(seg):
             assert len(set(row[seg == s].tolist())) == 1  # a segment is one dialogue (or the padding)
+
+
+def test_a_long_dialogue_is_cut_into_windows_of_whole_turns(tokenizer_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from botkit.model.chat_format import TURN_START
+    from botkit.training.packing import split_long_dialogue
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+    system = [{"role": "system", "content": "Be brief."}]
+    turns = []
+    for i in range(12):
+        reply = f"answer {i}: " + "yes, " * (i % 4) + "it is."
+        turns += [{"role": "user", "content": f"question {i}: is the cat on the mat? 🙂"},
+                  {"role": "assistant", "content": reply}]  # fmt: skip
+    messages = system + turns
+    ids, labels = encode_dialogue(tok, messages)
+    block = 90
+    assert len(ids) > 3 * block
+    start = tok.convert_tokens_to_ids(TURN_START)
+    windows = split_long_dialogue(ids, labels, start, len(messages), block, system=True)
+    first = 0
+    for win_ids, win_labels in windows:
+        assert len(win_ids) <= block
+        # The window is exactly the encoding of the system turn and whole turns ending in an answer.
+        sizes = {e: len(encode_dialogue(tok, system + turns[first : e + 1])[0])
+                 for e in range(first + 1, len(turns), 2)}  # fmt: skip
+        last = next(e for e, n in sizes.items() if n == len(win_ids))
+        assert sizes.get(last + 2, block + 1) > block  # as many turns as fit
+        want_ids, want_labels = encode_dialogue(tok, system + turns[first : last + 1])
+        assert win_ids.tolist() == want_ids.tolist()
+        assert win_labels.tolist() == want_labels.tolist()
+        first = last + 1
+    assert first == len(turns)  # every turn in exactly one window
+    assert sum(int((w[1] != IGNORE).sum()) for w in windows) == int((labels != IGNORE).sum())
+    assert len(windows) > 3
+    short = split_long_dialogue(ids[:50], labels[:50], start, 3, block, system=True)
+    assert [w[0].tolist() for w in short] == [ids[:50].tolist()]  # fits: unchanged
+
+
+def test_an_exchange_longer_than_a_block_is_cut_as_before(tokenizer_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from botkit.model.chat_format import TURN_START
+    from botkit.training.packing import split_long_dialogue
+
+    tok = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+    messages = [{"role": "user", "content": "tell me everything"},
+                {"role": "assistant", "content": "the cat sat on the mat. " * 30}]  # fmt: skip
+    ids, labels = encode_dialogue(tok, messages)
+    start = tok.convert_tokens_to_ids(TURN_START)
+    windows = split_long_dialogue(ids, labels, start, len(messages), 40, system=False)
+    assert [(w[0].tolist(), w[1].tolist()) for w in windows] == [(ids[:40].tolist(), labels[:40].tolist())]
