@@ -56,6 +56,13 @@ async def login_form(request: Request) -> Response:
 
 async def login(request: Request) -> Response:
     """Check the login form's token, the attempt limit and the password; on success start a session."""
+    try:
+        return await _login(request)
+    finally:
+        await request.close()
+
+
+async def _login(request: Request) -> Response:
     state = state_of(request)
     form = await request.form()
     sent = form.get("csrf")

@@ -108,7 +108,11 @@ async def act(request: Request, login: Login) -> Response:
         if action == "take":
             await agents.take(ticket_id, me)
         elif action == "assign":
-            await agents.assign(ticket_id, str(form.get("agent") or me), by=me)
+            chosen = str(form.get("agent") or me)
+            found = await asyncio.to_thread(state_of(request).accounts.user, chosen)
+            if found is None or found.disabled:
+                raise ValueError(f"there is no active console user named {chosen!r} to assign to")
+            await agents.assign(ticket_id, chosen, by=me)
         elif action == "resolve":
             await agents.resolve(ticket_id, me)
         elif action == "close":

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 from html.parser import HTMLParser
 
+from pydantic import SecretStr
+
 from tests.console.conftest import PASSWORDS, Running, log_in, page_token
 
 FAQ = "question,answer\nDo you sell gift cards?,Yes: gift cards from $10 to $200 are sold at every till.\n"
@@ -71,10 +73,12 @@ async def test_the_settings_page_hides_secrets_and_database_passwords(running: R
     settings = running.tester.bot.settings
     assert settings is not None
     settings.database_url = "postgresql+psycopg://bot:hunter2secret@db.example.com/botkit"
+    settings.web.secret = SecretStr("widget-cookie-secret-42")
     async with running.client() as ada:
         await log_in(ada, "ada")
         page = await ada.get("/settings")
     assert "hunter2secret" not in page.text
+    assert "widget-cookie-secret-42" not in page.text
     assert "bot:***@db.example.com" in page.text
 
 

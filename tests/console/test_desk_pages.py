@@ -90,6 +90,10 @@ async def test_assigning_hands_the_ticket_to_another_agent(running: Running) -> 
         token = await page_token(ben)
         await ben.post(f"/tickets/{ticket.id}/assign", data={"csrf": token, "agent": "cy"})
         assert running.desk.agents.tickets.get(ticket.id).assignee == "cy"
+        nobody = await ben.post(f"/tickets/{ticket.id}/assign", data={"csrf": token, "agent": "zed"})
+        said = await ben.get(nobody.headers["location"])
+        assert "there is no active console user named &#39;zed&#39; to assign to" in said.text
+        assert running.desk.agents.tickets.get(ticket.id).assignee == "cy"
         queue = await ben.get("/?fragment=1")
         assert "With an agent (1)" in queue.text
         assert "<html" not in queue.text  # a fragment, for the live update
