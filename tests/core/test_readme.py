@@ -37,6 +37,7 @@ RUN_HERE = {
     "reload",
     "i18n",
     "translate",
+    "support-desk",
 }
 
 
@@ -164,3 +165,19 @@ async def test_the_plugin_example_in_process() -> None:
         bot.assert_reply("Refunds take 5 working days.")
         await bot.send("/summary")
         bot.assert_reply("a short summary")
+
+
+def test_the_support_desk_walk_through(scratch: Path) -> None:
+    """From ``botkit init --preset customer-service`` to a handoff, as the README tells it."""
+    printed = _run(_blocks()["support-desk"], scratch)
+    assert "added 7, replaced 0, unchanged 0, failed 0" in printed
+    assert "source: policies/returns.md > Returns, Exchanges and Refunds" in printed  # kb search
+    assert "Source: faq.csv > How long do I have to return an item?" in printed  # the FAQ, cited
+    assert "I'm not sure about that" in printed  # outside the knowledge base: the offer of a person
+    assert "You are number 1 in the queue." in printed
+    starts = ("You can return", "I'm not", "I've")
+    replies = [line for line in printed.splitlines() if line.startswith(starts)]
+    assert len(replies) == 3, printed  # "hello?" got no answer: a person owns the conversation
+    assert re.search(r"^\s*1\s+waiting\s+asked\s", printed, flags=re.M)  # botkit tickets list
+    assert re.search(r"^handed off\s+1\s", printed, flags=re.M)  # botkit report
+    assert "What is the capital of Peru?" in printed.split("Unanswered questions", 1)[1]
