@@ -11,10 +11,6 @@ import subprocess
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine
-
-from botkit.console.accounts import Accounts
-from botkit.db import open_engine
 from tests.core.installed import BOTKIT, clean_env, run_botkit
 from tests.web.support import SECRET
 
@@ -85,20 +81,18 @@ port = {self.console_port}
     def console_url(self) -> str:
         return f"http://127.0.0.1:{self.console_port}"
 
-    def engine(self) -> Engine:
-        return open_engine(f"sqlite:///{self.folder / 'data' / 'botkit.sqlite3'}")
-
     def prepare(self) -> None:
-        """Add the example knowledge base and the console's agent and admin, as the README says."""
+        """``botkit kb add`` the example knowledge base and ``botkit console add-user`` an agent and an
+        admin, as the README says."""
         added = run_botkit(["kb", "add", str(EXAMPLE_KB)], cwd=self.folder, timeout=600)
         assert added.returncode == 0, added.stderr.decode()
-        engine = self.engine()
-        try:
-            accounts = Accounts(engine)
-            accounts.add_user(*AGENT, "agent")
-            accounts.add_user(*ADMIN, "admin")
-        finally:
-            engine.dispose()
+        for (name, password), role in ((AGENT, "agent"), (ADMIN, "admin")):
+            made = run_botkit(
+                ["console", "add-user", name, "--role", role, "--password-stdin"],
+                stdin=f"{password}\n".encode(),
+                cwd=self.folder,
+            )
+            assert made.returncode == 0, made.stderr.decode()
 
     def start(self) -> None:
         with self.log.open("wb") as out:
