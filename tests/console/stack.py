@@ -1,6 +1,7 @@
-"""The whole desk as a site owner runs it, for the browser test: ``botkit kb add`` of the example
-knowledge base and ``botkit run`` through the installed executable, with the web widget, the support desk,
-the console and the tiny model, each server on a free port."""
+"""The whole desk as a site owner runs it, for the browser test, through the installed executable:
+``botkit kb add`` of the example knowledge base, ``botkit console add-user`` of an agent and an admin, and
+``botkit run`` with the web widget, the support desk, the console and the tiny model, each server on a free
+port."""
 
 from __future__ import annotations
 
