@@ -25,7 +25,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from botkit.console.accounts import Login
-from botkit.console.web import back, page, render, sse, state_of
+from botkit.console.web import SESSION_COOKIE, back, page, render, sse, state_of
 from botkit.db.schema import conversations
 from botkit.desk.records import read_transcript, utc_now
 from botkit.desk.ticket_types import STATUSES, NoSuchTicket, TicketError
@@ -177,7 +177,7 @@ async def ticket_detail(request: Request, login: Login) -> Response:
 async def events(request: Request, login: Login) -> Response:
     """Server-Sent Events: ``change`` whenever tickets or turns change (see the module docstring)."""
     state = state_of(request)
-    token = request.cookies.get("botkit_console", "")
+    token = request.cookies.get(SESSION_COOKIE, "")
 
     async def stream() -> AsyncIterator[str]:
         yield "retry: 2000\n\n"

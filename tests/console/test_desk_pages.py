@@ -5,9 +5,17 @@ page and the dashboard say so."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import quote
 
-from tests.console.conftest import Running, log_in, page_token
+import httpx
+from sqlalchemy import Engine
+
+from botkit.app import Bot
+from botkit.config import ConsoleSettings, Settings
+from botkit.console import Console
+from botkit.console.accounts import Accounts
+from tests.console.conftest import PASSWORDS, Running, log_in, page_token
 
 CONVERSATION = f"/conversations/{quote('test:c1', safe='')}"
 
@@ -134,3 +142,21 @@ async def test_an_unknown_ticket_or_conversation_is_not_found(running: Running) 
         assert (await ben.get("/conversations/test%3Anobody")).status_code == 404
         answer = await ben.post("/tickets/999/take", data={"csrf": await page_token(ben)})
         assert answer.status_code == 404
+
+
+async def test_without_the_desk_the_pages_say_so(engine: Engine, tmp_path: Path) -> None:
+    Accounts(engine).add_user("ben", PASSWORDS["ben"], "agent")
+    console = Console(settings=ConsoleSettings(port=0), engine=engine)
+    bot = Bot([console], settings=Settings(data_dir=tmp_path / "data"))
+    await bot.start()
+    try:
+        assert console.server is not None
+        async with httpx.AsyncClient(base_url=console.server.url.rstrip("/")) as ben:
+            await log_in(ben, "ben")
+            for path in ("/", "/tickets"):
+                page = await ben.get(path)
+                assert page.status_code == 200
+                assert "The support desk is not enabled ([desk] enabled = true)" in page.text
+            assert (await ben.get("/dashboard")).status_code == 200
+    finally:
+        await bot.stop()
