@@ -262,9 +262,10 @@ def test_a_schema_change_gets_the_next_numbered_revision(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout.splitlines()[-1])
-    assert result["file"] == "0003_turns_edited_at.py"
-    assert "revision = '0003'" in result["text"]
-    assert "down_revision: str | None = '0002'" in result["text"]
+    head = int(head_revision(alembic_config()))
+    assert result["file"] == f"{head + 1:04d}_turns_edited_at.py"
+    assert f"revision = '{head + 1:04d}'" in result["text"]
+    assert f"down_revision: str | None = '{head:04d}'" in result["text"]
     assert "sa.Column('edited_at', sa.DateTime(timezone=True), nullable=True)" in result["text"]
     assert "botkit" not in result["text"]  # a revision stands alone: schema.py will change after it
     assert result["diff"] == "[]"  # the new revision brings a database to the changed schema
