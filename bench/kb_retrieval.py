@@ -66,6 +66,10 @@ def build_kb(args: argparse.Namespace, data: dict[str, Any], folder: Path) -> tu
     settings = KBSettings(threshold=0.0)  # every answer is kept; each retriever's threshold is chosen below
     if args.bm25_weight is not None:
         settings.bm25_weight = args.bm25_weight
+    if args.fusion is not None:
+        settings.fusion = args.fusion
+    if args.model_dir is not None:
+        settings.model_dir = args.model_dir
     kb = KnowledgeBase(open_engine(f"sqlite:///{folder / 'kb.sqlite3'}"), settings)
     if args.clinc:
         faq = folder / "train.csv"
@@ -225,6 +229,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         and fused["oos_recall"] >= RECALL_GOAL
         and fused["in_scope_precision"] >= PRECISION_GOAL,
         "bm25_weight": kb.settings.bm25_weight,
+        "fusion": kb.settings.fusion,
+        "model": str(kb.settings.model_dir or "all-MiniLM-L6-v2 as shipped"),
         "threads": args.threads,
         "plot": str(args.plot),
     }
@@ -240,6 +246,12 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT)
     parser.add_argument(
         "--bm25-weight", type=float, help="BM25's weight in the fusion (default: kb.bm25_weight)"
+    )
+    parser.add_argument(
+        "--fusion", choices=("convex", "rrf"), help="how fused search joins the two (default: kb.fusion)"
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, help="a sentence-transformers model folder (default: the shipped one)"
     )
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"

@@ -152,7 +152,14 @@ class KBSettings(Section):
         180, ge=20, description="longest chunk in words (the embedding model reads about 200 words)"
     )
     bm25_weight: float = Field(
-        0.3, ge=0.0, description="BM25's weight against the embeddings' in the fused ranking (RRF)"
+        0.1,
+        ge=0.0,
+        le=1.0,
+        description="BM25's weight in the fused ranking (convex: w * BM25 / best + (1 - w) * cosine); "
+        "chosen on the example shop's val questions",
+    )
+    fusion: Literal["convex", "rrf"] = Field(
+        "convex", description="how fused search joins the two: their scores (convex) or ranks (rrf)"
     )
     dense_languages: list[str] = Field(
         ["en"], description="languages the embedding model reads; other questions are ranked by BM25 alone"

@@ -169,6 +169,7 @@ kb_documents = Table(
     Column("kind", String(16), nullable=False),  # markdown | text | html | csv | pdf
     Column("sha256", String(64), nullable=False),
     Column("added_at", UtcDateTime(), nullable=False),
+    Column("url", String(2048), nullable=True),  # the page's canonical URL, for a linked citation
     UniqueConstraint("source"),
 )
 

@@ -27,6 +27,7 @@ from botkit.kb.types import Hit
 
 Method = Literal["fused", "dense", "bm25"]
 METHODS: tuple[Method, ...] = ("fused", "dense", "bm25")
+Fusion = Literal["convex", "rrf"]
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009): weight / (60 + rank)
 CANDIDATES = 50  # each retriever's top chunks that take part in the fusion
 MIN_SENTENCE_CHARS = 20  # shorter sentences ("See below.") make keys that match anything
@@ -126,10 +127,19 @@ class Index:
         return found / sum(weights.values())
 
     def search(
-        self, query: Vectors | None, question: str, method: Method, k: int, *, bm25_weight: float = 1.0
+        self,
+        query: Vectors | None,
+        question: str,
+        method: Method,
+        k: int,
+        *,
+        bm25_weight: float = 0.1,
+        fusion: Fusion = "convex",
     ) -> list[Hit]:
-        """The ``k`` best chunks by ``method`` (with dense scores wherever there is a query vector).
+        """The ``k`` best answer units by ``method`` (with dense scores wherever there is a query vector).
 
+        An answer unit is what a citation names (an FAQ entry, a section): a section split into several
+        chunks is ranked by its best chunk and returned once, so the ``k`` hits are ``k`` different answers.
         Fused search without a query vector (a language the embedding model does not know) ranks by BM25.
         """
         if not self.chunks:
@@ -144,8 +154,15 @@ class Index:
             order, scores = _ranked(bm25, len(self.chunks), positive=True)
         else:
             assert bm25 is not None
-            order, scores = _fused(dense, bm25, bm25_weight)
-        return [self._hit(i, s, dense, bm25) for i, s in zip(order[:k], scores[:k], strict=True)]
+            fuse = _convex if fusion == "convex" else _fused
+            order, scores = fuse(dense, bm25, bm25_weight)
+        hits: list[Hit] = []
+        for i, score in zip(order, scores, strict=True):
+            if len(hits) == k:
+                break
+            if all(h.source != self.chunks[i].source for h in hits):
+                hits.append(self._hit(i, score, dense, bm25))
+        return hits
 
     def _hit(self, i: int, score: float, dense: Scores | None, bm25: Scores | None) -> Hit:
         chunk = self.chunks[i]
@@ -173,6 +190,15 @@ def _ranked(scores: Scores, limit: int, positive: bool = False) -> tuple[list[in
     if positive:
         order = order[scores[order] > 0]
     return [int(i) for i in order], [float(scores[i]) for i in order]
+
+
+def _convex(dense: Scores, bm25: Scores, bm25_weight: float) -> tuple[list[int], list[float]]:
+    """``(1 - w) * cosine + w * BM25 / the query's best BM25``: the scores themselves, not only their ranks,
+    so a chunk far ahead in one retriever stays ahead (BM25's scale differs per query, hence the division)."""
+    top = float(bm25.max()) if len(bm25) else 0.0
+    lexical = bm25 / top if top > 0 else np.zeros_like(bm25)
+    weight = min(1.0, bm25_weight)
+    return _ranked(((1.0 - weight) * dense + weight * lexical).astype(np.float32), len(dense))
 
 
 def _fused(dense: Scores, bm25: Scores, bm25_weight: float) -> tuple[list[int], list[float]]:

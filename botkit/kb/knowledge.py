@@ -82,9 +82,8 @@ class KnowledgeBase:
         data, sha256 = read_file(file, self.settings.max_file_mb)
         existing = storage.find_document(self.engine, str(file.path))
         if existing is not None and existing[1] == sha256:
-            name, url = storage.unpack_title(existing[2])
-            if name != file.name:  # the same file, added this time from another folder
-                storage.rename_document(self.engine, existing[0], storage.pack_title(file.name, url))
+            if existing[2] != file.name:  # the same file, added this time from another folder
+                storage.rename_document(self.engine, existing[0], file.name)
             report.unchanged.append(file.name)
             return
         document = parse(file, data, self.settings.chunk_words)
@@ -92,7 +91,8 @@ class KnowledgeBase:
         _, replaced = storage.write_document(
             self.engine,
             source=str(file.path),
-            title=storage.pack_title(file.name, document.url),
+            title=file.name,
+            url=document.url,
             kind=document.kind,
             sha256=sha256,
             chunks=document.chunks,
@@ -188,7 +188,12 @@ class KnowledgeBase:
         index = self.index()
         query = self._query_vector(text, method)
         return index.search(
-            query, text, method, k or self.settings.top_k, bm25_weight=self.settings.bm25_weight
+            query,
+            text,
+            method,
+            k or self.settings.top_k,
+            bm25_weight=self.settings.bm25_weight,
+            fusion=self.settings.fusion,
         )
 
     def answer_now(self, question: str, *, method: Method = "fused") -> KBAnswer:
@@ -197,7 +202,12 @@ class KnowledgeBase:
         index = self.index()
         query = self._query_vector(text, method)
         hits = index.search(
-            query, text, method, max(self.settings.top_k, 3), bm25_weight=self.settings.bm25_weight
+            query,
+            text,
+            method,
+            max(self.settings.top_k, 3),
+            bm25_weight=self.settings.bm25_weight,
+            fusion=self.settings.fusion,
         )
         top = hits[0] if hits else None
         sure = confidence(top, index.coverage(text, top) if top is not None and top.dense is None else None)

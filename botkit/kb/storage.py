@@ -1,8 +1,8 @@
 """The knowledge base's rows in ``kb_documents`` and ``kb_chunks``, written one document per transaction.
 
 A document row's ``source`` is the file's resolved path (so re-adding the same file finds it); its ``title``
-is the name citations show (the path relative to the folder it was added from), followed on a second line
-by the page's canonical URL where it has one (the schema has no column of its own for the link). A chunk's
+is the name citations show (the path relative to the folder it was added from) and its ``url`` the page's
+canonical URL where it has one (citations link to it). A chunk's
 ``embedding`` holds its retrieval keys' unit vectors back to back as float32: one for a passage, two for an
 FAQ entry (question with answer, then the question alone).
 """
@@ -49,15 +49,6 @@ class StoredChunk:
     vectors: Vectors
 
 
-def pack_title(name: str, url: str | None) -> str:
-    return f"{name}\n{url}" if url else name
-
-
-def unpack_title(title: str) -> tuple[str, str | None]:
-    name, _, url = title.partition("\n")
-    return name, url or None
-
-
 def find_document(engine: Engine, source: str) -> tuple[int, str, str] | None:
     """``(id, sha256, title)`` of the document added from ``source``, or None."""
     with engine.connect() as conn:
@@ -70,6 +61,7 @@ def find_document(engine: Engine, source: str) -> tuple[int, str, str] | None:
 
 
 def rename_document(engine: Engine, document_id: int, title: str) -> None:
+    """Show the document under another name (the same file, added this time from another folder)."""
     with engine.begin() as conn:
         conn.execute(update(kb_documents).where(kb_documents.c.id == document_id).values(title=title))
 
@@ -79,6 +71,7 @@ def write_document(
     *,
     source: str,
     title: str,
+    url: str | None,
     kind: str,
     sha256: str,
     chunks: Sequence[Chunk],
@@ -92,7 +85,7 @@ def write_document(
     now = datetime.now(UTC)
     with engine.begin() as conn:
         existing = conn.execute(select(kb_documents.c.id).where(kb_documents.c.source == source)).scalar()
-        values = {"title": title, "kind": kind, "sha256": sha256, "added_at": now}
+        values = {"title": title, "url": url, "kind": kind, "sha256": sha256, "added_at": now}
         if existing is None:
             query = insert(kb_documents).values(source=source, **values).returning(kb_documents.c.id)
             document_id = conn.execute(query).scalar_one()
@@ -141,8 +134,8 @@ def list_documents(engine: Engine) -> list[DocumentInfo]:
     return [
         DocumentInfo(
             id=row.id,
-            name=unpack_title(row.title)[0],
-            url=unpack_title(row.title)[1],
+            name=row.title,
+            url=row.url,
             source=row.source,
             kind=row.kind,
             chunks=int(row.n),
@@ -160,7 +153,7 @@ def load_chunks(engine: Engine, dimension: int) -> list[StoredChunk]:
         ModelMismatch: a chunk's vectors are not of ``dimension`` (they were made by another model).
     """
     query = (
-        select(kb_chunks, kb_documents.c.title)
+        select(kb_chunks, kb_documents.c.title, kb_documents.c.url)
         .join(kb_documents, kb_documents.c.id == kb_chunks.c.document_id)
         .order_by(kb_chunks.c.document_id, kb_chunks.c.position)
     )
@@ -173,11 +166,10 @@ def load_chunks(engine: Engine, dimension: int) -> list[StoredChunk]:
                     f"the stored vectors of chunk {row.id} do not fit the embedding model ({dimension} "
                     "numbers each): the model was changed; run `botkit kb reindex`"
                 )
-            name, url = unpack_title(row.title)
             chunks.append(
                 StoredChunk(
                     id=row.id,
-                    source=Source(document=name, heading=row.heading, url=url),
+                    source=Source(document=row.title, heading=row.heading, url=row.url),
                     text=row.text,
                     question=row.question,
                     language=row.language,
