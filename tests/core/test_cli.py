@@ -151,7 +151,7 @@ def test_plugins_runs_each_setup_and_teardown_and_reports_a_failing_setup(tmp_pa
             {"BOTKIT_TELEGRAM__MODE": "carrier-pigeon"},
             "configuration is invalid: telegram.mode: Input should be 'polling' or 'webhook'",
         ),
-        ("fax", {}, "unknown adapter 'fax'; installed: console, discord, slack, telegram"),
+        ("fax", {}, "unknown adapter 'fax'; installed: console, discord, slack, telegram, web"),
     ],
 )
 def test_run_with_a_missing_or_malformed_setting_is_one_line_and_exit_2(
