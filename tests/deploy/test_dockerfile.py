@@ -1,9 +1,10 @@
-"""deploy/Dockerfile builds a slim bot image and a worker image, and says nothing the packaging contradicts.
+"""deploy/Dockerfile builds a bot image (no CUDA) and a worker image; nothing the packaging contradicts.
 
 No image can be built here (no registry of base images is reachable), so these read the Dockerfile the way
 the builder does: stages by ``FROM ... AS name``, instructions with their continuation lines joined. The
 extras each target installs are expanded through pyproject.toml, so a change there that would put torch
-into the bot image fails here. ``make lint`` runs hadolint on the same file.
+into the bot image other than through the knowledge base (CPU wheel) fails here. ``make lint`` runs
+hadolint on the same file.
 """
 
 from __future__ import annotations
@@ -95,12 +96,37 @@ def test_one_dockerfile_builds_a_bot_and_a_worker() -> None:
     assert base_images.pop().startswith("python:")
 
 
-def test_the_bot_image_installs_no_model_stack() -> None:
+def test_the_bot_image_installs_the_desk_and_the_model_stack_only_for_the_knowledge_base() -> None:
     bot = _stages()["bot"]
     extras = _installed_extras(bot)
-    assert "queue" in extras
-    assert {"telegram", "discord", "slack"} <= extras
-    assert not _requirement_names(extras) & MODEL_STACK, f"the bot's extras {extras} pull in the model stack"
+    assert {"queue", "telegram", "discord", "slack", "web", "kb", "postgres"} <= extras
+    names = _requirement_names(extras)
+    assert {"psycopg", "starlette", "uvicorn", "sentence-transformers"} <= names
+    # torch and transformers come in with the knowledge base's embeddings only, never for the dialogue model.
+    without_kb = _requirement_names(extras - {"kb"})
+    assert not without_kb & MODEL_STACK, f"the bot's extras {extras - {'kb'}} pull in the model stack"
+
+
+def test_the_bot_image_takes_the_cpu_torch_before_the_package() -> None:
+    """The bot embeds questions on the CPU: the CUDA wheel's libraries (several GB) would be dead weight."""
+    bot = _stages()["bot"]
+    default = dict(rest.split("=", 1) for keyword, rest in bot if keyword == "ARG" and "=" in rest)[
+        "BOT_TORCH_INDEX"
+    ]
+    assert default == "https://download.pytorch.org/whl/cpu"
+    install = next(rest for keyword, rest in bot if keyword == "RUN" and "/src[" in rest)
+    torch_first = install.index('--index-url "$BOT_TORCH_INDEX" "torch==')
+    assert torch_first < install.index('"/src['), "torch first, so that installing the package keeps it"
+
+
+def test_the_image_copies_every_folder_the_package_installs() -> None:
+    """setup.py installs adapters/, training/ and console/ under botkit.: the image needs all of them."""
+    roots = re.search(r"ROOTS = \{([^}]*)\}", (ROOT / "setup.py").read_text())
+    assert roots
+    folders = set(re.findall(r'"botkit[.a-z]*": "([a-z]+)"', roots[1]))
+    assert "console" in folders
+    copied = {shlex.split(rest)[0] for keyword, rest in _stages()["source"] if keyword == "COPY"}
+    assert folders <= copied, f"not in the image: {folders - copied}"
 
 
 def test_the_worker_image_installs_the_model_and_the_queue() -> None:

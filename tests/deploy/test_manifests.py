@@ -34,6 +34,13 @@ def _botkit_commands(node: Any) -> list[list[str]]:
     return found
 
 
+def _deployment(manifest: str) -> Any:
+    """The Deployment in a manifest (bot.yaml also holds its Services)."""
+    documents = yaml.safe_load_all((DEPLOY / "k8s" / manifest).read_text())
+    [deployment] = [d for d in documents if d and d["kind"] == "Deployment"]
+    return deployment
+
+
 def _parses(argv: list[str]) -> None:
     args = build_parser().parse_args(argv[1:])  # SystemExit on an unknown flag fails the test
     assert getattr(args, "handler", None) is not None, f"{argv} names no botkit command"
@@ -86,7 +93,7 @@ def test_kubernetes_manifest(manifest: Path) -> None:
     [("bot.yaml", "bot"), ("worker.yaml", "worker"), ("beat.yaml", "bot"), ("jobs.yaml", "bot")],
 )
 def test_kubernetes_runs_each_process_from_its_image(manifest: str, target: str) -> None:
-    deployment = yaml.safe_load((DEPLOY / "k8s" / manifest).read_text())
+    deployment = _deployment(manifest)
     pod = deployment["spec"]["template"]["spec"]
     assert [c["image"] for c in pod["containers"]] == [f"botkit-{target}:latest"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -139,10 +146,23 @@ def test_beat_runs_exactly_once_everywhere() -> None:
 
 def test_jobs_workers_consume_the_jobs_queue_with_the_bots_config() -> None:
     """A jobs worker loads the same plugins as the bot: the same config file in every deployment."""
-    jobs = yaml.safe_load((DEPLOY / "k8s" / "jobs.yaml").read_text())
-    bot = yaml.safe_load((DEPLOY / "k8s" / "bot.yaml").read_text())
+    jobs = _deployment("jobs.yaml")
+    bot = _deployment("bot.yaml")
     [container] = jobs["spec"]["template"]["spec"]["containers"]
     [bot_container] = bot["spec"]["template"]["spec"]["containers"]
     config = container["command"][container["command"].index("--config") + 1]
     assert {"name": "BOTKIT_CONFIG", "value": config} in bot_container["env"]
     assert container["envFrom"] == bot_container["envFrom"]  # the platform tokens a job may need
+
+
+def test_the_bot_unit_reads_the_database_url_from_its_environment_file() -> None:
+    """The URL holds the database password: it goes in the root-only environment file, not the unit."""
+    unit = (DEPLOY / "systemd" / "botkit-bot.service").read_text()
+    lines = unit.splitlines()
+    assert "EnvironmentFile=-/etc/botkit/botkit.env" in lines
+    assert "#   BOTKIT_DATABASE_URL=postgresql+psycopg://botkit:PASSWORD@127.0.0.1:5432/botkit" in lines
+    after = next(line for line in lines if line.startswith("After=")).split("=", 1)[1].split()
+    assert "postgresql.service" in after
+    assert not any(line.startswith("Environment=") and "DATABASE_URL" in line for line in lines)
+    for port in ("[web] listen", "[console] port", "[desk] enabled = true, metrics_port"):
+        assert port in unit, f"the unit's comment says where {port} is set"
