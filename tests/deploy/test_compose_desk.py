@@ -28,7 +28,11 @@ from tests.deploy.compose_file import (
     raw_compose,
 )
 
-SECRETS = {"POSTGRES_PASSWORD": "pg-secret-1", "GRAFANA_ADMIN_PASSWORD": "gf-secret-2"}
+SECRETS = {
+    "POSTGRES_PASSWORD": "pg-secret-1",
+    "GRAFANA_ADMIN_PASSWORD": "gf-secret-2",
+    "BOTKIT_WEB__SECRET": "web-secret-3",
+}
 
 
 @pytest.fixture
@@ -52,13 +56,14 @@ def test_the_stack_has_the_desk_services(stack: dict[str, Any]) -> None:
     assert set(stack["volumes"]) == {"postgres-data", "prometheus-data", "grafana-data"}
 
 
-def test_compose_stops_with_a_clear_line_without_the_passwords() -> None:
-    with pytest.raises(
-        MissingVariable, match="POSTGRES_PASSWORD is missing a value: set POSTGRES_PASSWORD in"
-    ):
-        compose({"GRAFANA_ADMIN_PASSWORD": "x"})
-    with pytest.raises(MissingVariable, match="GRAFANA_ADMIN_PASSWORD"):
-        compose({"POSTGRES_PASSWORD": "x"})
+@pytest.mark.parametrize("missing", sorted(SECRETS))
+def test_compose_stops_with_a_clear_line_without_a_secret(missing: str) -> None:
+    """What the user sees: compose names the variable and where to set it, and starts nothing."""
+    others = {name: value for name, value in SECRETS.items() if name != missing}
+    with pytest.raises(MissingVariable, match=f"{missing} is missing a value: set {missing} in deploy/.env"):
+        compose(others)
+    with pytest.raises(MissingVariable, match=missing):
+        compose({**others, missing: ""})  # set but empty is missing too (the ":?" form)
 
 
 def test_postgres_keeps_its_data_and_reports_ready(stack: dict[str, Any]) -> None:
@@ -92,6 +97,12 @@ def test_no_secret_is_written_in_the_file() -> None:
     assert len(secrets) >= 3
     for where, value in secrets:
         assert re.search(r"\$\{[A-Z_]+:\?", str(value)), f"{where} is not taken from the environment: {value}"
+    assert stack_secret_names() == set(SECRETS)
+
+
+def stack_secret_names() -> set[str]:
+    """The variables the file requires (``${NAME:?...}``)."""
+    return set(re.findall(r"\$\{([A-Z_]+):\?", (DEPLOY / "compose.yaml").read_text()))
 
 
 def test_the_bot_reaches_postgres_with_the_password_of_the_environment(
@@ -121,6 +132,8 @@ def test_the_bot_serves_the_widget_console_and_metrics_on_its_published_ports(
     assert bot_settings.desk.enabled
     # Bound to every interface of the container, or nothing outside it could connect.
     assert bot_settings.web.listen == bot_settings.console.listen == "0.0.0.0"
+    assert bot_settings.web.secret is not None
+    assert bot_settings.web.secret.get_secret_value() == SECRETS["BOTKIT_WEB__SECRET"]
     bot = stack["services"]["bot"]
     assert bot_settings.desk.metrics_port is not None
     ports = {bot_settings.web.port, bot_settings.console.port, bot_settings.desk.metrics_port}
