@@ -2,7 +2,9 @@
 
 The knowledge base is built in a throw-away SQLite file. Every question of the four splits is answered by
 each retriever (``KnowledgeBase.answer``, timed per question); the confidence threshold of each retriever is
-then chosen on ``val`` + ``oos_val`` and the figures are reported on ``test`` + ``oos_test``:
+then chosen on ``val`` + ``oos_val`` and the figures are reported on ``test`` + ``oos_test``. "fused" is what
+the bot runs: the settings' ``kb.fusion`` (default ``convex``: 0.9 x cosine + 0.1 x BM25 / the question's best
+BM25, the weight chosen on ``val``) unless ``--fusion`` / ``--bm25-weight`` say otherwise.
 
 - top-1 / top-3 accuracy: in-scope test questions whose answering chunk is the first / among the first three
   retrieved (whatever the confidence);
