@@ -118,10 +118,10 @@ def test_pipeline_cut_by_its_time_budget_says_rerun(
         "eval_batches = 1\nprogress = false\nnum_threads = 1\n"
     )
     assert cli.main(["pipeline", "--config", str(path)]) == cli.UNFINISHED == 75
-    err = capsys.readouterr().err  # (transformers' progress bar for writing the model comes first)
-    assert err.endswith(
-        "\nbotkit train: pretrain stopped at its time budget (max_minutes) before its last step; "
-        "run the same command again to continue it from its checkpoint\n"
+    err = capsys.readouterr().err  # (transformers' progress bar for writing the model may come first)
+    assert err.splitlines()[-1] == (
+        "botkit train: pretrain stopped at its time budget (max_minutes) before its last step; "
+        "run the same command again to continue it from its checkpoint"
     )
     assert not (tmp_path / "run" / "pretrain" / "stage.json").exists()
     assert cli.main(["pipeline", "--config", str(path)]) == 0  # the second run does the last step

@@ -56,7 +56,12 @@ def _collectives(phase: str, out: Path) -> list[dict]:
            "-m", "tests.training.collectives_worker", phase, str(out)]  # fmt: skip
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    reports = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    # The two ranks print to one pipe: their lines can interleave ("{...}{...}"), so read object by object.
+    decoder, reports, at = json.JSONDecoder(), [], proc.stdout.find('{"rank"')
+    while at != -1:
+        report, end = decoder.raw_decode(proc.stdout, at)
+        reports.append(report)
+        at = proc.stdout.find('{"rank"', end)
     assert sorted(r["rank"] for r in reports) == [0, 1]
     return reports
 
