@@ -10,6 +10,7 @@ database, the search is numpy), so both give the same answer.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections import Counter
@@ -92,6 +93,9 @@ class Index:
         if any(corpus):
             import bm25s
 
+            # bm25s sets its logger to DEBUG at import, which would print "Building index from tokens"
+            # into `botkit chat` on every rebuild; its warnings still come through.
+            logging.getLogger("bm25s").setLevel(logging.WARNING)
             self._bm25 = bm25s.BM25()
             self._bm25.index(corpus, show_progress=False)
 
