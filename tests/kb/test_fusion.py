@@ -45,7 +45,8 @@ def test_the_convex_weight_trades_the_cosine_against_bm25() -> None:
     fused = idx.search(QUERY, "how does a kayak ship", "fused", 2, bm25_weight=0.3)
     assert [h.chunk_id for h in fused] == [2, 1]  # the rare word outweighs a 0.04 lead in cosine
     top = fused[0]
-    assert top.dense is not None and top.bm25 is not None
+    assert top.dense is not None
+    assert top.bm25 is not None
     assert top.score == pytest.approx(0.7 * top.dense + 0.3 * 1.0)  # the best BM25 of the query counts as 1
 
 
