@@ -103,7 +103,11 @@ class QueueSettings(Section):
     )
     redis_url: str = Field(
         "redis://127.0.0.1:6379/0",
-        description="broker and stream transport (env BOTKIT_QUEUE__REDIS_URL; BOTKIT_REDIS_URL also works)",
+        description=(
+            "broker and stream transport (env BOTKIT_QUEUE__REDIS_URL; BOTKIT_REDIS_URL also works): "
+            "redis://USER:PASSWORD@HOST:PORT/DB for Redis's ACL user (keep the password in the environment, "
+            "not in this file); rediss:// for TLS (?ssl_ca_certs=FILE names the CA)"
+        ),
     )
     inference_queue: str = Field("botkit.inference", description="Celery queue the inference workers consume")
     jobs_queue: str = Field("botkit.jobs", description="Celery queue for plugins' ordinary background jobs")
@@ -127,6 +131,32 @@ class QueueSettings(Section):
     queue_grace_s: float = Field(
         30.0, ge=0, description="extra wait for a free worker beyond model.timeout_s"
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _valid_redis_url(cls, url: str) -> str:
+        return _check_redis_url(url)
+
+
+REDIS_TLS_KEYS = ("ssl_cert_reqs", "ssl_ca_certs", "ssl_certfile", "ssl_keyfile")
+REDIS_CERT_REQS = ("required", "optional", "none", "cert_required", "cert_optional", "cert_none")
+
+
+def _check_redis_url(url: str) -> str:
+    """A URL redis-py, kombu and Celery all read the same way; the error never repeats the URL (it may
+    hold a password)."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("must start with redis://, rediss:// (TLS) or unix://")
+    query = dict(parse_qsl(parts.query))
+    tls_keys = sorted(k for k in query if k in REDIS_TLS_KEYS)
+    if tls_keys and parts.scheme != "rediss":
+        raise ValueError(f"{', '.join(tls_keys)} needs TLS: start the URL with rediss://")
+    if query.get("ssl_cert_reqs", "required").lower() not in REDIS_CERT_REQS:
+        raise ValueError("ssl_cert_reqs must be required, optional or none")
+    return url
 
 
 class KBSettings(Section):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from celery import Celery
 
+from botkit.queue.connection import tls_options, without_tls_query
 from botkit.queue.protocol import GENERATE_TASK, redis_url
 
 if TYPE_CHECKING:
@@ -50,9 +51,17 @@ def celery_config(settings: Settings, *, role: Role = "client") -> dict[str, Any
     if role == "client":
         # kombu otherwise retries connecting for ever before it publishes.
         transport |= {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+    tls = tls_options(url)
+    tls_config: dict[str, Any] = {}
+    if tls is not None:
+        # kombu would otherwise connect to a rediss:// broker without verifying the certificate, and
+        # Celery's result backend refuses the URL; both get the same options (see botkit.queue.connection).
+        tls_config = {"broker_use_ssl": tls, "redis_backend_use_ssl": tls}
+        url = without_tls_query(url)
     return {
         "broker_url": url,
         "result_backend": url,
+        **tls_config,
         "broker_transport_options": transport,
         "result_backend_transport_options": {"socket_connect_timeout": connect, "socket_timeout": 5.0},
         "redis_socket_connect_timeout": connect,

@@ -26,6 +26,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from botkit.errors import GenerationFailed, GenerationTimeout, ModelBusy
+from botkit.queue.connection import check_credentials, is_refusal, redact, refusal
 from botkit.queue.protocol import GENERATE_TASK, RequestKeys, redis_url, request_id
 from botkit.queue.tokens import TokenCounter
 from botkit.types import ChatTurn, Generation, SamplingParams
@@ -53,7 +54,7 @@ class CeleryGenerator:
         self._queue = settings.queue
         self.timeout_s = settings.model.timeout_s
         self._app = app or make_celery(settings, role="client")
-        url = redis_url(settings.queue)
+        self._url = url = redis_url(settings.queue)
         # One immediate retry (a pooled connection may have died with a restarted Redis) and a short
         # connect timeout: when Redis is down the user hears "busy" at once.
         self._redis = aioredis.Redis.from_url(
@@ -67,9 +68,15 @@ class CeleryGenerator:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CeleryGenerator:
-        """Connect as ``settings.queue`` says; count tokens with ``settings.model.path`` if it exists."""
+        """Connect as ``settings.queue`` says; count tokens with ``settings.model.path`` if it exists.
+
+        Raises:
+            QueueRefused: Redis refused the credentials of ``queue.redis_url`` (one line, no password).
+                A Redis that is down is no reason to stop: the bot answers "busy" until it is back.
+        """
         from botkit.model.loader import default_model_dir
 
+        check_credentials(redis_url(settings.queue), timeout_s=settings.queue.connect_timeout_s)
         chosen = settings.model.path or default_model_dir()
         model_dir = chosen if chosen is not None and Path(chosen).is_dir() else None
         return cls(settings, model_dir=model_dir)
@@ -129,7 +136,7 @@ class CeleryGenerator:
         try:
             first = await self._redis.set(keys.claim, "1", nx=True, ex=self._queue.result_ttl_s)
         except RedisError as exc:
-            raise ModelBusy() from exc
+            raise self._busy(exc) from exc
         if not first:
             return rid  # a duplicate: read the reply the first submission produces
         deadline = time.time() + self.timeout_s + self._queue.queue_grace_s  # when this caller gives up
@@ -140,7 +147,7 @@ class CeleryGenerator:
                 timeout=self._queue.connect_timeout_s * 3 + 1,
             )
         except Exception as exc:  # kombu raises many kinds when the broker is away; all mean "busy"
-            log.warning("could not enqueue %s: %s", rid, exc)
+            log.warning("could not enqueue %s on %s: %s", rid, redact(self._url), exc)
             try:
                 await self._redis.delete(keys.claim)
             except RedisError:
@@ -166,6 +173,13 @@ class CeleryGenerator:
             expires=self.timeout_s + self._queue.queue_grace_s,
         )
 
+    def _busy(self, exc: RedisError) -> ModelBusy:
+        """What the user is told when Redis fails: "busy". A refused password (rotated while the bot
+        runs) is no outage that passes by itself, so it is also logged as an error naming the cause."""
+        if is_refusal(exc):
+            log.error("%s", refusal(self._url, exc))
+        return ModelBusy()
+
     async def _records(self, rid: str) -> AsyncIterator[dict[str, str]]:
         """The records of ``rid``'s stream from the first, until the caller stops or time runs out."""
         stream = RequestKeys(rid).stream
@@ -180,7 +194,7 @@ class CeleryGenerator:
             try:
                 batch: Any = await self._redis.xread({stream: last}, count=256, block=block_ms)
             except RedisError as exc:
-                raise ModelBusy() from exc
+                raise self._busy(exc) from exc
             for _name, entries in batch or []:
                 for entry_id, fields in entries:
                     last = entry_id

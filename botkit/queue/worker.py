@@ -23,7 +23,8 @@ from celery import Celery
 from celery.signals import worker_init, worker_ready, worker_shutdown, worker_shutting_down
 
 from botkit.queue.app import make_celery
-from botkit.queue.protocol import GENERATE_TASK
+from botkit.queue.connection import check_credentials
+from botkit.queue.protocol import GENERATE_TASK, redis_url
 from botkit.queue.runtime import WorkerOptions, WorkerRuntime
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace, *, runner: BatchRunner | None = None) -> int:
 
     Returns:
         The exit status: 0 after a requested stop, 1 when the model cannot load or Celery gave up, 2 for
-        a configuration error.
+        a configuration error (Redis refusing the credentials among them).
     """
     from botkit.config import ConfigError, load_settings
     from botkit.model.loader import ModelLoadError, resolve_model_dir
@@ -130,7 +131,9 @@ def run(args: argparse.Namespace, *, runner: BatchRunner | None = None) -> int:
         model = None
         if not args.echo:
             model = str(resolve_model_dir(args.model or settings.model.path))
-    except (ConfigError, ModelLoadError) as exc:
+        # Before the model loads: a refused password is a configuration error, not an outage to wait out.
+        check_credentials(redis_url(settings.queue), timeout_s=settings.queue.connect_timeout_s)
+    except (ConfigError, ModelLoadError) as exc:  # QueueRefused is a ModelLoadError
         print(f"botkit worker: {exc}", file=sys.stderr)
         return 2
     options = WorkerOptions(

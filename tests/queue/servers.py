@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,32 +29,107 @@ def free_port() -> int:
         return port
 
 
-class RedisServer:
-    """A private redis-server without persistence; ``stop``/``start`` simulate an outage."""
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throw-away CA and a server certificate for 127.0.0.1 that it signed (PEM files)."""
 
-    def __init__(self, directory: Path, port: int | None = None) -> None:
+    ca: Path
+    cert: Path
+    key: Path
+
+
+def make_tls_files(directory: Path) -> TlsFiles:
+    """A CA and a server certificate for 127.0.0.1, made with the openssl command (valid two days)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.fail("the TLS test makes its certificates with openssl: apt-get install openssl")
+    directory.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    (directory / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n", encoding="ascii")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
+    ca = ["-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=botkit test CA"]
+    server = [*ec[:-2], "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]
+    sign = ["-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2"]
+    steps = [["req", *ca], ["req", *server], ["x509", *sign, "-out", "server.pem", "-extfile", "san.ext"]]
+    for step in steps:
+        done = subprocess.run([openssl, *step], cwd=directory, capture_output=True, check=False)
+        if done.returncode != 0:
+            pytest.fail(f"openssl {step[0]} failed: {done.stderr.decode(errors='replace')[-1000:]}")
+    return files
+
+
+# The ACL the deployment files give botkit's Redis user (deploy/compose.yaml, deploy/k8s/redis.yaml).
+BOTKIT_ACL = ("~*", "&*", "+@all", "-@dangerous")
+
+
+class RedisServer:
+    """A private redis-server without persistence; ``stop``/``start`` simulate an outage.
+
+    With ``password`` it refuses clients without it: alone as ``requirepass`` (the ``default`` user),
+    with ``user`` as that ACL user (rights :data:`BOTKIT_ACL`) while the ``default`` user is off, as the
+    deployment files run it. ``url`` then carries the credentials; ``url_as`` makes other ones.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        port: int | None = None,
+        *,
+        password: str | None = None,
+        user: str | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
+        if user is not None and password is None:
+            raise ValueError("an ACL user needs a password")
         self.directory = directory
         self.port = port or free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.password = password
+        self.user = user
+        self.tls = tls
+        self.url = self.url_as(user, password)
         self.proc: subprocess.Popen[bytes] | None = None
+
+    def url_as(self, user: str | None, password: str | None) -> str:
+        """This server's URL with the given credentials (None: leave them out)."""
+        credentials = f"{user or ''}:{password}@" if password is not None else ""
+        if self.tls is not None:  # the client verifies the server against the test's own CA
+            return f"rediss://{credentials}127.0.0.1:{self.port}/0?ssl_ca_certs={self.tls.ca}"
+        return f"redis://{credentials}127.0.0.1:{self.port}/0"
+
+    def _listen_args(self) -> list[str]:
+        if self.tls is None:
+            return ["--port", str(self.port)]
+        files = ["--tls-cert-file", str(self.tls.cert), "--tls-key-file", str(self.tls.key)]
+        files += [
+            "--tls-ca-cert-file",
+            str(self.tls.ca),
+        ]  # redis-server wants one even when clients show none
+        return ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no", *files]
+
+    def _auth_args(self) -> list[str]:
+        if self.password is None:
+            return []
+        if self.user is None:
+            return ["--requirepass", self.password]
+        return ["--user", "default", "off", "--user", self.user, "on", f">{self.password}", *BOTKIT_ACL]
 
     def start(self) -> None:
         if not Path(REDIS_BIN).is_file():
             pytest.fail(f"redis-server not found at {REDIS_BIN}: install it (apt-get install redis-server)")
         args = [
             REDIS_BIN,
-            "--port",
-            str(self.port),
+            *self._listen_args(),
             "--bind",
             "127.0.0.1",
             "--save",
             "",
             "--appendonly",
             "no",
+            *self._auth_args(),
         ]
         with (self.directory / "redis.log").open("ab") as log:  # the child keeps its own copy
             self.proc = subprocess.Popen([*args, "--dir", str(self.directory)], stdout=log, stderr=log)
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.2)
         try:
             for _ in range(100):
                 if self.proc.poll() is not None:
