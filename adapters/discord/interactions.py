@@ -3,12 +3,12 @@
 Discord signs every request with the application's key: ``X-Signature-Ed25519`` is the signature of
 ``X-Signature-Timestamp`` followed by the raw body, checked against the public key from the developer
 portal. A request that fails the check gets 401 and is never parsed further; Discord itself sends such
-requests when the endpoint URL is saved, and refuses endpoints that accept them.
+requests when the endpoint URL is saved, and refuses endpoints that accept them. Size, time, content type
+and shape are refused as :mod:`botkit.adapters.http_limits` describes.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -17,6 +17,16 @@ from typing import Any, Protocol
 from aiohttp import web
 from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
+
+from botkit.adapters import http_limits
+from botkit.adapters.http_limits import (
+    HttpLimits,
+    Refused,
+    check_content_type,
+    json_object,
+    read_body,
+    refusal,
+)
 
 log = logging.getLogger("botkit.adapters.discord")
 
@@ -41,17 +51,39 @@ class DiscordInteractionsEndpoint:
         sink: receives verified interactions; PING is answered here with PONG.
         path: the URL path Discord POSTs to.
         max_age_s: reject timestamps further than this from now (replayed requests).
+        limits: body size and timeouts (default: :mod:`~botkit.adapters.http_limits`'s constants now).
     """
 
     def __init__(
-        self, public_key: str, sink: InteractionSink, *, path: str = "/interactions", max_age_s: float = 300.0
+        self,
+        public_key: str,
+        sink: InteractionSink,
+        *,
+        path: str = "/interactions",
+        max_age_s: float = 300.0,
+        limits: HttpLimits | None = None,
     ) -> None:
         self._key = VerifyKey(bytes.fromhex(public_key))
         self._sink = sink
         self.path = path
         self.max_age_s = max_age_s
+        self._limits = limits or http_limits.current()
         self._runner: web.AppRunner | None = None
         self.port = 0
+
+    async def _verified(self, request: web.Request) -> dict[str, Any]:
+        """The interaction in ``request``, checked in the order http_limits describes (size and time, then
+        the signature, before anything parses the body).
+
+        Raises:
+            Refused: 413, 408, 401 (missing, invalid or stale signature), 415, 400 (not a JSON object).
+        """
+        body = await read_body(request, self._limits)
+        headers = request.headers
+        if not self.verify(headers.get("X-Signature-Ed25519"), headers.get("X-Signature-Timestamp"), body):
+            raise Refused(401, "invalid request signature")
+        check_content_type(request, "application/json")
+        return json_object(body, "interaction")
 
     def verify(self, signature: str | None, timestamp: str | None, body: bytes) -> bool:
         """Whether ``signature`` signs ``timestamp + body`` and the timestamp is fresh."""
@@ -73,7 +105,7 @@ class DiscordInteractionsEndpoint:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on ``host:port`` (0: a free port, see :attr:`url`)."""
-        self._runner = web.AppRunner(self.application(), access_log=None)
+        self._runner = web.AppRunner(self.application(), **self._limits.runner_options("discord"))
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -91,17 +123,10 @@ class DiscordInteractionsEndpoint:
         return f"http://127.0.0.1:{self.port}{self.path}"
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        headers = request.headers
-        if not self.verify(headers.get("X-Signature-Ed25519"), headers.get("X-Signature-Timestamp"), body):
-            log.warning("rejected an interaction request with a missing, invalid or stale signature")
-            return web.json_response({"message": "invalid request signature"}, status=401)
         try:
-            interaction = json.loads(body)
-        except ValueError:
-            return web.json_response({"message": "body is not JSON"}, status=400)
-        if not isinstance(interaction, dict):
-            return web.json_response({"message": "body is not an interaction"}, status=400)
+            interaction = await self._verified(request)
+        except Refused as refused:
+            return refusal(log, "discord", request, refused, as_json=True)
         if interaction.get("type") == PING:
             return web.json_response({"type": 1})
         answer = self._sink.acknowledge(interaction)

@@ -17,11 +17,13 @@ from typing import TYPE_CHECKING, Any, Self
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from botkit.adapters import http_limits
+from botkit.adapters.http_limits import Refused, refusal
 from botkit.adapters.intake import Intake
 from botkit.adapters.redact import REDACTOR
 from botkit.adapters.slack.checks import check_settings
@@ -35,6 +37,7 @@ from botkit.adapters.slack.events import (
 from botkit.adapters.slack.files import SlackFiles
 from botkit.adapters.slack.format import escape
 from botkit.adapters.slack.send import ChannelTarget, SlackSender, reply_target, web_client
+from botkit.adapters.slack.signed_http import verified_request
 from botkit.adapters.slack.users import UserLocales
 from botkit.message import Incoming, Reply, StreamingReply
 from botkit.platform_settings import SlackSettings
@@ -82,6 +85,7 @@ class SlackAdapter:
         secrets = (settings.bot_token, settings.signing_secret, settings.app_token)
         self._secrets = [x.get_secret_value() for x in secrets if x is not None]
         self._redacting = False
+        self._limits = http_limits.current()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self:
@@ -140,7 +144,7 @@ class SlackAdapter:
         s = self.settings
         web_app = web.Application()
         web_app.router.add_post(s.path, self._on_http)
-        self._runner = web.AppRunner(web_app, access_log=None, shutdown_timeout=5)
+        self._runner = web.AppRunner(web_app, shutdown_timeout=5, **self._limits.runner_options("slack"))
         await self._runner.setup()
         site = web.TCPSite(self._runner, s.listen, s.port)
         await site.start()
@@ -178,16 +182,13 @@ class SlackAdapter:
 
     # -- inbound ----------------------------------------------------------------------------------
     async def _on_http(self, request: web.Request) -> web.Response:
-        try:
-            bolt_request = await to_bolt_request(request)
-        except (ValueError, UnicodeDecodeError) as exc:  # malformed JSON or form: nothing to dispatch
-            log.warning("slack: malformed request body ignored (%s)", type(exc).__name__)
-            return web.Response(status=400, text="malformed body")
-        body = bolt_request.body
-        if body.get("type") == "event_callback" and not isinstance(body.get("event"), dict):
-            log.warning("slack: event_callback whose event is not an object ignored")
-            return web.Response(status=400, text="malformed event")
+        secret = self.settings.signing_secret
         assert self._app is not None
+        assert secret is not None  # HTTP mode needs it (check_settings)
+        try:
+            bolt_request = await verified_request(request, secret.get_secret_value(), self._limits)
+        except Refused as refused:
+            return refusal(log, "slack", request, refused)
         return await to_aiohttp_response(await self._app.async_dispatch(bolt_request))
 
     async def _on_event(self, body: dict[str, Any], ack: AsyncAck) -> None:

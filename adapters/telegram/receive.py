@@ -3,7 +3,8 @@
 Both hand each update on as raw JSON (see ``parse`` for why). python-telegram-bot ships a
 webhook server too, but it compares the secret token with ``!=``; this one compares in constant time
 (``hmac.compare_digest``) so the secret cannot be guessed byte by byte from response timings, and it
-answers before the update is handled so Telegram never times out and redelivers.
+answers before the update is handled so Telegram never times out and redelivers. Requests are refused
+(bad secret, size, time, content type, not a JSON object) as :mod:`botkit.adapters.http_limits` describes.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import logging
 import socket
 from collections.abc import Callable
@@ -21,6 +21,15 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import TelegramError
 
+from botkit.adapters import http_limits
+from botkit.adapters.http_limits import (
+    HttpLimits,
+    Refused,
+    check_content_type,
+    json_object,
+    read_body,
+    refusal,
+)
 from botkit.adapters.telegram.send import call_api
 
 log = logging.getLogger("botkit.adapters.telegram")
@@ -37,16 +46,24 @@ class WebhookServer:
         path: URL path Telegram posts to.
         secret: the ``secret_token`` given to ``setWebhook``.
         on_update: called with each accepted update (a dict); must not block.
+        limits: body size and timeouts (default: :mod:`~botkit.adapters.http_limits`'s constants now).
     """
 
     def __init__(
-        self, listen: str, port: int, path: str, secret: str, on_update: Callable[[dict[str, Any]], None]
+        self,
+        listen: str,
+        port: int,
+        path: str,
+        secret: str,
+        on_update: Callable[[dict[str, Any]], None],
+        limits: HttpLimits | None = None,
     ) -> None:
         self._listen = listen
         self._port = port
         self._path = path if path.startswith("/") else f"/{path}"
         self._secret = secret.encode()
         self._on_update = on_update
+        self._limits = limits or http_limits.current()
         self._runner: web.AppRunner | None = None
         self.port = port
 
@@ -54,8 +71,7 @@ class WebhookServer:
         """Bind and serve; returns once listening."""
         app = web.Application()
         app.router.add_post(self._path, self._handle)
-        # No access log: the path is harmless but a proxy may rewrite it to include secrets.
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, **self._limits.runner_options("telegram"))
         await self._runner.setup()
         # Bind the socket ourselves so that port 0 (tests) tells us which port it got.
         family = socket.AF_INET6 if ":" in self._listen else socket.AF_INET
@@ -78,23 +94,31 @@ class WebhookServer:
             self._runner = None
 
     async def _handle(self, request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER)
-        if given is None:
-            log.warning("telegram webhook: request without secret token from %s refused", request.remote)
-            return web.Response(status=401, text="missing secret token")
-        if not hmac.compare_digest(given.encode(), self._secret):
-            log.warning("telegram webhook: request with a wrong secret token from %s refused", request.remote)
-            return web.Response(status=403, text="wrong secret token")
         try:
-            update = json.loads(await request.read())
-        except (ValueError, UnicodeDecodeError):
-            log.warning("telegram webhook: body is not JSON; ignored")
-            return web.Response(status=400, text="not JSON")
-        if not isinstance(update, dict):
-            log.warning("telegram webhook: body is not a JSON object; ignored")
-            return web.Response(status=400, text="not an update")
+            update = await self._accepted(request)
+        except Refused as refused:
+            return refusal(log, "telegram", request, refused)
         self._on_update(update)
         return web.Response(status=200)
+
+    async def _accepted(self, request: web.Request) -> dict[str, Any]:
+        """The update in ``request``, checked in the order http_limits describes (the secret first).
+
+        Raises:
+            Refused: 401 no secret token, 403 a wrong one, 415, 413, 408, 400 (not one JSON object).
+        """
+        given = request.headers.get(SECRET_HEADER)
+        if given is None:
+            raise Refused(401, "missing secret token")
+        try:
+            # Header bytes that are not UTF-8 come decoded with surrogate escapes: compare the bytes sent.
+            given_bytes = given.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            given_bytes = b""
+        if not hmac.compare_digest(given_bytes, self._secret):
+            raise Refused(403, "wrong secret token")
+        check_content_type(request, "application/json")
+        return json_object(await read_body(request, self._limits), "update")
 
 
 class Poller:
