@@ -30,6 +30,7 @@ from tests.deploy.compose_file import (
 
 SECRETS = {
     "POSTGRES_PASSWORD": "pg-secret-1",
+    "REDIS_PASSWORD": "redis-secret-4",
     "GRAFANA_ADMIN_PASSWORD": "gf-secret-2",
     "BOTKIT_WEB__SECRET": "web-secret-3",
 }
