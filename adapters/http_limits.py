@@ -5,7 +5,7 @@ Anyone who can reach the port can send anything, so a request is refused with a 
 (no traceback: a refusal is not a bug) in this order: 413 when ``Content-Length`` already says it is too
 large (before reading any of it), 408 when the body does not arrive within :data:`BODY_TIMEOUT_S`, 413 when a
 body without ``Content-Length`` grows past the limit (reading stops there), 401/403 for the platform's
-authentication, 415 for a content type other than UTF-8 JSON (or the form Slack uses), 400 for a body that
+authentication, 400 for a content type other than UTF-8 JSON (or the form Slack uses) and for a body that
 is not one JSON object. Only then is the body parsed by the platform's code.
 
 Slow clients: aiohttp's keep-alive timer closes a connection that has not sent a complete request head
@@ -121,16 +121,19 @@ async def read_body(request: web.Request, limits: HttpLimits) -> bytes:
 
 
 def check_content_type(request: web.Request, *allowed: str) -> None:
-    """Refuse (415) a content type not in ``allowed``, or a charset other than UTF-8.
+    """Refuse a content type not in ``allowed``, or a charset other than UTF-8.
+
+    400 rather than 415: what the platforms document for any malformed request, and what a request whose
+    body is then not JSON would get anyway.
 
     Raises:
-        Refused: 415.
+        Refused: 400.
     """
     if request.content_type not in allowed:
-        raise Refused(415, f"Content-Type must be {' or '.join(allowed)}, not {request.content_type!r}")
+        raise Refused(400, f"Content-Type must be {' or '.join(allowed)}, not {request.content_type!r}")
     charset = request.charset
     if charset is not None and charset.lower().replace("_", "-") not in ("utf-8", "utf8"):
-        raise Refused(415, f"charset must be utf-8, not {charset!r}")
+        raise Refused(400, f"charset must be utf-8, not {charset!r}")
 
 
 def decode_utf8(body: bytes) -> str:

@@ -76,7 +76,7 @@ class DiscordInteractionsEndpoint:
         the signature, before anything parses the body).
 
         Raises:
-            Refused: 413, 408, 401 (missing, invalid or stale signature), 415, 400 (not a JSON object).
+            Refused: 413, 408, 401 (missing, invalid or stale signature), 400 (not JSON, or not one object).
         """
         body = await read_body(request, self._limits)
         headers = request.headers

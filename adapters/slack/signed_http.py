@@ -49,7 +49,7 @@ async def verified_request(request: web.Request, secret: str, limits: HttpLimits
     """The bolt request for ``request``: size and time bounded, signed, and of a shape bolt can read.
 
     Raises:
-        Refused: 413, 408, 401 (missing, invalid or stale signature), 415, 400 (not JSON or a form; a
+        Refused: 413, 408, 401 (missing, invalid or stale signature), 400 (not JSON or a form; a
             ``payload`` field or a JSON body that is not one object; an event that is not an object).
     """
     body = await read_body(request, limits)

@@ -105,7 +105,7 @@ class WebhookServer:
         """The update in ``request``, checked in the order http_limits describes (the secret first).
 
         Raises:
-            Refused: 401 no secret token, 403 a wrong one, 415, 413, 408, 400 (not one JSON object).
+            Refused: 401 no secret token, 403 a wrong one, 413, 408, 400 (not JSON, or not one object).
         """
         given = request.headers.get(SECRET_HEADER)
         if given is None:
