@@ -20,13 +20,13 @@ from botkit.config import load_settings
 from botkit.errors import BUSY, ModelBusy
 from botkit.queue.client import CeleryGenerator
 from botkit.queue.connection import QueueRefused, check_credentials, redact
-from botkit.types import SamplingParams
+from botkit.types import ChatTurn, SamplingParams
 from tests.core.installed import clean_env, run_botkit
 from tests.queue.servers import RedisServer, WorkerProcess, make_tls_files, write_config
 
 PASSWORD = secrets.token_urlsafe(18)  # URL-safe, as deploy/README.md makes it; new every run
 WRONG = "not-" + PASSWORD
-HELLO = [{"role": "user", "content": "hello"}]
+HELLO: list[ChatTurn] = [{"role": "user", "content": "hello"}]
 
 
 @pytest.fixture(scope="module")
