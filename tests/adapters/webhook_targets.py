@@ -50,6 +50,7 @@ class Target:
         valid_body: a body the bot answers (a fresh one each call, so de-duplication never hides it).
         answered: sends a valid event through the platform's own client path and waits until the bot
             handled it (raises AssertionError when it does not within a few seconds).
+        handled: how many messages or events the bot's plugin has been handed so far.
     """
 
     name: str
@@ -58,6 +59,7 @@ class Target:
     sign: Callable[[bytes, int | None], dict[str, str]]
     valid_body: Callable[[], bytes]
     answered: Callable[[], Awaitable[None]]
+    handled: Callable[[], int]
 
 
 def request_bytes(
@@ -123,7 +125,9 @@ async def telegram_target() -> AsyncIterator[Target]:
             return {"X-Telegram-Bot-Api-Secret-Token": TELEGRAM_SECRET}
 
         try:
-            yield Target("telegram", port, "/telegram", sign, valid_body, answered)
+            yield Target(
+                "telegram", port, "/telegram", sign, valid_body, answered, lambda: len(rig.probe.seen)
+            )
         finally:
             await rig.adapter.stop()
 
@@ -148,7 +152,7 @@ async def slack_target() -> AsyncIterator[Target]:
         def sign(body: bytes, at: int | None = None) -> dict[str, str]:
             return slack_signed(fake.signing_secret, body, at)
 
-        yield Target("slack", port, path, sign, valid_body, answered)
+        yield Target("slack", port, path, sign, valid_body, answered, lambda: len(echo.seen))
 
 
 def slack_signed(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
@@ -191,7 +195,9 @@ async def discord_target(key: SigningKey) -> AsyncIterator[Target]:
         def sign(body: bytes, at: int | None = None) -> dict[str, str]:
             return discord_signed(key, body, at)
 
-        yield Target("discord", endpoint.port, endpoint.path, sign, valid_body, answered)
+        yield Target(
+            "discord", endpoint.port, endpoint.path, sign, valid_body, answered, lambda: len(rec.events)
+        )
 
 
 @contextlib.asynccontextmanager
