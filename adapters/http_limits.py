@@ -101,7 +101,8 @@ async def read_body(request: web.Request, limits: HttpLimits) -> bytes:
     """The whole body, read within the limits.
 
     Raises:
-        Refused: 413 (too large, by its declared length or as it arrives), 408 (too slow).
+        Refused: 413 (too large, by its declared length or as it arrives), 408 (too slow), 400 (the client
+            hung up before the body ended; nobody reads that answer, but it is logged as a refusal).
     """
     declared = request.content_length
     if declared is not None and declared > limits.max_body_bytes:
@@ -117,6 +118,8 @@ async def read_body(request: web.Request, limits: HttpLimits) -> bytes:
                 chunks.append(chunk)
     except TimeoutError:
         raise Refused(408, f"body not received within {limits.body_timeout_s:g} s") from None
+    except ConnectionError:  # aiohttp would log the client's hang-up as an ERROR with a traceback
+        raise Refused(400, "the client closed the connection before the body ended") from None
     return b"".join(chunks)
 
 

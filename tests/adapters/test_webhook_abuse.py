@@ -74,6 +74,24 @@ async def test_refusals_never_reach_the_bot(caplog: pytest.LogCaptureFixture) ->
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
+async def test_a_client_hanging_up_mid_body_is_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING)
+    async with webhook_targets() as targets:
+        for target in targets:
+            body = target.valid_body()
+            headers = {"Content-Type": JSON, "Content-Length": str(len(body) + 50), **target.sign(body, None)}
+            _, writer = await asyncio.open_connection("127.0.0.1", target.port)
+            writer.write(request_bytes(target.path, headers, body))
+            await writer.drain()
+            await asyncio.sleep(0.1)
+            writer.close()  # gone, 50 bytes short
+            await asyncio.sleep(0.2)
+            await target.answered()
+    hang_ups = [r for r in caplog.records if "closed the connection before the body ended" in r.getMessage()]
+    assert len(hang_ups) == 3
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
 @pytest.fixture
 def quick_timeouts(monkeypatch: pytest.MonkeyPatch) -> float:
     """Header and body timeouts of 0.6 s for the servers started after it (read at construction)."""
