@@ -16,7 +16,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from botkit.message import Incoming
 
@@ -79,6 +79,46 @@ class ConversationLanes:
                 self._locks[key] = (lock, users - 1)
 
 
+@runtime_checkable
+class IntakeState(Protocol):
+    """Where de-duplication and the conversation lanes live: this process, or Redis shared by replicas.
+
+    ``admit`` is synchronous on purpose: the adapter calls it before its webhook answers, so the order
+    in which updates reached *any* replica is the order of their tickets (a platform sends the next
+    update only after the previous one was acknowledged).
+    """
+
+    def admit(self, event_id: str | None, key: str) -> str | None:
+        """A ticket for the event in conversation ``key``, or None when it was taken in before."""
+        ...
+
+    def lane(self, key: str, ticket: str) -> AbstractAsyncContextManager[None]:
+        """Wait for ``ticket``'s turn in conversation ``key``; hold the lane for the ``async with`` block."""
+        ...
+
+    async def drop(self, key: str, ticket: str) -> None:
+        """Give ``ticket`` up without waiting for its turn (there was nothing to handle)."""
+        ...
+
+
+class LocalIntakeState:
+    """The in-process state (one replica): :meth:`Intake.is_new` de-duplicates, lanes are asyncio locks."""
+
+    def __init__(self, lanes: ConversationLanes | None = None) -> None:
+        self._lanes = lanes or ConversationLanes()
+
+    def admit(self, event_id: str | None, key: str) -> str | None:
+        """Always a ticket: redeliveries were dropped by :meth:`Intake.is_new` already."""
+        return ""
+
+    def lane(self, key: str, ticket: str) -> AbstractAsyncContextManager[None]:
+        """The conversation's asyncio lock (arrival order = the order handlers ask for it)."""
+        return self._lanes.lane(key)
+
+    async def drop(self, key: str, ticket: str) -> None:
+        """Nothing to give up: a local event takes its place in the lane only when it asks for it."""
+
+
 async def keep_showing(show: Callable[[], Awaitable[None]], every_s: float, *, after_s: float = 0.0) -> None:
     """Call ``show`` after ``after_s`` seconds, then every ``every_s`` seconds until cancelled.
 
@@ -114,12 +154,21 @@ class Intake:
         self._typing = typing
         self._dispatcher: Dispatcher | None = None
         self._recent = RecentIds()
-        self._lanes = ConversationLanes()
+        self._lanes = ConversationLanes()  # used unless the dispatcher brings a shared state
+        self._state: IntakeState = LocalIntakeState(self._lanes)
+        self._event_id: str | None = None  # the id is_new just passed, for the submit that follows it
         self._tasks: set[asyncio.Task[None]] = set()
 
     def bind(self, dispatcher: Dispatcher) -> None:
-        """Deliver from now on to ``dispatcher`` (the adapter's ``start`` calls this)."""
+        """Deliver from now on to ``dispatcher`` (the adapter's ``start`` calls this).
+
+        A dispatcher that carries an ``intake_state`` (the runtime sets one shared through Redis when
+        several replicas serve one bot) has de-duplication and lanes kept there instead of here.
+        """
         self._dispatcher = dispatcher
+        shared = getattr(dispatcher, "intake_state", None)
+        if isinstance(shared, IntakeState):
+            self._state = shared
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -142,27 +191,50 @@ class Intake:
         if self._recent.seen(event_id):
             log.debug("%s: event %s delivered again; ignored", self._adapter.name, event_id)
             return False
+        # Adapters call submit right after (no await between): it hands the id to the shared state.
+        self._event_id = event_id
+        with contextlib.suppress(RuntimeError):  # no loop: a synchronous caller, the next submit clears it
+            asyncio.get_running_loop().call_soon(self._forget_event_id, event_id)
         return True
 
+    def _forget_event_id(self, event_id: str) -> None:
+        if self._event_id == event_id:
+            self._event_id = None
+
     def submit(
-        self, incoming: Incoming, *, prepare: Prepare = _unchanged, cleanup: Cleanup | None = None
+        self,
+        incoming: Incoming,
+        *,
+        prepare: Prepare = _unchanged,
+        cleanup: Cleanup | None = None,
+        event_id: str | None = None,
     ) -> asyncio.Task[None]:
         """Handle ``incoming`` in the background; the task is tracked until it ends.
 
-        ``prepare`` runs at once, before waiting for the conversation's lane (a button press is
-        acknowledged while the conversation is still busy); ``cleanup`` runs last, whatever happened.
+        The event takes its ticket in the conversation's lane now, before the caller acknowledges it
+        (``event_id`` defaults to the one :meth:`is_new` was just asked about); one that another replica
+        took in already is dropped here. ``prepare`` runs at once, before waiting for the lane (a
+        button press is acknowledged while the conversation is still busy); ``cleanup`` runs last.
         """
-        task = asyncio.get_running_loop().create_task(self._run(incoming, prepare, cleanup))
+        loop = asyncio.get_running_loop()
+        event_id, self._event_id = event_id or self._event_id, None
+        ticket = self._state.admit(event_id, incoming.conversation.key)
+        if ticket is None:
+            log.debug("%s: event %s taken in by another replica; ignored", self._adapter.name, event_id)
+            return loop.create_task(asyncio.sleep(0))
+        task = loop.create_task(self._run(incoming, ticket, prepare, cleanup))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def _run(self, incoming: Incoming, prepare: Prepare, cleanup: Cleanup | None) -> None:
+    async def _run(self, incoming: Incoming, ticket: str, prepare: Prepare, cleanup: Cleanup | None) -> None:
         try:
             ready = await prepare(incoming)
+            # The ticket was taken for incoming's key: prepare may change the message, not the conversation.
             if ready is None:
+                await self._state.drop(incoming.conversation.key, ticket)
                 return
-            async with self._lanes.lane(ready.conversation.key):
+            async with self._state.lane(incoming.conversation.key, ticket):
                 async with self._typing(ready):
                     await self.dispatcher.handle(ready, self._adapter)
         except Exception:  # one bad event must not end the adapter

@@ -11,7 +11,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from botkit.context import Context
 from botkit.i18n import N_, translate_for
@@ -81,43 +81,85 @@ def _has_undecodable(text: str) -> bool:
     return any("\udc80" <= ch <= "\udcff" for ch in text)
 
 
-class RateLimitMiddleware:
-    """Per-user sliding-window limit: at most ``messages`` per ``per_seconds``.
+class RateVerdict(NamedTuple):
+    """One message weighed against its author's window."""
 
-    The first refused message gets a reply saying how long to wait; further ones in the same window are
-    dropped silently, so a flood does not turn into a flood of refusals.
+    allowed: bool
+    retry_s: float  # when refused: how long until the oldest counted message leaves the window
+    warn: bool  # when refused: the first refusal in this window, the one the user is told about
+
+
+class RateWindow(Protocol):
+    """Where the per-user windows live: this process (:class:`MemoryRateWindow`) or Redis, shared by
+    every replica of the bot (``botkit.queue.cluster.RedisRateWindow``, wired by the runtime)."""
+
+    async def hit(self, who: str, messages: int, per_seconds: float) -> RateVerdict:
+        """Count one message of ``who``, unless ``messages`` were counted in the last ``per_seconds``."""
+        ...
+
+
+class MemoryRateWindow:
+    """Sliding windows in this process's memory (bounded: idle users are forgotten).
+
+    Args:
+        clock: seconds, monotonic (tests pass their own).
     """
 
-    def __init__(
-        self, messages: int = 20, per_seconds: float = 60.0, *, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.messages = messages
-        self.per_seconds = per_seconds
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._hits: dict[str, deque[float]] = {}
         self._warned: dict[str, float] = {}
 
-    async def __call__(self, ctx: Context, call_next: Next[Context]) -> None:
-        who = f"{ctx.incoming.platform}:{ctx.incoming.author.id}"
+    async def hit(self, who: str, messages: int, per_seconds: float) -> RateVerdict:
+        """Count one message of ``who``, unless ``messages`` were counted in the last ``per_seconds``."""
         now = self.clock()
         hits = self._hits.setdefault(who, deque())
-        while hits and now - hits[0] >= self.per_seconds:
+        while hits and now - hits[0] >= per_seconds:
             hits.popleft()
-        if len(hits) >= self.messages:
-            retry = self.per_seconds - (now - hits[0])
-            if self._warned.get(who, -math.inf) < hits[0]:
+        if len(hits) >= messages:
+            retry = per_seconds - (now - hits[0])
+            warn = self._warned.get(who, -math.inf) < hits[0]
+            if warn:
                 self._warned[who] = now
-                await ctx.reply(translate_for(ctx, TOO_FAST, seconds=max(1, math.ceil(retry))))
-            return
+            return RateVerdict(False, retry, warn)
         hits.append(now)
         if len(self._hits) > 50_000:  # forget idle users so memory stays bounded
-            self._forget_idle(now)
-        await call_next(ctx)
+            self._forget_idle(now, per_seconds)
+        return RateVerdict(True, 0.0, False)
 
-    def _forget_idle(self, now: float) -> None:
-        for who in [w for w, h in self._hits.items() if not h or now - h[-1] >= self.per_seconds]:
+    def _forget_idle(self, now: float, per_seconds: float) -> None:
+        for who in [w for w, h in self._hits.items() if not h or now - h[-1] >= per_seconds]:
             self._hits.pop(who, None)
             self._warned.pop(who, None)
+
+
+class RateLimitMiddleware:
+    """Per-user sliding-window limit: at most ``messages`` per ``per_seconds``.
+
+    The first refused message gets a reply saying how long to wait; further ones in the same window are
+    dropped silently, so a flood does not turn into a flood of refusals. ``window`` keeps the counts
+    (this process's memory by default; the runtime gives replicas one shared through Redis).
+    """
+
+    def __init__(
+        self,
+        messages: int = 20,
+        per_seconds: float = 60.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        window: RateWindow | None = None,
+    ) -> None:
+        self.messages = messages
+        self.per_seconds = per_seconds
+        self.window: RateWindow = window or MemoryRateWindow(clock)
+
+    async def __call__(self, ctx: Context, call_next: Next[Context]) -> None:
+        who = f"{ctx.incoming.platform}:{ctx.incoming.author.id}"
+        verdict = await self.window.hit(who, self.messages, self.per_seconds)
+        if verdict.allowed:
+            await call_next(ctx)
+        elif verdict.warn:
+            await ctx.reply(translate_for(ctx, TOO_FAST, seconds=max(1, math.ceil(verdict.retry_s))))
 
 
 class AdminOnlyMiddleware:

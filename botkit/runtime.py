@@ -99,11 +99,25 @@ def build_bot(
     )
     bot.load_errors.update(report.errors)
     if settings.queue.backend == "celery":
+        _share_between_replicas(bot, settings)
         from botkit.queue.jobs_client import CeleryJobs
 
         # Jobs go to the jobs queue; @every/@at to `botkit beat`; this replica delivers what jobs write.
         bot.jobs = CeleryJobs(bot, settings)
     return bot
+
+
+def _share_between_replicas(bot: Bot, settings: Settings) -> None:
+    """Queue mode may run several replicas of the bot: give them one intake (de-duplication and the
+    conversations' lanes) and one rate window, in Redis. Building connects nothing yet."""
+    from botkit.middleware import RateLimitMiddleware
+    from botkit.queue.cluster import RedisIntakeState, RedisRateWindow
+
+    # The adapters' Intake looks for this attribute on the dispatcher it is bound to.
+    setattr(bot, "intake_state", RedisIntakeState.from_settings(settings.queue))  # noqa: B010
+    for layer in bot.middleware:
+        if isinstance(layer, RateLimitMiddleware):
+            layer.window = RedisRateWindow.from_settings(settings.queue)
 
 
 async def run_adapters(bot: Bot, adapters: Sequence[Adapter]) -> None:
@@ -130,3 +144,13 @@ async def run_adapters(bot: Bot, adapters: Sequence[Adapter]) -> None:
             except Exception:
                 log.exception("adapter %s failed to stop cleanly", adapter.name)
         await bot.stop()
+        await _close_shared(bot)
+
+
+async def _close_shared(bot: Bot) -> None:
+    """Close the Redis pools :func:`_share_between_replicas` opened (nothing in the embedded default)."""
+    shared = [getattr(bot, "intake_state", None), *(getattr(m, "window", None) for m in bot.middleware)]
+    for part in shared:
+        close = getattr(part, "close", None)
+        if close is not None:
+            await close()
