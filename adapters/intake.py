@@ -97,7 +97,7 @@ class IntakeState(Protocol):
         ...
 
     async def drop(self, key: str, ticket: str) -> None:
-        """Give ``ticket`` up without waiting for its turn (there was nothing to handle)."""
+        """Give ``ticket`` up without waiting for its turn (nothing to handle, or preparing it failed)."""
         ...
 
 
@@ -228,19 +228,24 @@ class Intake:
         return task
 
     async def _run(self, incoming: Incoming, ticket: str, prepare: Prepare, cleanup: Cleanup | None) -> None:
+        # The ticket was taken for incoming's key: prepare may change the message, not the conversation.
+        key, in_lane = incoming.conversation.key, False
         try:
             ready = await prepare(incoming)
-            # The ticket was taken for incoming's key: prepare may change the message, not the conversation.
             if ready is None:
-                await self._state.drop(incoming.conversation.key, ticket)
                 return
-            async with self._state.lane(incoming.conversation.key, ticket):
+            in_lane = True  # from here the lane gives the ticket back, whatever happens
+            async with self._state.lane(key, ticket):
                 async with self._typing(ready):
                     await self.dispatcher.handle(ready, self._adapter)
         except Exception:  # one bad event must not end the adapter
-            where = incoming.conversation.key
-            log.exception("%s: handling %s in %s failed", self._adapter.name, type(incoming).__name__, where)
+            log.exception("%s: handling %s in %s failed", self._adapter.name, type(incoming).__name__, key)
         finally:
+            if not in_lane:  # nothing to handle, prepare failed, or stopped meanwhile: the next one goes on
+                try:
+                    await self._state.drop(key, ticket)
+                except Exception:
+                    log.exception("%s: giving up the lane of %s failed", self._adapter.name, key)
             if cleanup is not None:
                 try:
                     await cleanup(incoming)

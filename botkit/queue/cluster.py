@@ -169,12 +169,13 @@ class RedisIntakeState:
                 await self._leave(keys=[_lane(key), _ALIVE + ticket, event], args=[ticket, int(done)])
 
     async def drop(self, key: str, ticket: str) -> None:
-        """Leave the lane without a turn (the adapter found nothing to handle); the event counts as done."""
+        """Leave the lane without a turn (nothing to handle, or preparing it failed). The event is not
+        marked done: a redelivery of it is taken in again, on any replica."""
         event = self._events.pop(ticket, f"{PREFIX}:intake:none")
         if ticket == LOCAL:
             return
         with contextlib.suppress(RedisError):
-            await self._leave(keys=[_lane(key), _ALIVE + ticket, event], args=[ticket, 1])
+            await self._leave(keys=[_lane(key), _ALIVE + ticket, event], args=[ticket, 0])
 
     async def _wait_turn(self, key: str, ticket: str) -> bool:
         try:

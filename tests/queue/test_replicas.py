@@ -161,6 +161,24 @@ async def test_a_dead_replicas_ticket_expires_and_its_redelivered_update_keeps_i
     assert log.count(("start", "redelivered")) == 1
 
 
+async def test_an_update_that_fails_before_its_turn_gives_the_lane_back(
+    replicas: tuple[Replica, Replica, list[tuple[str, str]]],
+) -> None:
+    a, b, log = replicas
+    chat = fresh("chat")
+
+    async def refused(incoming: Incoming) -> Incoming:
+        raise RuntimeError("the platform refused the button's acknowledgement")
+
+    assert a.intake.is_new(fresh("u"))
+    a.intake.submit(message("pressed", chat), prepare=refused)
+    b.receive(fresh("u"), "next", chat)
+    b.gate("next").set()
+    await started(log, "next")  # at once, not after the 15 s a dead replica's ticket holds the lane
+    await b.intake.drain(5)
+    assert log == [("start", "next"), ("end", "next")]
+
+
 async def test_with_redis_unreachable_updates_are_still_handled_in_order_per_replica() -> None:
     log: list[tuple[str, str]] = []
     down = Replica(f"redis://127.0.0.1:{free_port()}/0", log)
