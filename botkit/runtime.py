@@ -109,15 +109,30 @@ def build_bot(
 
 def _share_between_replicas(bot: Bot, settings: Settings) -> None:
     """Queue mode may run several replicas of the bot: give them one intake (de-duplication and the
-    conversations' lanes) and one rate window, in Redis. Building connects nothing yet."""
+    conversations' lanes) and one rate window, in Redis. Building connects nothing yet; stopping the bot
+    closes their connections."""
     from botkit.middleware import RateLimitMiddleware
     from botkit.queue.cluster import RedisIntakeState, RedisRateWindow
 
-    # The adapters' Intake looks for this attribute on the dispatcher it is bound to.
-    setattr(bot, "intake_state", RedisIntakeState.from_settings(settings.queue))  # noqa: B010
+    intake = RedisIntakeState.from_settings(settings.queue)
+    windows: list[RedisRateWindow] = []
     for layer in bot.middleware:
         if isinstance(layer, RateLimitMiddleware):
-            layer.window = RedisRateWindow.from_settings(settings.queue)
+            layer.window = window = RedisRateWindow.from_settings(settings.queue)
+            windows.append(window)
+    # The adapters' Intake looks for this attribute on the dispatcher it is bound to.
+    setattr(bot, "intake_state", intake)  # noqa: B010
+    stop_bot = bot.stop
+
+    async def stop_then_close() -> None:  # Bot.stop has no hook for what the wiring adds
+        try:
+            await stop_bot()
+        finally:
+            await intake.close()
+            for window in windows:
+                await window.close()
+
+    setattr(bot, "stop", stop_then_close)  # noqa: B010
 
 
 async def run_adapters(bot: Bot, adapters: Sequence[Adapter]) -> None:
@@ -144,13 +159,3 @@ async def run_adapters(bot: Bot, adapters: Sequence[Adapter]) -> None:
             except Exception:
                 log.exception("adapter %s failed to stop cleanly", adapter.name)
         await bot.stop()
-        await _close_shared(bot)
-
-
-async def _close_shared(bot: Bot) -> None:
-    """Close the Redis pools :func:`_share_between_replicas` opened (nothing in the embedded default)."""
-    shared = [getattr(bot, "intake_state", None), *(getattr(m, "window", None) for m in bot.middleware)]
-    for part in shared:
-        close = getattr(part, "close", None)
-        if close is not None:
-            await close()
