@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from itertools import groupby
 from typing import TYPE_CHECKING
 
@@ -76,6 +76,11 @@ class Bot:
         self.load_errors: dict[str, str] = {}
         self.teardown_errors: dict[str, str] = {}
         self.adapters: dict[str, Adapter] = {}
+        # What the adapters' intake shares between replicas (de-duplication, conversation lanes): the
+        # runtime puts a Redis one here in queue mode; None keeps each adapter's own, in memory.
+        self.intake_state: object | None = None
+        # Closed last by stop(), after the store: what the wiring opened for this bot (Redis clients).
+        self.on_stop: list[Callable[[], Awaitable[None]]] = []
         # In-process jobs by default; the runtime puts Celery's runner here for queue.backend = "celery".
         self.jobs: JobRunner = LocalJobs(self)
         self._handlers: list[Handler] = []
@@ -158,6 +163,8 @@ class Bot:
         if self.model is not None:
             await self.model.close()
         await self.store.close()
+        for close in self.on_stop:
+            await close()
         self._started = False
 
     async def _teardown(self, plugin: Plugin) -> None:

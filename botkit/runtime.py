@@ -120,19 +120,8 @@ def _share_between_replicas(bot: Bot, settings: Settings) -> None:
         if isinstance(layer, RateLimitMiddleware):
             layer.window = window = RedisRateWindow.from_settings(settings.queue)
             windows.append(window)
-    # The adapters' Intake looks for this attribute on the dispatcher it is bound to.
-    setattr(bot, "intake_state", intake)  # noqa: B010
-    stop_bot = bot.stop
-
-    async def stop_then_close() -> None:  # Bot.stop has no hook for what the wiring adds
-        try:
-            await stop_bot()
-        finally:
-            await intake.close()
-            for window in windows:
-                await window.close()
-
-    setattr(bot, "stop", stop_then_close)  # noqa: B010
+    bot.intake_state = intake  # the adapters' Intake finds it on the dispatcher it is bound to
+    bot.on_stop += [intake.close, *(window.close for window in windows)]
 
 
 async def run_adapters(bot: Bot, adapters: Sequence[Adapter]) -> None:
