@@ -192,7 +192,14 @@ class SlackAdapter:
         return await to_aiohttp_response(await self._app.async_dispatch(bolt_request))
 
     async def _on_event(self, body: dict[str, Any], ack: AsyncAck) -> None:
-        await ack()
+        # Acknowledged after the event is taken in: with replicas sharing the intake (queue mode) the
+        # conversation's turn is drawn before Slack hears back, so arrival order is Slack's send order.
+        try:
+            self._take_event(body)
+        finally:
+            await ack()
+
+    def _take_event(self, body: dict[str, Any]) -> None:
         event_id = str(body.get("event_id") or "")
         if event_id and not self._intake.is_new(f"event:{event_id}"):
             return
@@ -245,13 +252,12 @@ class SlackAdapter:
         await ack(text=escape("\n\n".join(collected)) if collected else "\u2026", response_type="in_channel")
 
     async def _on_action(self, body: dict[str, Any], ack: AsyncAck) -> None:
-        await ack()
-        event = action_to_event(body)
-        if event is None:
-            return
-        if not self._intake.is_new(f"action:{body.get('trigger_id') or ''}:{event.id}"):
-            return
-        self._intake.submit(event, prepare=self._with_language)
+        try:  # taken in first, then acknowledged, as events are
+            event = action_to_event(body)
+            if event is not None and self._intake.is_new(f"action:{body.get('trigger_id') or ''}:{event.id}"):
+                self._intake.submit(event, prepare=self._with_language)
+        finally:
+            await ack()
 
     async def _with_language(self, incoming: Incoming) -> Incoming:
         return await self._locales.with_language(incoming) if self._locales is not None else incoming
