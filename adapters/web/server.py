@@ -2,21 +2,17 @@
 WebSocket) served by uvicorn inside the adapter's event loop.
 
 The assets are plain files in this package (``assets/``), read once at start: no build step and no CDN.
-uvicorn gets a socket this module bound itself, so a port in use is an ``OSError`` naming the address
-rather than uvicorn's ``sys.exit``, and it installs no signal handlers: ``botkit run`` owns SIGINT/SIGTERM.
+``botkit.asgi_server`` runs uvicorn: on a socket bound here (a port in use is an ``OSError`` naming the
+address), without signal handlers (``botkit run`` owns SIGINT/SIGTERM), closing connections whose request
+head is late and answering 503 past its connection limit; WebSockets are not cut by the head timeout.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import html
-import socket
-from collections.abc import Generator
 from importlib import resources
 from urllib.parse import quote
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
@@ -24,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute
 
 from botkit.adapters.web.files import FileShelf
 from botkit.adapters.web.session import ChatEndpoint
+from botkit.asgi_server import AsgiServer, bind_socket
 
 ASSETS = resources.files("botkit.adapters.web") / "assets"
 # The demo page loads only this server's own script and connects only to its own socket.
@@ -81,16 +78,8 @@ def build_app(endpoint: ChatEndpoint, files: FileShelf, bot_name: str) -> Starle
     return Starlette(routes=routes)
 
 
-class _QuietServer(uvicorn.Server):
-    """uvicorn without its signal handlers: the process's owner decides when to stop."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Generator[None, None, None]:
-        yield
-
-
 class WebServer:
-    """Serves ``app`` on ``listen``:``port`` until :meth:`stop`.
+    """Serves ``app`` on ``listen``:``port`` until :meth:`stop` (slow clients, load: ``botkit.asgi_server``).
 
     Args:
         max_frame_bytes: frames up to 8 times this (and at least 64 KiB) reach the protocol, which answers
@@ -102,8 +91,7 @@ class WebServer:
         self._listen = listen
         self._port = port
         self._ws_max = max(8 * max_frame_bytes, 1 << 16)
-        self._server: uvicorn.Server | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._server = AsgiServer("web")
         self.port = port
 
     async def start(self) -> None:
@@ -112,41 +100,16 @@ class WebServer:
         Raises:
             OSError: the address cannot be bound (in use, or not this machine's).
         """
-        family = socket.AF_INET6 if ":" in self._listen else socket.AF_INET
-        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without it
-        # Nagle's algorithm holds each small frame after the first for the client's delayed ACK (40 ms).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._listen, self._port))
-        except OSError as exc:
-            sock.close()
-            raise OSError(
-                exc.errno, f"web: cannot listen on {self._listen}:{self._port}: {exc.strerror}"
-            ) from exc
+        sock = bind_socket(self._listen, self._port, "web")
         self.port = int(sock.getsockname()[1])
-        config = uvicorn.Config(
+        await self._server.start(
             self._app,
-            log_config=None,  # botkit's logging stays as it is
-            access_log=False,
-            lifespan="off",
+            sock,
             ws="websockets-sansio",  # uvicorn's older "websockets" protocol is deprecated (and warns)
             ws_max_size=self._ws_max,
             timeout_graceful_shutdown=5,
         )
-        self._server = _QuietServer(config)
-        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
-        while not self._server.started:
-            if self._task.done():
-                await self._task  # raises what stopped it
-                raise RuntimeError("web: the server stopped while starting")
-            await asyncio.sleep(0.02)
 
     async def stop(self) -> None:
         """Close every socket (code 1012: the widget reconnects later) and stop serving."""
-        if self._server is not None and self._task is not None:
-            self._server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        self._server = None
-        self._task = None
+        await self._server.stop()

@@ -1,0 +1,207 @@
+"""uvicorn serving an ASGI app inside the caller's event loop, on a socket the caller bound.
+
+Shared by the web widget's server and the console (neither may import the other, so it lives in the core).
+Binding the socket here rather than in uvicorn makes a port in use an ``OSError`` naming the address, not
+uvicorn's ``sys.exit``; uvicorn installs no signal handlers (``botkit run`` owns SIGINT and SIGTERM) and no
+logging configuration (botkit's stays as it is), and writes no access log.
+
+Slow clients: uvicorn's h11 protocol has no timer on a request head. Its keep-alive timer runs only after
+a response and stops at the first byte, so a client that trickles a head one byte at a time, or connects and
+sends nothing, holds its connection for ever. :func:`head_timeout_protocol` adds one: a connection whose
+request head is not complete within :data:`HEAD_TIMEOUT_S` of connecting or of its last response is closed
+(with a 408 when part of a head came, silently when nothing did: browsers open spare connections). The timer
+is not extended by each byte, and it stops once a head is complete: a slow handler, a long response (the
+console's event stream) and a WebSocket (the widget's chat) are never cut by it. A slow client costs a
+socket until then, never the event loop.
+
+Load: HTTP requests are answered 503 while :data:`MAX_CONCURRENCY` connections (open WebSockets included)
+or requests in progress are open, so a flood is refused before it exhausts file descriptors and memory.
+
+uvicorn is imported only when a server starts: it comes with the ``web`` extra, the core does not need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import uvicorn
+
+log = logging.getLogger(__name__)
+
+HEAD_TIMEOUT_S = 10.0  # a request head must be complete this long after connecting or the last response
+MAX_CONCURRENCY = 4096  # connections (WebSockets included) or requests in progress before a request gets 503
+
+Scope = MutableMapping[str, Any]
+ASGIApp = Callable[
+    [Scope, Callable[[], Awaitable[Scope]], Callable[[Scope], Awaitable[None]]], Awaitable[None]
+]
+
+
+def bind_socket(listen: str, port: int, owner: str) -> socket.socket:
+    """A TCP socket bound to ``listen``:``port`` (0: a free port), not yet listening.
+
+    Args:
+        owner: the server's name for the error message (``"web"``, ``"console"``).
+
+    Raises:
+        OSError: the address cannot be bound (in use, or not this machine's), naming it.
+    """
+    family = socket.AF_INET6 if ":" in listen else socket.AF_INET
+    # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on sockets that say so, and without it
+    # Nagle's algorithm holds each small write after the first for the client's delayed ACK (40 ms).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((listen, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"{owner}: cannot listen on {listen}:{port}: {exc.strerror}") from exc
+    return sock
+
+
+def head_timeout_protocol(timeout_s: float, owner: str) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request head is late (see the module's text).
+
+    Args:
+        timeout_s: seconds from connecting, or from the last response, to a complete request head.
+        owner: the server's name for the log.
+    """
+    import h11
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class HeadTimeoutProtocol(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._watch_head()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._watch_head()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()  # may start the next request, already buffered
+            self._watch_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_head_timer()
+            super().connection_lost(exc)
+
+        def _watch_head(self) -> None:
+            # Waiting for a head: both sides idle, and still HTTP (an upgrade hands the transport on).
+            waiting = (
+                not self.transport.is_closing()
+                and self.transport.get_protocol() is self
+                and self.conn.our_state is h11.IDLE
+                and self.conn.their_state is h11.IDLE
+            )
+            if not waiting:
+                self._stop_head_timer()
+            elif self._head_timer is None:  # started once per head, not again for each byte
+                self._head_timer = self.loop.call_later(timeout_s, self._head_timed_out)
+
+        def _stop_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_timed_out(self) -> None:
+            self._head_timer = None
+            if self.transport.is_closing():
+                return
+            received = len(self.conn.trailing_data[0])
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+            if not received:
+                log.debug("%s: closed an idle connection from %s", owner, client)
+                self.transport.close()
+                return
+            log.warning(
+                "%s: closed a connection from %s: its request head was not complete within %g s (%d bytes)",
+                owner,
+                client,
+                timeout_s,
+                received,
+            )
+            with contextlib.suppress(h11.LocalProtocolError):
+                text = f"request head not received within {timeout_s:g} s\n".encode()
+                headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+                self.transport.write(self.conn.send(h11.Response(status_code=408, headers=headers)) or b"")
+                self.transport.write(self.conn.send(h11.Data(data=text)) or b"")
+                self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
+            self.transport.close()
+
+    return HeadTimeoutProtocol
+
+
+def _quiet_server(config: uvicorn.Config) -> uvicorn.Server:
+    """A uvicorn server without signal handlers: the process's owner decides when to stop."""
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
+
+    return QuietServer(config)
+
+
+class AsgiServer:
+    """One app served by uvicorn in this event loop, from :meth:`start` until :meth:`stop`.
+
+    :data:`HEAD_TIMEOUT_S` and :data:`MAX_CONCURRENCY` are read here, at construction (tests patch them).
+
+    Args:
+        owner: the server's name in messages (``"web"``, ``"console"``).
+    """
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.head_timeout_s = HEAD_TIMEOUT_S
+        self.max_concurrency = MAX_CONCURRENCY
+        self._server: uvicorn.Server | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, app: ASGIApp, sock: socket.socket, **uvicorn_options: Any) -> None:
+        """Serve ``app`` on ``sock`` (bound, e.g. by :func:`bind_socket`); returns once connections are
+        accepted.
+
+        Args:
+            uvicorn_options: more ``uvicorn.Config`` options (``ws``, ``timeout_graceful_shutdown``...).
+
+        Raises:
+            RuntimeError: the server stopped while starting (or whatever stopped it).
+        """
+        import uvicorn
+
+        options: dict[str, Any] = {
+            "log_config": None,  # botkit's logging stays as it is
+            "access_log": False,
+            "lifespan": "off",
+            "http": head_timeout_protocol(self.head_timeout_s, self.owner),
+            "limit_concurrency": self.max_concurrency,
+        }
+        config = uvicorn.Config(app, **{**options, **uvicorn_options})
+        self._server = _quiet_server(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            if self._task.done():
+                await self._task  # raises what stopped it
+                raise RuntimeError(f"{self.owner}: the server stopped while starting")
+            await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        """Stop accepting, close the connections (within the graceful shutdown's time) and stop serving;
+        harmless when not started."""
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._server = None
+        self._task = None
