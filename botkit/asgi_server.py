@@ -132,9 +132,9 @@ def head_timeout_protocol(timeout_s: float, owner: str) -> type[asyncio.Protocol
             with contextlib.suppress(h11.LocalProtocolError):
                 text = f"request head not received within {timeout_s:g} s\n".encode()
                 headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
-                self.transport.write(self.conn.send(h11.Response(status_code=408, headers=headers)) or b"")
-                self.transport.write(self.conn.send(h11.Data(data=text)) or b"")
-                self.transport.write(self.conn.send(h11.EndOfMessage()) or b"")
+                answer = h11.Response(status_code=408, headers=headers, reason=b"Request Timeout")
+                for event in (answer, h11.Data(data=text), h11.EndOfMessage()):
+                    self.transport.write(self.conn.send(event) or b"")
             self.transport.close()
 
     return HeadTimeoutProtocol
