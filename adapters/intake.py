@@ -90,15 +90,12 @@ class IntakeState(Protocol):
 
     def admit(self, event_id: str | None, key: str) -> str | None:
         """A ticket for the event in conversation ``key``, or None when it was taken in before."""
-        ...
 
     def lane(self, key: str, ticket: str) -> AbstractAsyncContextManager[None]:
         """Wait for ``ticket``'s turn in conversation ``key``; hold the lane for the ``async with`` block."""
-        ...
 
     async def drop(self, key: str, ticket: str) -> None:
         """Give ``ticket`` up without waiting for its turn (nothing to handle, or preparing it failed)."""
-        ...
 
 
 class LocalIntakeState:

@@ -95,7 +95,6 @@ class RateWindow(Protocol):
 
     async def hit(self, who: str, messages: int, per_seconds: float) -> RateVerdict:
         """Count one message of ``who``, unless ``messages`` were counted in the last ``per_seconds``."""
-        ...
 
 
 class MemoryRateWindow:

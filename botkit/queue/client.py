@@ -26,7 +26,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from botkit.errors import GenerationFailed, GenerationTimeout, ModelBusy
-from botkit.queue.connection import check_credentials, is_refusal, redact, refusal
+from botkit.queue.connection import check_queue, is_refusal, redact, refusal
 from botkit.queue.protocol import GENERATE_TASK, RequestKeys, redis_url, request_id
 from botkit.queue.tokens import TokenCounter
 from botkit.types import ChatTurn, Generation, SamplingParams
@@ -76,7 +76,7 @@ class CeleryGenerator:
         """
         from botkit.model.loader import default_model_dir
 
-        check_credentials(redis_url(settings.queue), timeout_s=settings.queue.connect_timeout_s)
+        check_queue(settings.queue)
         chosen = settings.model.path or default_model_dir()
         model_dir = chosen if chosen is not None and Path(chosen).is_dir() else None
         return cls(settings, model_dir=model_dir)

@@ -14,13 +14,17 @@ from __future__ import annotations
 
 import logging
 import ssl
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
 from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
 
 from botkit.model.loader import ModelLoadError
+from botkit.queue.protocol import redis_url
+
+if TYPE_CHECKING:
+    from botkit.config import QueueSettings
 
 log = logging.getLogger("botkit.queue")
 
@@ -113,6 +117,12 @@ def is_untrusted(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def check_queue(queue: QueueSettings) -> bool:
+    """:func:`check_credentials` on the ``[queue]`` settings' Redis, within their connect timeout: what
+    every botkit process (bot, worker, jobs, beat) checks as it starts."""
+    return check_credentials(redis_url(queue), timeout_s=queue.connect_timeout_s)
 
 
 def check_credentials(url: str, *, timeout_s: float) -> bool:

@@ -23,9 +23,8 @@ from botkit.config import Settings
 from botkit.discovery import load_plugins
 from botkit.jobs.schedule import Schedule
 from botkit.queue.app import make_celery
-from botkit.queue.connection import QueueRefused, check_credentials
+from botkit.queue.connection import QueueRefused, check_queue
 from botkit.queue.jobs_client import SCHEDULED_TASK
-from botkit.queue.protocol import redis_url
 
 
 class PluginSchedule(BaseSchedule):
@@ -86,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings(args.config)
-        check_credentials(redis_url(settings.queue), timeout_s=settings.queue.connect_timeout_s)
+        check_queue(settings.queue)
     except (ConfigError, QueueRefused) as exc:
         print(f"botkit beat: {exc}", file=sys.stderr)
         return 2

@@ -32,7 +32,7 @@ from botkit.jobs.context import JobContext, JobFunction, call_job
 from botkit.jobs.local import deliver_background, run_scheduled
 from botkit.message import Reply, StreamingReply
 from botkit.queue.app import make_celery
-from botkit.queue.connection import QueueRefused, check_credentials
+from botkit.queue.connection import QueueRefused, check_queue
 from botkit.queue.jobs_client import BACKGROUND_TASK, LATER_TASK, SCHEDULED_TASK, CeleryJobs
 from botkit.queue.jobs_outbox import post
 from botkit.queue.protocol import PREFIX, redis_url
@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         settings = load_settings(args.config)
-        check_credentials(redis_url(settings.queue), timeout_s=settings.queue.connect_timeout_s)
+        check_queue(settings.queue)
     except (ConfigError, QueueRefused) as exc:
         print(f"botkit jobs: {exc}", file=sys.stderr)
         return 2

@@ -23,8 +23,8 @@ from celery import Celery
 from celery.signals import worker_init, worker_ready, worker_shutdown, worker_shutting_down
 
 from botkit.queue.app import make_celery
-from botkit.queue.connection import check_credentials
-from botkit.queue.protocol import GENERATE_TASK, redis_url
+from botkit.queue.connection import check_queue
+from botkit.queue.protocol import GENERATE_TASK
 from botkit.queue.runtime import WorkerOptions, WorkerRuntime
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace, *, runner: BatchRunner | None = None) -> int:
         if not args.echo:
             model = str(resolve_model_dir(args.model or settings.model.path))
         # Before the model loads: a refused password is a configuration error, not an outage to wait out.
-        check_credentials(redis_url(settings.queue), timeout_s=settings.queue.connect_timeout_s)
+        check_queue(settings.queue)
     except (ConfigError, ModelLoadError) as exc:  # QueueRefused is a ModelLoadError
         print(f"botkit worker: {exc}", file=sys.stderr)
         return 2
