@@ -5,14 +5,25 @@ Binding the socket here rather than in uvicorn makes a port in use an ``OSError`
 uvicorn's ``sys.exit``; uvicorn installs no signal handlers (``botkit run`` owns SIGINT and SIGTERM) and no
 logging configuration (botkit's stays as it is), and writes no access log.
 
-Slow clients: uvicorn's h11 protocol has no timer on a request head. Its keep-alive timer runs only after
-a response and stops at the first byte, so a client that trickles a head one byte at a time, or connects and
-sends nothing, holds its connection for ever. :func:`head_timeout_protocol` adds one: a connection whose
-request head is not complete within :data:`HEAD_TIMEOUT_S` of connecting or of its last response is closed
-(with a 408 when part of a head came, silently when nothing did: browsers open spare connections). The timer
-is not extended by each byte, and it stops once a head is complete: a slow handler, a long response (the
-console's event stream) and a WebSocket (the widget's chat) are never cut by it. A slow client costs a
-socket until then, never the event loop.
+Slow clients: uvicorn's h11 protocol has no timer on a request head or body. Its keep-alive timer runs only
+after a response and stops at the first byte, so a client that trickles a head one byte at a time, or
+connects and sends nothing, holds its connection for ever. :func:`head_timeout_protocol` adds two timers,
+the constants of the webhook servers (``botkit.adapters.http_limits``), which the core may not import:
+
+- a connection whose request head is not complete within :data:`HEAD_TIMEOUT_S` of connecting or of its last
+  response is closed (with a 408 when part of a head came, silently when nothing did: browsers open spare
+  connections);
+- a request whose body is not complete within :data:`BODY_TIMEOUT_S` of its head is answered 408 (when no
+  response has begun) and its connection closed; the app's ``receive()`` then says ``http.disconnect``.
+  While uvicorn has stopped reading because the app has not consumed what came, the wait is the app's and
+  the timer starts again.
+
+Neither timer is extended by each byte, and both stop once the request is complete: a slow handler, a long
+response (the console's event stream) and a WebSocket (the widget's chat) are never cut by them. A slow
+client costs a socket until then, never the event loop.
+
+Liveness: ``GET /healthz`` is answered 200 ``ok`` by :class:`AsgiServer` itself, before the app, from the
+event loop that runs the bot (``botkit health --live`` and the Kubernetes liveness probe ask it).
 
 Load: HTTP requests are answered 503 while :data:`MAX_CONCURRENCY` connections (open WebSockets included)
 or requests in progress are open, so a flood is refused before it exhausts file descriptors and memory.
@@ -35,6 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEAD_TIMEOUT_S = 10.0  # a request head must be complete this long after connecting or the last response
+BODY_TIMEOUT_S = 10.0  # and its body this long after the head (as http_limits.BODY_TIMEOUT_S)
+HEALTH_PATH = "/healthz"  # answered 200 by the server itself: the event loop answers
 MAX_CONCURRENCY = 4096  # connections (WebSockets included) or requests in progress before a request gets 503
 
 Scope = MutableMapping[str, Any]
@@ -65,18 +78,23 @@ def bind_socket(listen: str, port: int, owner: str) -> socket.socket:
     return sock
 
 
-def head_timeout_protocol(timeout_s: float, owner: str) -> type[asyncio.Protocol]:
-    """uvicorn's h11 protocol, closing a connection whose request head is late (see the module's text).
+def head_timeout_protocol(
+    timeout_s: float, owner: str, body_timeout_s: float = BODY_TIMEOUT_S
+) -> type[asyncio.Protocol]:
+    """uvicorn's h11 protocol, closing a connection whose request head or body is late (see the module's
+    text).
 
     Args:
         timeout_s: seconds from connecting, or from the last response, to a complete request head.
         owner: the server's name for the log.
+        body_timeout_s: seconds from a complete head to a complete body.
     """
     import h11
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
     class HeadTimeoutProtocol(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
+        _body_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -85,13 +103,16 @@ def head_timeout_protocol(timeout_s: float, owner: str) -> type[asyncio.Protocol
         def data_received(self, data: bytes) -> None:
             super().data_received(data)
             self._watch_head()
+            self._watch_body()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()  # may start the next request, already buffered
             self._watch_head()
+            self._watch_body()
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_head_timer()
+            self._stop_body_timer()
             super().connection_lost(exc)
 
         def _watch_head(self) -> None:
@@ -129,15 +150,78 @@ def head_timeout_protocol(timeout_s: float, owner: str) -> type[asyncio.Protocol
                 timeout_s,
                 received,
             )
+            self._answer_408(f"request head not received within {timeout_s:g} s\n".encode())
+            self.transport.close()
+
+        def _watch_body(self) -> None:
+            receiving = (
+                not self.transport.is_closing()
+                and self.transport.get_protocol() is self
+                and self.cycle is not None
+                and self.conn.their_state is h11.SEND_BODY
+            )
+            if not receiving:
+                self._stop_body_timer()
+            elif self._body_timer is None:  # once per body, not again for each chunk
+                self._body_timer = self.loop.call_later(body_timeout_s, self._body_timed_out)
+
+        def _stop_body_timer(self) -> None:
+            if self._body_timer is not None:
+                self._body_timer.cancel()
+                self._body_timer = None
+
+        def _body_timed_out(self) -> None:
+            self._body_timer = None
+            if self.transport.is_closing() or self.conn.their_state is not h11.SEND_BODY:
+                return
+            if self.flow.read_paused:  # uvicorn waits for the app to take the body: not the client's fault
+                self._watch_body()
+                return
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+            log.warning(
+                "%s: closed a connection from %s: its request body was not complete within %g s",
+                owner,
+                client,
+                body_timeout_s,
+            )
+            cycle = self.cycle
+            if cycle is not None:
+                cycle.disconnected = True  # the app's send() is dropped, its receive() says disconnect
+                cycle.message_event.set()
+            if self.conn.our_state is h11.SEND_RESPONSE:  # no response begun: say why
+                text = f"body not received within {body_timeout_s:g} s\n".encode()
+                self._answer_408(text)
+            self.transport.close()
+
+        def _answer_408(self, text: bytes) -> None:
             with contextlib.suppress(h11.LocalProtocolError):
-                text = f"request head not received within {timeout_s:g} s\n".encode()
-                headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")]
+                headers = [
+                    (b"content-type", b"text/plain; charset=utf-8"),
+                    (b"content-length", str(len(text)).encode()),
+                    (b"connection", b"close"),
+                ]
                 answer = h11.Response(status_code=408, headers=headers, reason=b"Request Timeout")
                 for event in (answer, h11.Data(data=text), h11.EndOfMessage()):
                     self.transport.write(self.conn.send(event) or b"")
-            self.transport.close()
 
     return HeadTimeoutProtocol
+
+
+def answering_health(app: ASGIApp) -> ASGIApp:
+    """``app`` with ``GET``/``HEAD`` :data:`HEALTH_PATH` answered 200 ``ok`` before it: an answer proves
+    the event loop that serves it (and runs the bot) is not stuck, and needs nothing else."""
+
+    async def serve(
+        scope: Scope, receive: Callable[[], Awaitable[Scope]], send: Callable[[Scope], Awaitable[None]]
+    ) -> None:
+        if scope["type"] != "http" or scope["path"] != HEALTH_PATH or scope["method"] not in ("GET", "HEAD"):
+            await app(scope, receive, send)
+            return
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"cache-control", b"no-store")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok\n"})
+
+    return serve
 
 
 def _quiet_server(config: uvicorn.Config) -> uvicorn.Server:
@@ -155,7 +239,8 @@ def _quiet_server(config: uvicorn.Config) -> uvicorn.Server:
 class AsgiServer:
     """One app served by uvicorn in this event loop, from :meth:`start` until :meth:`stop`.
 
-    :data:`HEAD_TIMEOUT_S` and :data:`MAX_CONCURRENCY` are read here, at construction (tests patch them).
+    :data:`HEAD_TIMEOUT_S`, :data:`BODY_TIMEOUT_S` and :data:`MAX_CONCURRENCY` are read here, at
+    construction (tests patch them).
 
     Args:
         owner: the server's name in messages (``"web"``, ``"console"``).
@@ -164,6 +249,7 @@ class AsgiServer:
     def __init__(self, owner: str) -> None:
         self.owner = owner
         self.head_timeout_s = HEAD_TIMEOUT_S
+        self.body_timeout_s = BODY_TIMEOUT_S
         self.max_concurrency = MAX_CONCURRENCY
         self._server: uvicorn.Server | None = None
         self._task: asyncio.Task[None] | None = None
@@ -184,10 +270,10 @@ class AsgiServer:
             "log_config": None,  # botkit's logging stays as it is
             "access_log": False,
             "lifespan": "off",
-            "http": head_timeout_protocol(self.head_timeout_s, self.owner),
+            "http": head_timeout_protocol(self.head_timeout_s, self.owner, self.body_timeout_s),
             "limit_concurrency": self.max_concurrency,
         }
-        config = uvicorn.Config(app, **{**options, **uvicorn_options})
+        config = uvicorn.Config(answering_health(app), **{**options, **uvicorn_options})
         self._server = _quiet_server(config)
         self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
