@@ -50,6 +50,9 @@ def add_stages(parser: argparse.ArgumentParser) -> None:
     from botkit.training.compress.command import add_command as add_vae
 
     add_vae(stages, _guard)
+    from botkit.training.judge.command import add_commands as add_judge
+
+    add_judge(stages, _guard)
     imp = stages.add_parser("import-chatterbot", help="write chatterbot-corpus conversations as chat JSONL")
     imp.add_argument(
         "--languages", nargs="+", default=["english"], help="corpus folders, e.g. english chinese"
