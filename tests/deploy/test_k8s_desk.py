@@ -93,8 +93,8 @@ def test_the_bot_serves_on_the_container_ports_its_config_sets(
     annotations = deployment["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == str(settings.desk.metrics_port)
-    probe = container["readinessProbe"]["httpGet"]
-    assert (probe["port"], probe["path"]) == ("web", "/widget.js")
+    probe = container["livenessProbe"]["httpGet"]  # tests/deploy/test_probes.py checks the others
+    assert (probe["port"], probe["path"]) == ("web", "/healthz")
 
 
 def test_services_and_the_ingress_reach_the_bots_ports(bot: dict[tuple[str, str], dict[str, Any]]) -> None:

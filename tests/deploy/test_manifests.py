@@ -101,10 +101,10 @@ def test_kubernetes_runs_each_process_from_its_image(manifest: str, target: str)
     assert pod.get("restartPolicy", "Always") == "Always"
 
 
-def test_worker_is_ready_once_its_metrics_answer() -> None:
+def test_worker_has_started_once_its_metrics_answer() -> None:
     worker = yaml.safe_load((DEPLOY / "k8s" / "worker.yaml").read_text())
     container = worker["spec"]["template"]["spec"]["containers"][0]
-    probe = container["readinessProbe"]["httpGet"]
+    probe = container["startupProbe"]["httpGet"]
     port = next(p["containerPort"] for p in container["ports"] if p["name"] == probe["port"])
     command = container["command"]
     assert str(port) == command[command.index("--metrics-port") + 1]
