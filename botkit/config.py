@@ -112,12 +112,13 @@ class QueueSettings(Section):
     inference_queue: str = Field("botkit.inference", description="Celery queue the inference workers consume")
     jobs_queue: str = Field("botkit.jobs", description="Celery queue for plugins' ordinary background jobs")
     visibility_timeout_s: int = Field(
-        60,
+        180,
         ge=1,
         description=(
-            "a task unacknowledged this long is redelivered to another worker (a crashed worker's "
-            "requests are retried after it); keep below model.timeout_s + queue_grace_s. Shorter than a "
-            "long reply is safe: the copy waits on the running worker's lock instead of generating again"
+            "Celery redelivers a task unacknowledged this long; sized to the longest generation "
+            "(model.timeout_s + queue_grace_s + 30 s) so a running reply is never handed out twice. A "
+            "crashed worker's requests do not wait for it: the waiting bot re-queues them once the worker's "
+            "heartbeat stops (heartbeat_ttl_s); this only covers requests nobody waits on any more"
         ),
     )
     restore_interval_s: int = Field(10, ge=1, description="how often workers look for unacknowledged tasks")
@@ -125,7 +126,16 @@ class QueueSettings(Section):
     stream_chars: int = Field(64, ge=1, description="publish sooner once this many characters are waiting")
     connect_timeout_s: float = Field(1.0, gt=0, description="Redis down for this long means 'busy'")
     lock_ttl_s: int = Field(
-        10, ge=1, description="a generation whose worker went silent this long is retried"
+        10,
+        ge=1,
+        description="a generation's lock lapses this long after its worker stopped refreshing it (a dead "
+        "worker's lock is taken over sooner, once its heartbeat is gone)",
+    )
+    heartbeat_ttl_s: float = Field(
+        3.0,
+        gt=0,
+        description="a worker that has not renewed its heartbeat for this long counts as dead and the bot "
+        "re-queues the requests it was generating (renewed every third of it)",
     )
     result_ttl_s: int = Field(3600, ge=1, description="how long replies are kept for duplicate requests")
     queue_grace_s: float = Field(

@@ -185,12 +185,18 @@ class Reply:
     files: Sequence[Attachment] = ()
 
 
+class Rewrite(str):
+    """A delta that replaces the whole text so far instead of adding to it: a reply retried after its
+    worker died that differs from the part already shown (:mod:`botkit.queue.client`)."""
+
+
 @dataclass
 class StreamingReply:
     """A reply whose text grows while the model writes it.
 
-    Iterating yields the *whole text so far* each time it grows. ``text`` holds the final text once the
-    stream is exhausted, so adapters and the bot can both read the result.
+    Iterating yields the *whole text so far* each time it grows (or is rewritten by a :class:`Rewrite`
+    delta). ``text`` holds the final text once the stream is exhausted, so adapters and the bot can both
+    read the result.
     """
 
     deltas: AsyncIterator[str]
@@ -201,6 +207,6 @@ class StreamingReply:
     async def __aiter__(self) -> AsyncIterator[str]:
         async for delta in self.deltas:
             if delta:
-                self.text += delta
+                self.text = str(delta) if isinstance(delta, Rewrite) else self.text + delta
                 yield self.text
         self.done = True

@@ -6,6 +6,13 @@ Idempotency: the request id derives from the ``key`` the chat plugin passes
 a duplicate finds the claim taken and reads the same stream, so one platform message gets one generation
 and one reply however often it is submitted or redelivered.
 
+Faults: while no record arrives, the waiting client asks Redis about its request every second
+(:data:`~botkit.queue.protocol.WATCH_SCRIPT`). A worker that died mid-reply (its heartbeat is gone) has
+its request re-queued at once, by one waiting client, instead of after Celery's visibility timeout; the
+new attempt's text replaces what was shown (a :class:`~botkit.message.Rewrite` when it differs). A request
+whose records Redis lost (restarted empty, flushed) ends with "busy" at once: the user never sees the
+tail of one attempt joined to another, and a retry of the same message starts afresh.
+
 Token counting needs only the tokenizer and the context length: they are read from the model directory
 named in the settings when this machine has it (cheap, no weights), else from the copy every worker
 publishes to Redis when it starts (:data:`~botkit.queue.protocol.MODEL_INFO_KEY`).
@@ -17,6 +24,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,8 +34,17 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 from botkit.errors import GenerationFailed, GenerationTimeout, ModelBusy
+from botkit.message import Rewrite
 from botkit.queue.connection import check_queue, is_refusal, redact, refusal
-from botkit.queue.protocol import GENERATE_TASK, RequestKeys, redis_url, request_id
+from botkit.queue.protocol import (
+    GENERATE_TASK,
+    HEARTBEAT_PREFIX,
+    HEARTBEAT_SUFFIX,
+    WATCH_SCRIPT,
+    RequestKeys,
+    redis_url,
+    request_id,
+)
 from botkit.queue.tokens import TokenCounter
 from botkit.types import ChatTurn, Generation, SamplingParams
 
@@ -37,6 +54,18 @@ if TYPE_CHECKING:
     from botkit.config import Settings
 
 log = logging.getLogger("botkit.queue")
+
+WATCH_INTERVAL_S = 1.0  # how long a silent stream waits before the client asks Redis about its request
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What it takes to enqueue one request (again, when its worker died)."""
+
+    rid: str
+    turns: list[dict[str, str]]
+    params: dict[str, Any]
+    deadline: float  # wall-clock time when this caller stops waiting
 
 
 class CeleryGenerator:
@@ -64,6 +93,7 @@ class CeleryGenerator:
             socket_timeout=5.0,
             retry=Retry(NoBackoff(), 1),
         )
+        self._watch = self._redis.register_script(WATCH_SCRIPT)
         self._tokens = TokenCounter(url, model_dir, connect_timeout_s=settings.queue.connect_timeout_s)
 
     @classmethod
@@ -129,31 +159,41 @@ class CeleryGenerator:
         await self._redis.aclose()
         await asyncio.to_thread(self._app.close)
 
-    async def _submit(self, messages: Sequence[ChatTurn], params: SamplingParams, key: str | None) -> str:
-        """Enqueue the request unless a request with the same key already was; returns its id."""
+    async def _submit(
+        self, messages: Sequence[ChatTurn], params: SamplingParams, key: str | None
+    ) -> _Request:
+        """Enqueue the request unless a request with the same key already was."""
         rid = request_id(key)
         keys = RequestKeys(rid)
+        turns = [{"role": m["role"], "content": m["content"]} for m in messages]
+        deadline = time.time() + self.timeout_s + self._queue.queue_grace_s  # when this caller gives up
+        request = _Request(rid, turns, params.to_dict(), deadline)
         try:
             first = await self._redis.set(keys.claim, "1", nx=True, ex=self._queue.result_ttl_s)
         except RedisError as exc:
             raise self._busy(exc) from exc
         if not first:
-            return rid  # a duplicate: read the reply the first submission produces
-        deadline = time.time() + self.timeout_s + self._queue.queue_grace_s  # when this caller gives up
-        turns = [{"role": m["role"], "content": m["content"]} for m in messages]
+            return request  # a duplicate: read the reply the first submission produces
         try:
-            await asyncio.wait_for(
-                asyncio.to_thread(self._send, rid, turns, params.to_dict(), deadline),
-                timeout=self._queue.connect_timeout_s * 3 + 1,
-            )
-        except Exception as exc:  # kombu raises many kinds when the broker is away; all mean "busy"
-            log.warning("could not enqueue %s on %s: %s", rid, redact(self._url), exc)
+            await self._enqueue(request)
+        except ModelBusy:
             try:
                 await self._redis.delete(keys.claim)
             except RedisError:
                 pass  # it expires; a retry with the same key then waits on a stream nobody writes
+            raise
+        return request
+
+    async def _enqueue(self, request: _Request) -> None:
+        """Put the request's task on the inference queue; :class:`ModelBusy` when the broker is away."""
+        try:
+            await asyncio.wait_for(
+                asyncio.to_thread(self._send, request.rid, request.turns, request.params, request.deadline),
+                timeout=self._queue.connect_timeout_s * 3 + 1,
+            )
+        except Exception as exc:  # kombu raises many kinds when the broker is away; all mean "busy"
+            log.warning("could not enqueue %s on %s: %s", request.rid, redact(self._url), exc)
             raise ModelBusy() from exc
-        return rid
 
     def _send(self, rid: str, turns: list[dict[str, str]], params: dict[str, Any], deadline: float) -> None:
         self._app.send_task(
@@ -180,17 +220,21 @@ class CeleryGenerator:
             log.error("%s", refusal(self._url, exc))
         return ModelBusy()
 
-    async def _records(self, rid: str) -> AsyncIterator[dict[str, str]]:
-        """The records of ``rid``'s stream from the first, until the caller stops or time runs out."""
-        stream = RequestKeys(rid).stream
+    async def _records(self, request: _Request) -> AsyncIterator[dict[str, str]]:
+        """The records of the request's stream from the first, until the caller stops or time runs out.
+
+        While none arrive, :meth:`_check` looks after the request every :data:`WATCH_INTERVAL_S`.
+        """
+        stream = RequestKeys(request.rid).stream
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.timeout_s + self._queue.queue_grace_s
         last = "0-0"
+        heard = loop.time()  # when a record last arrived (or the last check)
         while True:
             left = deadline - loop.time()
             if left <= 0:
                 raise GenerationTimeout()
-            block_ms = max(1, int(min(left, 1.0) * 1000))
+            block_ms = max(1, int(min(left, WATCH_INTERVAL_S) * 1000))
             try:
                 batch: Any = await self._redis.xread({stream: last}, count=256, block=block_ms)
             except RedisError as exc:
@@ -198,30 +242,57 @@ class CeleryGenerator:
             for _name, entries in batch or []:
                 for entry_id, fields in entries:
                     last = entry_id
+                    heard = loop.time()
                     yield fields
+            if loop.time() - heard >= WATCH_INTERVAL_S:
+                heard = loop.time()
+                await self._check(request)
+
+    async def _check(self, request: _Request) -> None:
+        """Re-queue the request if its worker died; :class:`ModelBusy` if Redis lost it."""
+        keys = RequestKeys(request.rid)
+        try:
+            state = await self._watch(
+                keys=[keys.claim, keys.stream, keys.lock, keys.attempts, keys.requeued],
+                args=[HEARTBEAT_PREFIX, HEARTBEAT_SUFFIX, self._queue.result_ttl_s],
+            )
+        except RedisError as exc:
+            raise self._busy(exc) from exc
+        if state == "gone":  # Redis restarted empty or was flushed: whatever was shown cannot be completed
+            log.warning(
+                "request %s vanished from Redis (restarted without its data?); answering busy", request.rid
+            )
+            raise ModelBusy()
+        if state == "requeue":
+            log.warning("the worker generating %s stopped beating; re-queueing it", request.rid)
+            await self._enqueue(request)
 
 
 class _Reply:
     """Turns stream records into the text to show, across attempts.
 
-    A redelivered task starts a new attempt from scratch. It samples with the same per-request seed, so it
-    writes the same text again; only the part beyond what was already shown is passed on.
+    Records count only after their attempt's ``start`` (a worker writing without one is no reply). A new
+    attempt (a re-queued request after its worker died) starts from scratch; it samples with the same
+    per-request seed, so it usually writes the text already shown again and only what lies beyond is
+    passed on. Where it differs, the new text replaces the shown one as a :class:`Rewrite`: never a join
+    of two attempts.
     """
 
     def __init__(self) -> None:
-        self.attempt = 0
+        self.attempt: str | None = None  # the attempt whose start record was read last
         self.current = ""
         self.shown = ""
         self.result: Generation | None = None
 
     def feed(self, record: dict[str, str]) -> str:
         """Take one record; returns new text to show (may be empty). Raises on an error record."""
-        attempt = int(record.get("a", "1"))
-        if attempt < self.attempt:
-            return ""  # a late record of an abandoned attempt
-        if attempt > self.attempt:
-            self.attempt, self.current = attempt, ""
         kind = record.get("t")
+        attempt = record.get("a")
+        if kind == "start":
+            self.attempt, self.current = attempt, ""
+            return ""
+        if attempt is None or attempt != self.attempt:
+            return ""  # an attempt whose start this reader never saw: not part of any reply
         if kind == "delta":
             self.current += record.get("d", "")
         elif kind == "final":
@@ -231,20 +302,24 @@ class _Reply:
                 finish_reason=record.get("finish_reason", "stop"),  # type: ignore[arg-type]  # worker-written
                 prompt_tokens=int(record.get("prompt_tokens", 0)),
                 completion_tokens=int(record.get("completion_tokens", 0)),
-                extra={"attempts": attempt, "batch": int(record.get("batch", 0))},
+                extra={"attempts": int(attempt), "batch": int(record.get("batch", 0))},
             )
         elif kind == "error":
             raise _error(record)
-        return self._unshown()
+        return self._unshown(final=kind == "final")
 
-    def _unshown(self) -> str:
-        if len(self.current) <= len(self.shown):
+    def _unshown(self, *, final: bool) -> str:
+        if self.current == self.shown:
             return ""
-        if not self.current.startswith(self.shown):
-            log.warning("a retried reply differs from the part already shown; showing the rest as written")
-        delta = self.current[len(self.shown) :]
+        if self.current.startswith(self.shown):
+            delta = self.current[len(self.shown) :]
+            self.shown = self.current
+            return delta
+        if not final and self.shown.startswith(self.current):
+            return ""  # a new attempt rewriting the text already shown: nothing new yet
+        log.info("a retried reply differs from the part already shown; replacing it")
         self.shown = self.current
-        return delta
+        return Rewrite(self.current)
 
 
 def _error(record: dict[str, str]) -> GenerationFailed:

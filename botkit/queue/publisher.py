@@ -4,6 +4,11 @@ The model thread calls :meth:`StreamPublisher.add` for every piece of text; it o
 so a slow Redis never stalls the batch. The task thread calls :meth:`StreamPublisher.wait` and
 :meth:`StreamPublisher.flush`, which write one ``XADD`` per ``interval`` (or sooner once ``max_chars``
 are waiting): publishing a record per token would cost more than generating the token.
+
+Every record is written by :data:`~botkit.queue.protocol.WRITE_SCRIPT`, which checks that this attempt still
+holds the request's lock and that the stream still exists. When either is gone (Redis lost its data,
+another worker took the request over) nothing is written and :attr:`StreamPublisher.lost` turns true, so
+the worker stops instead of writing a reply that has no start record.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from botkit.queue.protocol import WRITE_SCRIPT
 from botkit.types import Generation
 
 
@@ -20,6 +26,8 @@ class StreamPublisher:
     Args:
         redis: a synchronous ``redis.Redis`` with ``decode_responses=True``.
         stream: the request's stream key.
+        lock: the request's lock key.
+        holder: this attempt's lock value (``worker|nonce``).
         attempt: this attempt's number.
         ttl_s: the stream expires this long after the last record.
         interval_s: publish at most this often (0: every piece at once).
@@ -27,10 +35,21 @@ class StreamPublisher:
     """
 
     def __init__(
-        self, redis: Any, stream: str, attempt: int, *, ttl_s: int, interval_s: float, max_chars: int
+        self,
+        redis: Any,
+        stream: str,
+        lock: str,
+        holder: str,
+        attempt: int,
+        *,
+        ttl_s: int,
+        interval_s: float,
+        max_chars: int,
     ) -> None:
-        self._redis = redis
-        self._stream = stream
+        self._write = redis.register_script(WRITE_SCRIPT)
+        self._keys = [stream, lock]
+        self._holder = holder
+        self.lost = False  # the lock or the stream is gone: nothing more is written
         self._attempt = str(attempt)
         self._ttl_s = ttl_s
         self._interval_s = interval_s
@@ -95,7 +114,8 @@ class StreamPublisher:
         self._xadd({"t": "error", "kind": kind, "message": message})
 
     def _xadd(self, fields: dict[str, str]) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.xadd(self._stream, {**fields, "a": self._attempt})
-        pipe.expire(self._stream, self._ttl_s)
-        pipe.execute()
+        if self.lost:
+            return
+        flat = [item for pair in {**fields, "a": self._attempt}.items() for item in pair]
+        if not self._write(keys=self._keys, args=[self._holder, self._ttl_s, *flat]):
+            self.lost = True

@@ -3,6 +3,9 @@
 Every Celery task thread hands its request to the same batch engine (:mod:`botkit.model.engines`),
 so requests that arrive while the model is busy go together into the next batch, exactly as in the
 in-process generator. The task thread then streams the reply into Redis while the model thread moves on.
+
+A heartbeat thread (:mod:`botkit.queue.heartbeat`) tells clients the worker is alive; an attempt writes only
+while it holds the request's lock, and stops generating as soon as it finds the lock or the stream gone.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import logging
 import os
 import socket
 import time
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,8 +26,18 @@ from botkit.model.engines import start_engine
 from botkit.model.jobs import GenerationJob, PromptTooLongError
 from botkit.model.loader import LoadedModel
 from botkit.model.scheduler import BatchRunner
+from botkit.queue.heartbeat import Heartbeat
 from botkit.queue.metrics import WorkerMetrics
-from botkit.queue.protocol import CLAIM_SCRIPT, MODEL_INFO_KEY, RELEASE_SCRIPT, RequestKeys, seed_for
+from botkit.queue.protocol import (
+    CLAIM_SCRIPT,
+    HEARTBEAT_PREFIX,
+    HEARTBEAT_SUFFIX,
+    MODEL_INFO_KEY,
+    REFRESH_SCRIPT,
+    RELEASE_SCRIPT,
+    RequestKeys,
+    seed_for,
+)
 from botkit.queue.publisher import StreamPublisher
 from botkit.types import ChatTurn, Generation, SamplingParams
 
@@ -75,10 +89,13 @@ class WorkerRuntime:
         self.scheduler = start_engine(
             lm, options.engine, max_batch=options.max_batch, runner=runner, sampling=options.sampling
         )
-        self._info_due = time.monotonic() + 30
         self.metrics = WorkerMetrics(options.metrics_port)
         self._claim_script = redis.register_script(CLAIM_SCRIPT)
+        self._refresh = redis.register_script(REFRESH_SCRIPT)
         self._release = redis.register_script(RELEASE_SCRIPT)
+        self.heartbeat = Heartbeat(
+            redis, self.name, queue.heartbeat_ttl_s, publish_info=self.publish_model_info
+        )
 
     @classmethod
     def create(
@@ -120,8 +137,9 @@ class WorkerRuntime:
         runtime = cls(lm, client, settings.queue, options, runner)
         try:
             runtime.publish_model_info()
-        except Exception:  # Redis may be down at start; the client falls back to its own model dir
+        except Exception:  # Redis may be down at start: the heartbeat publishes it once Redis is back
             log.warning("could not publish the model info to Redis", exc_info=True)
+        runtime.heartbeat.start()
         return runtime
 
     def publish_model_info(self) -> None:
@@ -155,44 +173,49 @@ class WorkerRuntime:
             What happened (``"generated"``, ``"duplicate"``) for the task's log line.
         """
         keys = RequestKeys(rid)
-        if time.monotonic() >= self._info_due:  # a restarted Redis has lost it; clients may need it
-            self._info_due = time.monotonic() + 30
-            if not self.redis.exists(MODEL_INFO_KEY):
-                self.publish_model_info()
-        attempt = self._claim(keys, deadline)
+        holder = f"{self.name}|{uuid.uuid4().hex[:12]}"  # this attempt's lock value
+        attempt = self._claim(keys, holder, deadline)
         if attempt == 0:
             self.metrics.request("duplicate")
             return "duplicate"
         publisher = StreamPublisher(
             self.redis,
             keys.stream,
+            keys.lock,
+            holder,
             attempt,
             ttl_s=self.queue.result_ttl_s,
             interval_s=self.queue.stream_interval_ms / 1000,
             max_chars=self.queue.stream_chars,
         )
         try:
-            self._generate(keys, publisher, messages, params, deadline, limit_s)
+            self._generate(keys, holder, publisher, messages, params, deadline, limit_s)
         except Exception as exc:  # tell the user now rather than let them wait for the timeout
             log.exception("request %s failed", rid)
             publisher.error("failed", f"The model failed on this message ({type(exc).__name__}).")
             self.metrics.request("failed")
         finally:
-            self._release(keys=[keys.lock], args=[self.name])
+            self._release(keys=[keys.lock], args=[holder])
+        if publisher.lost:
+            log.warning(
+                "request %s: its lock or stream was lost (Redis lost its data or a worker took it over)", rid
+            )
+            self.metrics.request("lost")
+            return "lost"
         return "generated"
 
-    def _claim(self, keys: RequestKeys, deadline: float) -> int:
+    def _claim(self, keys: RequestKeys, holder: str, deadline: float) -> int:
         """Take the request's lock and start an attempt (its number), or 0 when the reply exists.
 
         While another live worker holds the lock (a copy of a task still running), wait: it ends with a
-        reply, or its lock expires because the worker died and this copy takes over.
+        reply, or its heartbeat stops because the worker died and this copy takes over.
         """
         lock_ttl = self.queue.lock_ttl_s
         while True:
             attempt = int(
                 self._claim_script(
                     keys=[keys.stream, keys.lock, keys.attempts],
-                    args=[self.name, lock_ttl, self.queue.result_ttl_s],
+                    args=[holder, lock_ttl, self.queue.result_ttl_s, HEARTBEAT_PREFIX, HEARTBEAT_SUFFIX],
                 )
             )
             if attempt >= 0:
@@ -204,6 +227,7 @@ class WorkerRuntime:
     def _generate(
         self,
         keys: RequestKeys,
+        holder: str,
         publisher: StreamPublisher,
         messages: Sequence[ChatTurn],
         params: dict[str, Any],
@@ -237,9 +261,14 @@ class WorkerRuntime:
                 publisher.error("timeout", GenerationTimeout().args[0])
                 self.metrics.request("hung")
                 return
-            if time.monotonic() >= next_beat:  # still alive: keep the lock from expiring
-                self.redis.set(keys.lock, self.name, xx=True, ex=self.queue.lock_ttl_s)
+            if time.monotonic() >= next_beat:  # still ours: keep the lock from expiring
+                if not self._refresh(keys=[keys.lock], args=[holder, self.queue.lock_ttl_s]):
+                    publisher.lost = True
                 next_beat = time.monotonic() + beat
+            if publisher.lost:  # nobody reads this attempt any more: free its batch row at once
+                job.deadline = time.monotonic()
+                job.done.wait()
+                return
         job.done.wait()
         if job.error is not None:
             kind = "too_long" if isinstance(job.error, PromptTooLongError) else "failed"
@@ -258,6 +287,7 @@ class WorkerRuntime:
         self.metrics.request(job.finish_reason or "stop", len(job.completion_ids), job.batch_size)
 
     def close(self) -> None:
-        """Stop the batching thread and drop the connection."""
+        """Stop the heartbeat and the batching thread, and drop the connection."""
+        self.heartbeat.stop()
         self.scheduler.close()
         self.redis.close()

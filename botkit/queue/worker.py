@@ -147,10 +147,11 @@ def run(args: argparse.Namespace, *, runner: BatchRunner | None = None) -> int:
         metrics_port=args.metrics_port,
         sampling=settings.model.sampling_params(),
     )
-    if settings.queue.visibility_timeout_s >= settings.model.timeout_s + settings.queue.queue_grace_s:
+    if settings.queue.visibility_timeout_s < settings.model.timeout_s + settings.queue.queue_grace_s:
         log.warning(
-            "queue.visibility_timeout_s is not below model.timeout_s + queue.queue_grace_s: the requests of "
-            "a crashed worker would be retried only after their users stopped waiting"
+            "queue.visibility_timeout_s is below model.timeout_s + queue.queue_grace_s: Celery hands a long "
+            "reply's task out again while it runs (the copy waits on its lock, holding a worker thread); a "
+            "crashed worker's requests are re-queued through its heartbeat, not this timeout"
         )
     app = build_app(settings, options, runner)
     concurrency = 1 if args.pool == "solo" else args.concurrency or options.max_batch

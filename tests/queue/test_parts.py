@@ -53,8 +53,12 @@ def test_request_ids_follow_the_idempotency_key() -> None:
 
 
 def test_publisher_coalesces_many_small_pieces(redis_client: redis.Redis) -> None:
-    stream = f"test:coalesce:{time.monotonic_ns()}"
-    publisher = StreamPublisher(redis_client, stream, 1, ttl_s=60, interval_s=10.0, max_chars=1000)
+    stream, lock = f"test:coalesce:{time.monotonic_ns()}", f"test:lock:{time.monotonic_ns()}"
+    redis_client.set(lock, "w|1")  # what the claim leaves: this attempt's lock and its start record
+    redis_client.xadd(stream, {"t": "start", "a": "1"})
+    publisher = StreamPublisher(
+        redis_client, stream, lock, "w|1", 1, ttl_s=60, interval_s=10.0, max_chars=1000
+    )
     for piece in "one token at a time":
         publisher.add(piece)
 
@@ -62,11 +66,13 @@ def test_publisher_coalesces_many_small_pieces(redis_client: redis.Redis) -> Non
     publisher.flush()
 
     records = [fields for _id, fields in redis_client.xrange(stream)]  # type: ignore[union-attr]
-    assert records == [{"t": "delta", "d": "one token at a time", "a": "1"}]
+    assert records[1:] == [{"t": "delta", "d": "one token at a time", "a": "1"}]
 
 
 def test_publisher_wakes_early_when_enough_text_waits(redis_client: redis.Redis) -> None:
-    publisher = StreamPublisher(redis_client, "unused", 1, ttl_s=60, interval_s=10.0, max_chars=4)
+    publisher = StreamPublisher(
+        redis_client, "unused", "unused", "w|1", 1, ttl_s=60, interval_s=10.0, max_chars=4
+    )
     publisher.add("abcd")
     started = time.monotonic()
 
@@ -93,10 +99,12 @@ def test_reply_drops_the_part_a_retry_rewrites() -> None:
 
 
 def test_reply_error_records_become_user_facing_errors() -> None:
+    reply = _Reply()
+    reply.feed({"t": "start", "a": "1"})
     with pytest.raises(GenerationTimeout):
-        _Reply().feed({"t": "error", "a": "1", "kind": "timeout", "message": "x"})
+        reply.feed({"t": "error", "a": "1", "kind": "timeout", "message": "x"})
     with pytest.raises(GenerationFailed, match="too long"):
-        _Reply().feed({"t": "error", "a": "1", "kind": "too_long", "message": "the conversation is too long"})
+        reply.feed({"t": "error", "a": "1", "kind": "too_long", "message": "the conversation is too long"})
 
 
 def test_cli_registers_the_worker_subcommand() -> None:
