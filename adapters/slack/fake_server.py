@@ -149,6 +149,8 @@ class FakeSlackServer:
         self.delays: dict[str, float] = {}
         self._rate_limited = 0
         self._retry_after = 1
+        self._outage_until = 0.0
+        self._outage_turns = itertools.count()
         self._ts = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -204,6 +206,11 @@ class FakeSlackServer:
     def rate_limit(self, calls: int, retry_after: int = 1) -> None:
         """Answer the next ``calls`` Web API calls with HTTP 429 and ``Retry-After: retry_after``."""
         self._rate_limited, self._retry_after = calls, retry_after
+
+    def fail_for(self, seconds: float, retry_after: int = 1) -> None:
+        """For ``seconds`` from now, answer every Web API call with an error and do nothing: in turn HTTP
+        429 (``Retry-After: retry_after``), 500, 502 and 503, as Slack does when overloaded or down."""
+        self._outage_until, self._retry_after = time.monotonic() + seconds, retry_after
 
     def add_user(self, user_id: str, *, locale: str = "en-US", name: str = "") -> None:
         """Let ``users.info`` know ``user_id``; its ``locale`` is returned with ``include_locale=true``."""
@@ -302,8 +309,14 @@ class FakeSlackServer:
         params = await _params(request)
         call = ApiCall(method, params)
         self.calls.append(call)
-        if self._rate_limited > 0:
-            self._rate_limited -= 1
+        outage = time.monotonic() < self._outage_until
+        status = (429, 500, 502, 503)[next(self._outage_turns) % 4] if outage else 0
+        if status >= 500:
+            call.status = status
+            return web.json_response({"ok": False, "error": "fatal_error"}, status=status)
+        if status == 429 or self._rate_limited > 0:
+            if status != 429:
+                self._rate_limited -= 1
             call.status = 429
             headers = {"Retry-After": str(self._retry_after)}
             return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers=headers)

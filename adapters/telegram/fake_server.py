@@ -12,7 +12,8 @@ data size, webhook secret charset) and records every call::
         (call,) = await tg.wait_for("sendMessage")
         assert call.params["text"] == "..."
 
-``fail_next(n)`` makes the next calls answer HTTP 429 with ``retry_after``; ``deliver()`` posts an update to
+``fail_next(n)`` makes the next calls answer HTTP 429 with ``retry_after``; ``fail_for(seconds)`` answers
+every call with 429 or 5xx for a while (an outage); ``deliver()`` posts an update to
 a webhook as Telegram would, with the secret-token header. ``photo_update()`` and ``document_update()`` send
 the bot a file that ``getFile`` and the file URL then serve; ``uploads()`` are the files the bot sent, byte
 for byte. A chat in ``blocked_chats``, ``kicked_chats`` or ``missing_chats`` refuses the bot as Telegram
@@ -49,6 +50,13 @@ __all__ = ["ApiCall", "ApiError", "FakeTelegramServer", "Upload", "check_html", 
 
 _SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
+# What fail_for answers, in turn: the status and Telegram's description of it.
+_OUTAGE_STATUSES = {
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
 _CHAT_ACTIONS = {"typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice"}
 _CHAT_ACTIONS |= {
     "upload_document",
@@ -118,6 +126,7 @@ class FakeTelegramServer:
         self._message_ids = itertools.count(5000)
         self._chats: dict[int, dict[str, Any]] = {}
         self._failures: list[tuple[str | None, int]] = []
+        self._outage: tuple[float, int, itertools.count[int]] | None = None  # until, retry_after, turns
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
         self._closing = False
@@ -298,6 +307,11 @@ class FakeTelegramServer:
         """Answer the next ``count`` calls (of ``method``, or of any method) with HTTP 429."""
         self._failures.extend([(method, retry_after)] * count)
 
+    def fail_for(self, seconds: float, *, retry_after: int = 1) -> None:
+        """For ``seconds`` from now, answer every call with an error and do nothing: in turn HTTP 429 (with
+        ``retry_after``), 500, 502 and 503, as Telegram does when it is overloaded or down."""
+        self._outage = (time.monotonic() + seconds, retry_after, itertools.count())
+
     def calls_to(self, method: str) -> list[ApiCall]:
         """The recorded calls of one method (e.g. "sendMessage"), successful or not."""
         return [c for c in self.calls if c.method == method]
@@ -373,6 +387,7 @@ class FakeTelegramServer:
                 raise ApiError(401, "Unauthorized")
             if canonical.lower() not in _METHODS:
                 raise ApiError(404, "Not Found")
+            self._check_outage()
             for index, (only, retry_after) in enumerate(self._failures):
                 if only is None or only == canonical:
                     del self._failures[index]
@@ -390,6 +405,15 @@ class FakeTelegramServer:
         self.calls.append(ApiCall(canonical, params, status, arrived))
         self._changed.set()
         return web.json_response(body, status=status)
+
+    def _check_outage(self) -> None:
+        if self._outage is None or time.monotonic() >= self._outage[0]:
+            return
+        _until, retry_after, turns = self._outage
+        status = list(_OUTAGE_STATUSES)[next(turns) % len(_OUTAGE_STATUSES)]
+        if status == 429:
+            raise ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after})
+        raise ApiError(status, _OUTAGE_STATUSES[status])
 
     async def _api_getMe(self, p: dict[str, Any]) -> Any:
         return self.me
