@@ -22,7 +22,12 @@ from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.builtin_interval_calculators import BackoffRetryIntervalCalculator
+from slack_sdk.http_retry.request import HttpRequest
+from slack_sdk.http_retry.response import HttpResponse
+from slack_sdk.http_retry.state import RetryState
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -35,6 +40,10 @@ from botkit.platform_settings import SlackSettings
 
 log = logging.getLogger("botkit.adapters.slack")
 
+# Slack overloaded or restarting answers 5xx without doing the call: retried this often, the pauses
+# doubling from 0.5 s (about 30 s in all), so a reply outlives a short outage instead of being dropped.
+SERVER_ERROR_RETRIES = 6
+SERVER_ERRORS = frozenset({500, 502, 503, 504})
 STILL_TYPING = " " + PLACEHOLDER  # appended to intermediate states of a streamed reply
 # Web API errors that mean the bot may no longer write to a channel.
 CLOSED_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "account_inactive"})
@@ -43,11 +52,13 @@ CLOSED_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived",
 def web_client(
     settings: SlackSettings, session: aiohttp.ClientSession, logger: logging.Logger
 ) -> AsyncWebClient:
-    """The Web API client: the bot token, connection errors retried twice, HTTP 429 waited out."""
+    """The Web API client: the bot token, connection errors retried twice, HTTP 429 waited out, 5xx
+    answers retried for about 30 s."""
     assert settings.bot_token is not None  # the adapter checked its settings
     retry: list[AsyncRetryHandler] = [
         AsyncConnectionErrorRetryHandler(max_retry_count=2),
         AsyncRateLimitErrorRetryHandler(max_retry_count=settings.rate_limit_retries),
+        ServerErrorRetry(),
     ]
     return AsyncWebClient(
         token=settings.bot_token.get_secret_value(),
@@ -56,6 +67,23 @@ def web_client(
         logger=logger,
         retry_handlers=retry,
     )
+
+
+class ServerErrorRetry(AsyncServerErrorRetryHandler):
+    """Retries a call Slack answered with a 5xx (slack_sdk's own handler knows only 500 and 503)."""
+
+    def __init__(self) -> None:
+        super().__init__(SERVER_ERROR_RETRIES, BackoffRetryIntervalCalculator(backoff_factor=0.5))
+
+    async def _can_retry_async(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        return response is not None and response.status_code in SERVER_ERRORS
 
 
 @dataclass(frozen=True)

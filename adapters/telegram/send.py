@@ -3,7 +3,8 @@
 Text goes out as plain text (no ``parse_mode``): model output is full of ``*_[]()`` and backticks, and
 escaping all of MarkdownV2's reserved characters would show exactly what plain text shows, so nothing is
 gained and nothing can break. Every call goes through :func:`call_api`, which waits out flood control
-(HTTP 429 ``retry_after``) as often as Telegram asks, so a reply is delayed but never dropped.
+(HTTP 429 ``retry_after``) and retries network failures and 5xx answers, for up to :data:`RETRY_BUDGET_S`,
+so a reply is delayed but not dropped by a platform outage shorter than that.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import asyncio
 import dataclasses
 import hashlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +34,9 @@ T = TypeVar("T")
 #: Telegram's limit for one message, in UTF-16 code units.
 TEXT_LIMIT = 4096
 CALLBACK_DATA_LIMIT = 64  # bytes
-NETWORK_RETRIES = 3
+# How long one call is retried through flood control, network failures and 5xx answers before it fails.
+RETRY_BUDGET_S = 90.0
+MAX_PAUSE_S = 5.0  # the longest pause between two tries after a network failure or a 5xx
 
 
 @dataclass(frozen=True)
@@ -61,28 +65,37 @@ def retry_seconds(exc: RetryAfter) -> float:
 
 
 async def call_api(what: str, call: Callable[[], Awaitable[T]]) -> T:
-    """Run one Bot API call, waiting out flood control and retrying transient network failures.
+    """Run one Bot API call, waiting out flood control and retrying transient failures, for a while.
+
+    HTTP 429 is waited out for the ``retry_after`` Telegram names; a network failure or a 5xx answer
+    (Telegram overloaded or restarting: the call did not happen) is retried with a growing pause. Both stop
+    after :data:`RETRY_BUDGET_S`, so a reply is late rather than lost through a platform outage of that
+    length, and a dead platform does not hold a conversation's lane for ever.
 
     Raises:
-        TelegramError: a definite refusal (bad request, forbidden...) or a network failure that outlived
-            the retries.
+        TelegramError: a definite refusal (bad request, forbidden...) or a failure that outlived the
+            retry budget.
     """
     failures = 0
+    deadline = time.monotonic() + RETRY_BUDGET_S
     while True:
         try:
             return await call()
         except RetryAfter as exc:
             delay = retry_seconds(exc)
+            if time.monotonic() + delay > deadline:
+                raise
             log.warning("telegram flood control on %s: retrying in %.1f s", what, delay)
             await asyncio.sleep(delay)
         except BadRequest:  # a NetworkError subclass, but retrying cannot fix it
             raise
         except NetworkError as exc:
             failures += 1
-            if failures > NETWORK_RETRIES:
+            delay = min(0.5 * 2**failures, MAX_PAUSE_S)
+            if time.monotonic() + delay > deadline:
                 raise
             log.warning("telegram network error on %s (%s), retry %d", what, exc, failures)
-            await asyncio.sleep(0.5 * 2**failures)
+            await asyncio.sleep(delay)
 
 
 def fit_chunks(text: str) -> list[str]:
