@@ -2,26 +2,36 @@
 
 Runs on any database SQLAlchemy reaches: an SQLite file by default, PostgreSQL when ``database_url`` names
 one. The engine is synchronous; each call runs in a worker thread (``asyncio.to_thread``) so the event loop
-never waits on the database.
+never waits on the database. A call whose connection is lost before its commit (the server restarted)
+is run again on a fresh connection, so a restart costs a delay, not a lost turn; see
+:meth:`SqlStore._retrying` for why a commit that failed half-way is not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.sql.expression import Executable
 
 from botkit.db.schema import state, turns
 from botkit.types import ChatTurn
 
 T = TypeVar("T")
+
+log = logging.getLogger("botkit.stores")
+
+# How long a call waits for a database that went away (a PostgreSQL restart takes a second or two).
+RETRY_S = 30.0
 
 
 class SqlStore:
@@ -39,11 +49,31 @@ class SqlStore:
         self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     async def _run(self, work: Callable[[Connection], T], *, write: bool = False) -> T:
-        def in_thread() -> T:
-            with self._writing() if write else contextlib.nullcontext(), self.engine.begin() as conn:
-                return work(conn)
+        return await asyncio.to_thread(self._retrying, work, write)
 
-        return await asyncio.to_thread(in_thread)
+    def _retrying(self, work: Callable[[Connection], T], write: bool) -> T:
+        """Run ``work`` in one transaction; when the connection is lost (a database restart, a dropped
+        connection) before the commit is sent, run it again on a fresh one, for up to :data:`RETRY_S`.
+
+        A failure *during* the commit is raised, not retried: the server may have committed before the
+        connection died, and running an append again could write its turns twice.
+        """
+        deadline = time.monotonic() + RETRY_S
+        pause = 0.1
+        while True:
+            committing = False
+            try:
+                with self._writing() if write else contextlib.nullcontext(), self.engine.connect() as conn:
+                    result = work(conn)
+                    committing = True
+                    conn.commit()
+                    return result
+            except DBAPIError as exc:
+                if committing or not _lost_connection(exc) or time.monotonic() + pause > deadline:
+                    raise
+                log.warning("database connection lost (%s); trying again in %.1f s", _first_line(exc), pause)
+            time.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     @contextlib.contextmanager
     def _writing(self) -> Iterator[None]:
@@ -105,6 +135,17 @@ class SqlStore:
 
     async def close(self) -> None:
         await asyncio.to_thread(self.engine.dispose)
+
+
+def _lost_connection(exc: DBAPIError) -> bool:
+    """Whether ``exc`` means the connection or the server went away (worth a fresh connection), rather
+    than a refusal of the statement itself. SQLite's "database is locked" counts: it passes too."""
+    return bool(exc.connection_invalidated) or isinstance(exc, OperationalError)
+
+
+def _first_line(exc: DBAPIError) -> str:
+    lines = str(exc.orig or exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__
 
 
 def _upsert_state(conn: Connection, key: str, data: dict[str, Any]) -> Executable:
