@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("botkit.queue")
 
 EVENT_TTL_S = 24 * 3600  # platforms redeliver for hours at most (Telegram), Slack within minutes
-ALIVE_TTL_S = 15  # a replica silent this long lost its place in the lanes
+ALIVE_TTL_S = 6  # a replica silent this long lost its place in the lanes (refreshed every 2 s)
 POLL_S = 0.02  # how often a waiting ticket looks at its lane
 OUTAGE_S = 5.0  # after Redis failed, lanes are kept in this process for this long before Redis is tried again
 LOCAL = "local"  # the ticket of an update taken in while Redis was unreachable
