@@ -3,7 +3,7 @@
 Flower already exports Celery's task metrics at ``/metrics``; these add what only the worker knows:
 how requests ended, how big batches got, and how many tokens came out, and the inference queue's depth
 (:class:`QueueDepth`, ``botkit_queue_depth``: requests waiting for a free worker), which an autoscaler reads
-(deploy/k8s/worker-autoscaling.yaml). ``prometheus_client`` comes with Flower (the ``queue`` extra);
+(deploy/k8s/autoscaling/). ``prometheus_client`` comes with Flower (the ``queue`` extra);
 without it the worker runs without metrics.
 """
 
