@@ -8,58 +8,22 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import redis
 
-from botkit.config import QueueSettings, load_settings
+from botkit.config import load_settings
 from botkit.errors import ModelBusy
 from botkit.message import Rewrite, StreamingReply
 from botkit.queue.client import CeleryGenerator, _Reply
 from botkit.queue.protocol import MODEL_INFO_KEY, RequestKeys, request_id
 from botkit.queue.tokens import TokenCounter
 from botkit.types import Generation, SamplingParams
-from tests.queue.servers import RedisServer, WorkerProcess, write_config
+from tests.queue.servers import RedisServer, WorkerProcess
 
 HELLO = [{"role": "user", "content": "hello there"}]
-# write_config shortens these for the other queue tests; here they are what a user gets without a config.
-DEFAULTS = {
-    name: QueueSettings.model_fields[name].default
-    for name in (
-        "visibility_timeout_s",
-        "restore_interval_s",
-        "lock_ttl_s",
-        "heartbeat_ttl_s",
-        "stream_interval_ms",
-        "queue_grace_s",
-    )
-}
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    started: list[WorkerProcess] = []
-    try:
-        yield started
-    finally:
-        for proc in started:
-            proc.stop()
-
-
-def default_config(tmp_path: Path, url: str, model_dir: Path) -> Path:
-    return write_config(tmp_path / "botkit.toml", url, model_dir, **DEFAULTS)
 
 
 def kinds(watcher: redis.Redis, key: str) -> list[tuple[str, str]]:
@@ -106,9 +70,13 @@ async def shown(generator: CeleryGenerator, key: str, params: SamplingParams) ->
 
 
 async def test_a_killed_workers_replies_complete_once_within_seconds_not_the_visibility_timeout(
-    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
+    tmp_path: Path,
+    own_redis: RedisServer,
+    model_dir: Path,
+    workers: list[WorkerProcess],
+    default_config: Callable[..., Path],
 ) -> None:
-    config = default_config(tmp_path, own_redis.url, model_dir)
+    config = default_config(own_redis.url, model_dir)
     workers.append(WorkerProcess(tmp_path, config, model_dir, step_delay_ms=60).wait_ready())
     generator = CeleryGenerator.from_settings(load_settings(config))
     keys = [f"telegram:{n}:kill" for n in range(3)]
@@ -142,9 +110,13 @@ async def test_a_killed_workers_replies_complete_once_within_seconds_not_the_vis
 
 
 async def test_redis_losing_its_data_mid_reply_gives_busy_or_the_whole_reply_and_a_retry_is_clean(
-    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
+    tmp_path: Path,
+    own_redis: RedisServer,
+    model_dir: Path,
+    workers: list[WorkerProcess],
+    default_config: Callable[..., Path],
 ) -> None:
-    config = default_config(tmp_path, own_redis.url, model_dir)
+    config = default_config(own_redis.url, model_dir)
     workers.append(WorkerProcess(tmp_path, config, model_dir, step_delay_ms=60).wait_ready())
     generator = CeleryGenerator.from_settings(load_settings(config))
     keys = [f"slack:C{n}:wipe" for n in range(3)]

@@ -1,11 +1,15 @@
-"""Failures: a worker killed mid-reply, Redis going away and coming back."""
+"""Failures: Redis going away and coming back, copies of a running task, a model that does not load.
+
+These run at the project's default queue settings, except the test that shortens the visibility timeout on
+purpose; a worker killed mid-reply and Redis losing its data are in ``test_fault_recovery.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,31 +23,9 @@ from botkit.queue.client import CeleryGenerator
 from botkit.queue.protocol import RequestKeys, request_id
 from botkit.testing import BotTester
 from botkit.types import SamplingParams
-from tests.queue.servers import RedisServer, WorkerProcess, write_config
+from tests.queue.servers import RedisServer, WorkerProcess
 
 HELLO = [{"role": "user", "content": "hello there"}]
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
-    """A Redis of this test's own, so stopping it or killing workers disturbs no other test."""
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def workers(tmp_path: Path) -> Iterator[list[WorkerProcess]]:
-    """Workers a test starts; all are stopped at the end, however the test ends."""
-    started: list[WorkerProcess] = []
-    try:
-        yield started
-    finally:
-        for proc in started:
-            proc.stop()
 
 
 def wait_for_deltas(watcher: redis.Redis, stream_key: str, count: int, timeout_s: float = 30) -> None:
@@ -58,47 +40,15 @@ def wait_for_deltas(watcher: redis.Redis, stream_key: str, count: int, timeout_s
     pytest.fail(f"no {count} pieces of the reply within {timeout_s} s")
 
 
-async def test_a_reply_survives_its_worker_being_killed_and_arrives_once(
-    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
-) -> None:
-    config = write_config(tmp_path / "botkit.toml", own_redis.url, model_dir)
-    # ~40 tokens take ~2.5 s: time to kill the worker half-way
-    workers.append(WorkerProcess(tmp_path, config, model_dir, step_delay_ms=60).wait_ready())
-    generator = CeleryGenerator.from_settings(load_settings(config))
-    key = "slack:C1:1700000000.0001"
-    stream_key = RequestKeys(request_id(key)).stream
-    params = SamplingParams(max_new_tokens=40, temperature=0.9, top_k=0)  # unseeded on purpose
-    watcher = redis.Redis.from_url(own_redis.url, decode_responses=True)
-    try:
-        pieces: list[str] = []
-
-        async def read() -> None:
-            async for piece in generator.stream(HELLO, params, key=key):  # type: ignore[arg-type]
-                pieces.append(piece)
-
-        reading = asyncio.create_task(read())
-        await asyncio.to_thread(wait_for_deltas, watcher, stream_key, 2)  # the first worker is half-way
-        workers[0].kill9()
-        workers.append(WorkerProcess(tmp_path, config, model_dir).wait_ready())
-        await asyncio.wait_for(reading, 60)
-        final = await generator.generate(HELLO, params, key=key)  # type: ignore[arg-type]  # duplicate: stored
-
-        kinds = [(f["t"], f["a"]) for _i, f in watcher.xrange(stream_key)]  # type: ignore[index]
-        assert kinds.count(("start", "1")) == 1
-        assert kinds.count(("start", "2")) == 1
-        assert sum(kind == "final" for kind, _a in kinds) == 1  # one reply
-        assert final.extra["attempts"] == 2
-        assert "".join(pieces) == final.text  # the retry's text was not shown twice
-    finally:
-        watcher.close()
-        await generator.close()
-
-
 async def test_redis_outage_means_busy_then_recovery(
-    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
+    tmp_path: Path,
+    own_redis: RedisServer,
+    model_dir: Path,
+    workers: list[WorkerProcess],
+    default_config: Callable[..., Path],
 ) -> None:
     """What a chat user sees: a reply, the busy message while Redis is down, then replies again."""
-    config = write_config(tmp_path / "botkit.toml", own_redis.url, model_dir)
+    config = default_config(own_redis.url, model_dir)
     workers.append(WorkerProcess(tmp_path, config, model_dir).wait_ready())
     settings = load_settings(config, model={"max_new_tokens": 6, "temperature": 1.0, "seed": 1})
     generator = CeleryGenerator.from_settings(settings)
@@ -127,10 +77,14 @@ async def test_redis_outage_means_busy_then_recovery(
 
 
 async def test_a_task_redelivered_while_its_worker_still_runs_waits_instead_of_generating_again(
-    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
+    tmp_path: Path,
+    own_redis: RedisServer,
+    model_dir: Path,
+    workers: list[WorkerProcess],
+    default_config: Callable[..., Path],
 ) -> None:
     # A visibility timeout far below the reply's length: Redis hands the task out again mid-reply.
-    config = write_config(tmp_path / "botkit.toml", own_redis.url, model_dir, visibility_timeout_s=1)
+    config = default_config(own_redis.url, model_dir, visibility_timeout_s=1, restore_interval_s=1)
     workers.append(WorkerProcess(tmp_path, config, model_dir, step_delay_ms=100).wait_ready())
     generator = CeleryGenerator.from_settings(load_settings(config))
     key = "discord:7:8"
@@ -155,12 +109,16 @@ async def test_a_task_redelivered_while_its_worker_still_runs_waits_instead_of_g
 
 
 async def test_a_worker_whose_broker_vanishes_mid_reply_exits_non_zero_and_a_restarted_one_serves(
-    tmp_path: Path, own_redis: RedisServer, model_dir: Path, workers: list[WorkerProcess]
+    tmp_path: Path,
+    own_redis: RedisServer,
+    model_dir: Path,
+    workers: list[WorkerProcess],
+    default_config: Callable[..., Path],
 ) -> None:
     # A reply still being written when Redis goes: its acknowledgement fails, and kombu's restore of
     # unacknowledged messages then raises inside Celery, which gives up. The worker does not restart
     # itself: it exits non-zero with a message, and the service manager (here, this test) starts another.
-    config = write_config(tmp_path / "botkit.toml", own_redis.url, model_dir)
+    config = default_config(own_redis.url, model_dir)
     worker = WorkerProcess(tmp_path, config, model_dir, step_delay_ms=30).wait_ready()
     workers.append(worker)
     generator = CeleryGenerator.from_settings(load_settings(config, model={"timeout_s": 3.0}))
@@ -198,12 +156,12 @@ async def test_a_worker_whose_broker_vanishes_mid_reply_exits_non_zero_and_a_res
 
 
 def test_a_worker_whose_model_cannot_load_exits_with_status_1_instead_of_retrying(
-    tmp_path: Path, own_redis: RedisServer, model_dir: Path
+    tmp_path: Path, own_redis: RedisServer, model_dir: Path, default_config: Callable[..., Path]
 ) -> None:
     broken = tmp_path / "broken-model"
     shutil.copytree(model_dir, broken)
     (broken / "model.safetensors").write_bytes(b"not a safetensors file")
-    config = write_config(tmp_path / "botkit.toml", own_redis.url, broken)
+    config = default_config(own_redis.url, broken)
     worker = WorkerProcess(tmp_path, config, broken)
     try:
         code = worker.proc.wait(60)
