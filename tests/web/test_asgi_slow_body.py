@@ -31,8 +31,9 @@ class Recorder:
 
 
 def make_app(seen: Recorder) -> Any:
-    """``POST /echo`` reads the whole body and says its size; ``POST /ignore`` answers without reading it;
-    ``GET /stream`` streams 6 pieces over 3 body timeouts; ``/ws`` echoes; ``/healthz`` would say "app"."""
+    """``POST /echo`` reads the whole body and says its size, ``POST /late`` too after a wait;
+    ``POST /ignore`` answers without reading it; ``GET /stream`` streams 6 pieces over 3 body timeouts;
+    ``/ws`` echoes; ``/healthz`` would say "app"."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "websocket":
@@ -44,7 +45,9 @@ def make_app(seen: Recorder) -> Any:
         path = scope["path"]
         kinds = seen.received.setdefault(path, [])
         size = 0
-        if path == "/echo":
+        if path == "/late":  # busy before it reads: uvicorn stops reading past 64 KiB meanwhile
+            await asyncio.sleep(BODY_TIMEOUT_S * 2.5)
+        if path in ("/echo", "/late"):
             while True:
                 message = await receive()
                 kinds.append(message["type"])
@@ -53,7 +56,7 @@ def make_app(seen: Recorder) -> Any:
                 size += len(message["body"])
                 if not message["more_body"]:
                     break
-        text = f"got {size} bytes" if path == "/echo" else "app"
+        text = f"got {size} bytes" if path in ("/echo", "/late") else "app"
         headers = [(b"content-type", b"text/plain")]
         if path != "/stream":
             headers.append((b"content-length", str(len(text)).encode()))
@@ -171,6 +174,13 @@ async def test_a_body_in_time_is_served_and_the_connection_kept(running: Running
             assert await reader.readexactly(len(b"got 2 bytes")) == b"got 2 bytes"
     finally:
         writer.close()
+
+
+async def test_a_body_waiting_for_a_busy_app_is_not_the_clients_delay(running: Running) -> None:
+    body = b"x" * 300_000  # sent at once; uvicorn holds 64 KiB and stops reading until the app asks
+    async with httpx.AsyncClient(base_url=running.url, timeout=SLACK_S + 2) as http:
+        response = await http.post("/late", content=body)
+    assert (response.status_code, response.text) == (200, "got 300000 bytes")
 
 
 async def test_a_body_the_app_did_not_read_is_cut_without_a_second_answer(running: Running) -> None:
