@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from botkit.kb.tokenize import is_chinese
 
 HEADING_SEPARATOR = " > "
+QUESTION_SEPARATOR = "\n"  # between an FAQ entry's question and its alternate phrasings
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？；;])\s*")
 _IDEOGRAPH = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -24,7 +25,8 @@ class Section:
 @dataclass(frozen=True)
 class Chunk:
     """One retrievable piece of a document: a passage, or an FAQ entry (``question`` set, ``text`` the
-    answer)."""
+    answer; ``question`` holds the entry's question and then its alternate phrasings, one a line: see
+    :func:`faq_questions`)."""
 
     position: int
     heading: str
@@ -87,9 +89,25 @@ def _chunk(position: int, heading: str, paragraphs: list[str]) -> Chunk:
     return Chunk(position=position, heading=heading, text=text, language=language_of(text))
 
 
-def faq_chunks(entries: Sequence[tuple[str, str]]) -> list[Chunk]:
-    """One chunk per FAQ entry; its heading is the question, so that a citation names it."""
+def faq_chunks(entries: Sequence[tuple[str, str, Sequence[str]]]) -> list[Chunk]:
+    """One chunk per FAQ entry ``(question, answer, alternate phrasings)``; its heading is the question,
+    so that a citation names it, and its ``question`` the question with its alternates (one a line)."""
     return [
-        Chunk(position=i, heading=q, text=a, question=q, language=language_of(q + a))
-        for i, (q, a) in enumerate(entries)
+        Chunk(
+            position=i,
+            heading=q,
+            text=a,
+            question=QUESTION_SEPARATOR.join([q, *alternates]),
+            language=language_of(q + a),
+        )
+        for i, (q, a, alternates) in enumerate(entries)
     ]
+
+
+def faq_questions(question: str) -> list[str]:
+    """An FAQ chunk's stored ``question`` as ``[the question, *its alternate phrasings]``.
+
+    The alternates travel in the same column as the question (one a line; a question's own line breaks are
+    made spaces when it is read) so that the schema needs no table of its own for them.
+    """
+    return [q for q in question.split(QUESTION_SEPARATOR) if q]

@@ -1,11 +1,11 @@
 """The in-process search index: a matrix of unit vectors and a BM25 index over the chunks' retrieval keys.
 
 A chunk is found by several keys and scores the best of them (:func:`dense_keys`, :func:`lexical_keys`): an
-FAQ entry by its question with its answer and by its question alone, so that a user's question can match
-the company's question even where the answer uses other words; a passage by its heading path with its text
-and, for the embedding model, by each of its sentences under its heading (a one-sentence fact is lost in the
-average of a long passage). The same code runs on SQLite and PostgreSQL (the vectors come from the
-database, the search is numpy), so both give the same answer.
+FAQ entry by its question with its answer, by its question alone and by each of its alternate phrasings, so
+that a user's question can match the company's question even where the answer uses other words; a passage
+by its heading path with its text and, for the embedding model, by each of its sentences under its heading
+(a one-sentence fact is lost in the average of a long passage). The same code runs on SQLite and PostgreSQL
+(the vectors come from the database, the search is numpy), so both give the same answer.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from botkit.kb.chunking import faq_questions
 from botkit.kb.embedder import Vectors
 from botkit.kb.errors import ModelMismatch
 from botkit.kb.storage import StoredChunk
@@ -39,10 +40,12 @@ Scores = npt.NDArray[np.float32]
 
 
 def lexical_keys(heading: str, text: str, question: str | None) -> list[str]:
-    """What BM25 indexes of a chunk: ``[question + answer, question]`` for FAQ entries, else
+    """What BM25 indexes of a chunk: ``[question + answer, question, *alternate phrasings]`` for FAQ
+    entries (``question`` as stored, see :func:`~botkit.kb.chunking.faq_questions`), else
     ``[heading path + text]``."""
     if question:
-        return [f"{question}\n{text}", question]
+        main, *alternates = faq_questions(question)
+        return [f"{main}\n{text}", main, *alternates]
     return [f"{heading}\n{text}" if heading else text]
 
 
@@ -177,7 +180,7 @@ class Index:
             score=float(score),
             dense=float(dense[i]) if dense is not None else None,
             bm25=float(bm25[i]) if bm25 is not None else None,
-            question=chunk.question,
+            question=faq_questions(chunk.question)[0] if chunk.question else None,
         )
 
 

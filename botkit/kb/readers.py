@@ -59,7 +59,12 @@ def read_text(path: Path, data: bytes, max_words: int) -> ParsedDocument:
 
 
 def read_faq_csv(path: Path, data: bytes, max_words: int) -> ParsedDocument:
-    """A CSV FAQ with ``question`` and ``answer`` columns (header case-insensitive); one chunk per row."""
+    """A CSV FAQ with ``question`` and ``answer`` columns (header case-insensitive); one chunk per answer.
+
+    An entry may carry other phrasings of its question, as chat intents carry training phrases: in an
+    optional ``alternates`` column (separated by ``|``), or as further rows with the same answer. The first
+    row's question is the one citations name; every phrasing finds the entry.
+    """
     del max_words  # an FAQ answer is the company's text and is never cut
     text = decode(path, data)
     try:
@@ -73,22 +78,33 @@ def read_faq_csv(path: Path, data: bytes, max_words: int) -> ParsedDocument:
             reason = f"needs the columns question and answer in its header row (found: {found})"
             raise IngestError(path, reason)
         q_at, a_at = names.index("question"), names.index("answer")
-        entries: list[tuple[str, str]] = []
+        alt_at = names.index("alternates") if "alternates" in names else None
+        entries: dict[str, list[str]] = {}  # answer -> its phrasings, the cited one first
         for row in reader:
             cells = [c.strip() for c in row]
-            question = cells[q_at] if q_at < len(cells) else ""
+            question = _one_line(cells[q_at]) if q_at < len(cells) else ""
             answer = cells[a_at] if a_at < len(cells) else ""
             if not question and not answer:
                 continue
             if not question or not answer:
                 missing = "answer" if question else "question"
                 raise IngestError(path, f"line {reader.line_num} has no {missing}")
-            entries.append((question, answer))
+            alternates = cells[alt_at].split("|") if alt_at is not None and alt_at < len(cells) else []
+            phrasings = entries.setdefault(answer, [])
+            for phrasing in (question, *(_one_line(a) for a in alternates)):
+                if phrasing and phrasing not in phrasings:
+                    phrasings.append(phrasing)
     except csv.Error as exc:
         raise IngestError(path, f"is not a readable CSV file ({exc})") from None
     if not entries:
         raise IngestError(path, "has a header but no question,answer rows")
-    return ParsedDocument(kind="csv", chunks=faq_chunks(entries))
+    return ParsedDocument(
+        kind="csv", chunks=faq_chunks([(qs[0], answer, qs[1:]) for answer, qs in entries.items()])
+    )
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def read_pdf(path: Path, data: bytes, max_words: int) -> ParsedDocument:

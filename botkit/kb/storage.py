@@ -4,7 +4,7 @@ A document row's ``source`` is the file's resolved path (so re-adding the same f
 is the name citations show (the path relative to the folder it was added from) and its ``url`` the page's
 canonical URL where it has one (citations link to it). A chunk's
 ``embedding`` holds its retrieval keys' unit vectors back to back as float32: one for a passage, two for an
-FAQ entry (question with answer, then the question alone).
+FAQ entry (question with answer, then the question alone, then each alternate phrasing).
 """
 
 from __future__ import annotations

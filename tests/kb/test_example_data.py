@@ -24,6 +24,7 @@ HELDOUT = ROOT / "bench" / "data" / "shop_heldout.json"
 SPLITS = ("val", "test", "oos_val", "oos_test")
 MINIMUM = {"val": 80, "test": 160, "oos_val": 40, "oos_test": 60}
 NEAR_DUPLICATE = 0.8  # character 4-gram Jaccard similarity at or above which two questions are one
+KB_COPY = 0.7  # the same, between a held-out question and any text of the knowledge base (stricter)
 
 
 def is_chinese(text: str) -> bool:
@@ -49,10 +50,11 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
 def faq_rows() -> list[dict[str, str]]:
     with (KB_DIR / "faq.csv").open(encoding="utf-8", newline="") as file:
         reader = csv.DictReader(file)
-        assert reader.fieldnames == ["question", "answer"], f"faq.csv header: {reader.fieldnames}"
+        header = ["question", "answer", "alternates"]
+        assert reader.fieldnames == header, f"faq.csv header: {reader.fieldnames}"
         rows = list(reader)
     for number, row in enumerate(rows, start=2):
-        assert None not in row, f"faq.csv line {number} has more than two columns: {row}"
+        assert None not in row, f"faq.csv line {number} has more than three columns: {row}"
         assert row["question"], f"faq.csv line {number} has no question: {row}"
         assert row["answer"], f"faq.csv line {number} has no answer: {row}"
     return rows
@@ -247,3 +249,46 @@ def test_no_question_is_a_near_copy(heldout: dict[str, list[list[str]]]) -> None
             assert similarity < NEAR_DUPLICATE, (
                 f"held-out question {question!r} copies FAQ question {entry!r} ({similarity:.2f})"
             )
+
+
+def kb_texts() -> list[str]:
+    """Every piece of the knowledge base a retriever can match: FAQ questions, alternates and answers, and
+    each heading, paragraph and sentence of the documents."""
+    texts: list[str] = []
+    for row in faq_rows():
+        texts += [row["question"], *row["alternates"].split("|"), row["answer"]]
+    for path in sorted(KB_DIR.rglob("*")):
+        if path.suffix in (".md", ".txt", ".html"):
+            body = re.sub(r"<[^>]+>", "\n", path.read_text(encoding="utf-8"))
+            # Headings are left out: a heading names a topic, and a customer may well type just the topic.
+            lines = [line for line in body.splitlines() if not line.lstrip().startswith("#")]
+            for paragraph in re.split(r"\n\s*\n", "\n".join(lines)):
+                texts += [paragraph, *re.split(r"(?<=[.!?])\s+|(?<=[。！？])|\n", paragraph)]
+    return [t for t in texts if normalise(t)]
+
+
+def test_alternates_are_two_to_four_each_and_distinct() -> None:
+    seen: set[str] = set()
+    for row in faq_rows():
+        alternates = row["alternates"].split("|")
+        assert 2 <= len(alternates) <= 4, f"{row['question']!r} has {len(alternates)} alternates"
+        for text in (row["question"], *alternates):
+            assert text.strip(), f"{row['question']!r} has an empty alternate"
+            assert normalise(text) not in seen, f"phrasing given twice: {text!r}"
+            seen.add(normalise(text))
+
+
+def test_no_held_out_question_copies_the_knowledge_base(heldout: dict[str, list[list[str]]]) -> None:
+    """The alternates were written without reading the held-out questions; this keeps it so for every
+    text of the knowledge base. A failure names the split and position of the question, not its words, so
+    that fixing the knowledge-base text does not mean reading the test questions."""
+    kb = [(text, normalise(text), grams(text)) for text in kb_texts()]
+    copies = []
+    for split in SPLITS:
+        for position, (question, _) in enumerate(heldout[split]):
+            key, question_grams = normalise(question), grams(question)
+            for text, text_key, text_grams in kb:
+                similarity = jaccard(question_grams, text_grams)
+                if key == text_key or similarity >= KB_COPY:
+                    copies.append(f"{split}[{position}] ~ knowledge-base text {text!r} ({similarity:.2f})")
+    assert not copies, "held-out questions that copy the knowledge base:\n" + "\n".join(copies)
