@@ -18,6 +18,10 @@ BM25, the weight chosen on ``val``) unless ``--fusion`` / ``--bm25-weight`` say 
 Threshold rule (on val): the lowest threshold at which in-scope precision >= 90% and OOS recall >= 80%; when
 no threshold reaches both, the lowest with in-scope precision >= 90%; when none does, the most precise.
 
+Models: the shipped all-MiniLM-L6-v2 ("base_model") and the same after ``botkit kb tune`` on the knowledge
+base alone ("methods", what the bot runs once tuned; ``--no-tune`` measures the shipped one only). The
+example FAQ's alternate phrasings are used unless ``--no-alternates``.
+
 One JSON line on stdout, and a plot of OOS recall against in-scope precision across thresholds (test).
 
     python bench/kb_retrieval.py                       # the example shop KB and bench/data/shop_heldout.json
@@ -31,6 +35,7 @@ import argparse
 import asyncio
 import csv
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +49,7 @@ from botkit.config import KBSettings
 from botkit.db.engine import open_engine
 from botkit.kb import KBAnswer, KnowledgeBase
 from botkit.kb.index import METHODS, Method
+from botkit.kb.tune import TuneConfig, tuned_model_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "bench" / "data" / "shop_heldout.json"
@@ -63,6 +69,21 @@ class Result:
     ms: float
 
 
+def without_alternates(kb_dir: Path, folder: Path) -> Path:
+    """A copy of the knowledge base in ``folder`` with the ``alternates`` column of its FAQ files dropped."""
+    copy = folder / "kb-without-alternates"
+    shutil.copytree(kb_dir, copy)
+    for faq in copy.rglob("*.csv"):
+        with faq.open(encoding="utf-8", newline="") as file:
+            rows = list(csv.reader(file))
+        names = [h.strip().lower() for h in rows[0]] if rows else []
+        if "alternates" in names:
+            at = names.index("alternates")
+            with faq.open("w", encoding="utf-8", newline="") as out:
+                csv.writer(out).writerows([c for i, c in enumerate(row) if i != at] for row in rows)
+    return copy
+
+
 def build_kb(args: argparse.Namespace, data: dict[str, Any], folder: Path) -> tuple[KnowledgeBase, bool]:
     """The knowledge base, and whether answers are labelled by their FAQ answer (CLINC's intents)."""
     settings = KBSettings(threshold=0.0)  # every answer is kept; each retriever's threshold is chosen below
@@ -72,7 +93,9 @@ def build_kb(args: argparse.Namespace, data: dict[str, Any], folder: Path) -> tu
         settings.fusion = args.fusion
     if args.model_dir is not None:
         settings.model_dir = args.model_dir
-    kb = KnowledgeBase(open_engine(f"sqlite:///{folder / 'kb.sqlite3'}"), settings)
+    kb = KnowledgeBase(
+        open_engine(f"sqlite:///{folder / 'kb.sqlite3'}"), settings, tuned_dir=tuned_model_dir(folder)
+    )
     if args.clinc:
         faq = folder / "train.csv"
         with faq.open("w", encoding="utf-8", newline="") as out:
@@ -81,7 +104,8 @@ def build_kb(args: argparse.Namespace, data: dict[str, Any], folder: Path) -> tu
             writer.writerows((q, label) for q, label in data["train"])
         paths, by_answer = [faq], True
     else:
-        paths, by_answer = [args.kb], False
+        kb_dir = args.kb if args.alternates else without_alternates(args.kb, folder)
+        paths, by_answer = [kb_dir], False
     report = kb.add(paths)
     if report.errors:
         sys.exit("bench: the knowledge base could not be built: " + "; ".join(str(e) for e in report.errors))
@@ -206,16 +230,27 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         start = time.perf_counter()
         kb, by_answer = build_kb(args, data, Path(tmp))
         build_s = time.perf_counter() - start
-        await kb.answer("warm up: load the model and build the index")
-        methods: dict[str, Any] = {}
+        models: dict[str, dict[str, Any]] = {}
         curves: dict[str, tuple[list[Result], float]] = {}
-        for method in METHODS:
-            val_results = await run(kb, val, method, by_answer)
-            test_results = await run(kb, test, method, by_answer)
-            methods[method] = report(val_results, test_results)
-            curves[method] = (test_results, methods[method]["threshold"])
+        tuning: dict[str, Any] | None = None
+        for model in ("base", "tuned") if args.tune else ("base",):
+            if model == "tuned":
+                tuned = kb.tune(TuneConfig(epochs=args.tune_epochs, seed=args.seed))
+                tuning = {"pairs": tuned.pairs, "steps": tuned.steps, "seconds": round(tuned.seconds, 1)}
+            await kb.answer("warm up: load the model and build the index")
+            models[model] = {}
+            # BM25 does not use the embedding model: measured once
+            for method in METHODS if model == "base" else ("fused", "dense"):
+                val_results = await run(kb, val, method, by_answer)
+                test_results = await run(kb, test, method, by_answer)
+                models[model][method] = report(val_results, test_results)
+                curves[f"{method} ({model})" if args.tune else method] = (
+                    test_results,
+                    models[model][method]["threshold"],
+                )
         chunks = sum(d.chunks for d in kb.documents())
         kb.engine.dispose()
+    methods = {**models["base"], **models.get("tuned", {})}
     fused = methods["fused"]
     plot(curves, args.plot, f"{Path(data_path).name}: OOS recall against in-scope precision")
     return {
@@ -226,13 +261,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "build_s": round(build_s, 1),
         "questions": {k: len(data[k]) for k in ("val", "oos_val", "test", "oos_test")},
         "threshold_rule": "lowest val threshold with in-scope precision >= 0.9 and OOS recall >= 0.8",
+        "alternates": args.alternates,
+        "tuned": tuning,
         "methods": methods,
+        "base_model": models["base"] if args.tune else None,
         "goal_met": fused["top1"] >= TOP1_GOAL
         and fused["oos_recall"] >= RECALL_GOAL
         and fused["in_scope_precision"] >= PRECISION_GOAL,
         "bm25_weight": kb.settings.bm25_weight,
         "fusion": kb.settings.fusion,
-        "model": str(kb.settings.model_dir or "all-MiniLM-L6-v2 as shipped"),
+        "model": str(kb.settings.model_dir or "all-MiniLM-L6-v2 as shipped")
+        + (", tuned on the knowledge base" if args.tune else ""),
         "threads": args.threads,
         "plot": str(args.plot),
     }
@@ -258,7 +297,23 @@ def main() -> None:
     parser.add_argument(
         "--threads", type=int, default=1, help="torch threads (1: steady on a shared machine)"
     )
+    parser.add_argument(
+        "--no-tune",
+        dest="tune",
+        action="store_false",
+        help="measure the shipped model only (default: also tune it on the KB and measure both)",
+    )
+    parser.add_argument(
+        "--no-alternates",
+        dest="alternates",
+        action="store_false",
+        help="drop the FAQ's alternate phrasings (the alternates column) before adding the KB",
+    )
+    parser.add_argument("--tune-epochs", type=int, default=TuneConfig.epochs, help="epochs of `kb tune`")
+    parser.add_argument("--seed", type=int, default=TuneConfig.seed, help="the tuning's seed")
     args = parser.parse_args()
+    if args.model_dir is not None:
+        args.tune = False  # tuning adapts the shipped model; a model of one's own is measured as it is
     import torch
 
     torch.set_num_threads(args.threads)

@@ -1,5 +1,5 @@
-"""``botkit kb add PATH... | list | remove ID | search QUESTION | reindex``: the knowledge base from a
-shell.
+"""``botkit kb add PATH... | list | remove ID | search QUESTION | reindex | tune``: the knowledge base from
+a shell.
 
 Registered through the ``botkit.commands`` entry points; heavy imports (the embedding model) happen inside
 the commands. Exit codes: 0 done; 1 a file could not be added (the others were), a document or a question
@@ -20,7 +20,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``botkit kb`` and its sub-commands."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "kb",
-        help="the knowledge base: add documents, list, remove, search, reindex",
+        help="the knowledge base: add documents, list, remove, search, reindex, tune",
         description="Add company documents (Markdown, text, HTML, CSV FAQ, PDF) and ask them questions.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -43,6 +43,13 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
     reindex = _command(commands, "reindex", "embed every chunk again (after changing kb.model_dir)")
     reindex.set_defaults(handler=_reindex)
+
+    tune = _command(
+        commands, "tune", "adapt the embedding model to the knowledge base (a few minutes), then re-embed"
+    )
+    tune.add_argument("--epochs", type=int, default=3, help="passes over the knowledge base's pairs (3)")
+    tune.add_argument("--seed", type=int, default=0, help="the run's seed (0)")
+    tune.set_defaults(handler=_tune)
     return parser
 
 
@@ -185,6 +192,27 @@ def _reindex(args: argparse.Namespace) -> int:
         finally:
             bar.close()
         print(f"embedded {count} chunks again")
+        return 0
+
+    return _run(args, work)
+
+
+def _tune(args: argparse.Namespace) -> int:
+    def work(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+        from botkit.kb.tune import TuneConfig
+
+        if args.epochs < 1:
+            raise ValueError("--epochs must be at least 1")
+        bar = _Bar("step")
+        try:
+            report = kb.tune(TuneConfig(epochs=args.epochs, seed=args.seed), progress=bar)
+        finally:
+            bar.close()
+        print(
+            f"tuned on {report.pairs} pairs from the knowledge base in {report.steps} steps "
+            f"({report.seconds:.0f} s, loss {report.first_loss:.3f} -> {report.last_loss:.3f}); "
+            f"saved to {report.model_dir}; every chunk embedded again with it"
+        )
         return 0
 
     return _run(args, work)

@@ -2,7 +2,8 @@
 
 Nothing is ever downloaded: the model is loaded from a folder (the package's own, or ``kb.model_dir``) with
 ``local_files_only``, and a folder that is not a sentence-transformers model is an error naming it. Loaded
-models are shared per folder within a process (a model is ~90 MB and takes about a second to load).
+models are shared per folder within a process (a model is ~90 MB and takes about a second to load); a folder
+written again since (``botkit kb tune``) is loaded again.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from botkit.kb.errors import KBError
 
 Vectors = npt.NDArray[np.float32]
 
-_loaded: dict[Path, Embedder] = {}
+_loaded: dict[tuple[Path, int], Embedder] = {}  # (folder, modules.json's mtime in ns) -> its model
 _lock = threading.Lock()
 
 
@@ -70,7 +71,11 @@ class Embedder:
 def load_embedder(model_dir: Path | None = None) -> Embedder:
     """The embedder of ``model_dir`` (default: the shipped model), loaded once per process and folder."""
     folder = (model_dir or shipped_model_dir()).expanduser().resolve()
+    manifest = folder / "modules.json"
+    key = (folder, manifest.stat().st_mtime_ns if manifest.is_file() else 0)
     with _lock:
-        if folder not in _loaded:
-            _loaded[folder] = Embedder(folder)
-        return _loaded[folder]
+        if key not in _loaded:
+            for stale in [k for k in _loaded if k[0] == folder]:
+                del _loaded[stale]
+            _loaded[key] = Embedder(folder)
+        return _loaded[key]

@@ -18,11 +18,12 @@ from sqlalchemy import Engine
 from botkit.kb import storage
 from botkit.kb.answers import confidence, direct_answer, rephrased
 from botkit.kb.chunking import language_of
-from botkit.kb.embedder import Embedder, Vectors, load_embedder
-from botkit.kb.errors import IngestError, QueryTooLong
+from botkit.kb.embedder import Embedder, Vectors, load_embedder, shipped_model_dir
+from botkit.kb.errors import IngestError, KBError, QueryTooLong
 from botkit.kb.index import Index, Method, dense_keys
 from botkit.kb.ingest import AddReport, FileToAdd, collect, parse, read_file
 from botkit.kb.storage import DocumentInfo
+from botkit.kb.tune import TuneConfig, TuneReport, fine_tune, training_pairs, tuned_model_dir
 from botkit.kb.types import Hit, KBAnswer
 
 if TYPE_CHECKING:
@@ -40,23 +41,61 @@ class KnowledgeBase:
         engine: the database (see :func:`botkit.db.engine.open_engine`).
         settings: the ``[kb]`` section.
         generator: the dialogue model, used only to rephrase passages where ``settings.rephrase`` is on.
+        tuned_dir: where :meth:`tune` keeps the model it adapted to this knowledge base (in the data
+            directory); used, where it is, instead of the shipped model. None: no tuning.
     """
 
-    def __init__(self, engine: Engine, settings: KBSettings, *, generator: Generator | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: KBSettings,
+        *,
+        generator: Generator | None = None,
+        tuned_dir: Path | None = None,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.generator = generator
+        self.tuned_dir = tuned_dir
         self._embedder: Embedder | None = None
         self._index: Index | None = None
         self._signature: tuple[object, ...] | None = None
         self._lock = threading.Lock()
 
     @property
+    def model_dir(self) -> Path | None:
+        """The embedding model's folder: ``kb.model_dir``, else the tuned model where there is one, else
+        None (the shipped model)."""
+        if self.settings.model_dir is not None:
+            return self.settings.model_dir
+        if self.tuned_dir is not None and (self.tuned_dir / "modules.json").is_file():
+            return self.tuned_dir
+        return None
+
+    @property
     def embedder(self) -> Embedder:
         """The embedding model (loaded on first use, shared within the process)."""
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings.model_dir)
+            self._embedder = load_embedder(self.model_dir)
         return self._embedder
+
+    def tune(self, config: TuneConfig | None = None, *, progress: Progress | None = None) -> TuneReport:
+        """Adapt the shipped embedding model to this knowledge base (:mod:`botkit.kb.tune`), save it in
+        ``tuned_dir`` and embed every chunk again with it. Tuning starts from the shipped model each time.
+
+        Raises:
+            KBError: there is no ``tuned_dir``, ``kb.model_dir`` is set (it would win over the tuned model),
+                or the knowledge base is too small to tune on.
+        """
+        if self.tuned_dir is None:
+            raise KBError("this knowledge base has no data directory to keep a tuned model in")
+        if self.settings.model_dir is not None:
+            raise KBError(f"kb.model_dir is set ({self.settings.model_dir}): unset it to use a tuned model")
+        pairs = training_pairs(storage.chunk_texts(self.engine))
+        report = fine_tune(shipped_model_dir(), self.tuned_dir, pairs, config or TuneConfig(), progress)
+        self._embedder = None
+        self.reindex()
+        return report
 
     # -- documents ---------------------------------------------------------------------------------------
 
@@ -155,6 +194,7 @@ class KnowledgeBase:
         current = storage.signature(self.engine)
         with self._lock:
             if self._index is None or self._signature != current:
+                self._embedder = None  # another process may have tuned the model (and re-embedded)
                 dimension = self.embedder.dimension
                 self._index = Index(storage.load_chunks(self.engine, dimension), dimension)
                 self._signature = current
@@ -243,4 +283,9 @@ def open_knowledge_base(settings: Settings, *, generator: Generator | None = Non
     """The knowledge base in the database that ``settings`` name (the schema brought up to date)."""
     from botkit.db.engine import database_url, open_engine
 
-    return KnowledgeBase(open_engine(database_url(settings)), settings.kb, generator=generator)
+    return KnowledgeBase(
+        open_engine(database_url(settings)),
+        settings.kb,
+        generator=generator,
+        tuned_dir=tuned_model_dir(Path(settings.data_dir)),
+    )
