@@ -41,6 +41,7 @@ from botkit.queue.protocol import (
     HEARTBEAT_PREFIX,
     HEARTBEAT_SUFFIX,
     WATCH_SCRIPT,
+    WORKERS_ALIVE_KEY,
     RequestKeys,
     redis_url,
     request_id,
@@ -56,6 +57,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("botkit.queue")
 
 WATCH_INTERVAL_S = 1.0  # how long a silent stream waits before the client asks Redis about its request
+
+
+@dataclass
+class _Watch:
+    """What one waiting client remembers between checks of its request."""
+
+    nobody_since: float | None = None  # monotonic time since which no worker has been alive
 
 
 @dataclass(frozen=True)
@@ -230,6 +238,7 @@ class CeleryGenerator:
         deadline = loop.time() + self.timeout_s + self._queue.queue_grace_s
         last = "0-0"
         heard = loop.time()  # when a record last arrived (or the last check)
+        watch = _Watch()
         while True:
             left = deadline - loop.time()
             if left <= 0:
@@ -246,21 +255,35 @@ class CeleryGenerator:
                     yield fields
             if loop.time() - heard >= WATCH_INTERVAL_S:
                 heard = loop.time()
-                await self._check(request)
+                await self._check(request, watch)
 
-    async def _check(self, request: _Request) -> None:
-        """Re-queue the request if its worker died; :class:`ModelBusy` if Redis lost it."""
+    async def _check(self, request: _Request, watch: _Watch) -> None:
+        """Re-queue the request if its worker died; :class:`ModelBusy` if Redis lost it, or if no worker at
+        all has been alive for ``queue.queue_grace_s`` while it waits (busy, rather than waiting on)."""
         keys = RequestKeys(request.rid)
         try:
-            state = await self._watch(
-                keys=[keys.claim, keys.stream, keys.lock, keys.attempts, keys.requeued],
+            found = await self._watch(
+                keys=[keys.claim, keys.stream, keys.lock, keys.attempts, keys.requeued, WORKERS_ALIVE_KEY],
                 args=[HEARTBEAT_PREFIX, HEARTBEAT_SUFFIX, self._queue.result_ttl_s],
             )
         except RedisError as exc:
             raise self._busy(exc) from exc
+        state, _, nobody = str(found).partition(" ")
         if state == "gone":  # Redis restarted empty or was flushed: whatever was shown cannot be completed
             log.warning(
                 "request %s vanished from Redis (restarted without its data?); answering busy", request.rid
+            )
+            raise ModelBusy()
+        now = time.monotonic()
+        if not nobody:
+            watch.nobody_since = None
+        elif watch.nobody_since is None:
+            watch.nobody_since = now
+        elif now - watch.nobody_since >= self._queue.queue_grace_s:
+            log.warning(
+                "no worker alive for %.0f s while %s waits; answering busy",
+                now - watch.nobody_since,
+                request.rid,
             )
             raise ModelBusy()
         if state == "requeue":

@@ -19,13 +19,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from botkit.queue.protocol import MODEL_INFO_KEY, heartbeat_key
+from botkit.queue.protocol import MODEL_INFO_KEY, WORKERS_ALIVE_KEY, heartbeat_key
 
 log = logging.getLogger("botkit.queue")
 
 
 class Heartbeat:
-    """Sets ``heartbeat_key(worker)`` every ``ttl_s / 3`` seconds, with a TTL of ``ttl_s``.
+    """Sets ``heartbeat_key(worker)`` and ``WORKERS_ALIVE_KEY`` every ``ttl_s / 3`` seconds, with a TTL of
+    ``ttl_s``.
 
     Args:
         redis: a synchronous ``redis.Redis``.
@@ -79,7 +80,10 @@ class Heartbeat:
 
     def _beat(self) -> None:
         try:
-            self._redis.set(self.key, "1", px=self._ttl_ms)
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.set(self.key, "1", px=self._ttl_ms)
+            pipe.set(WORKERS_ALIVE_KEY, "1", px=self._ttl_ms)
+            pipe.execute()
         except Exception as exc:  # Redis away: clients cannot see us either; keep trying
             log.debug("heartbeat failed: %s", exc)
 

@@ -91,6 +91,7 @@ class RequestKeys:
 # thread of that worker); a lock's value is "worker|nonce", so scripts can find the holder's heartbeat.
 HEARTBEAT_PREFIX = f"{PREFIX}:worker:"
 HEARTBEAT_SUFFIX = ":alive"
+WORKERS_ALIVE_KEY = f"{PREFIX}:workers:alive"  # set by every worker's heartbeat: some worker is alive
 
 # A Lua helper: the value of field ``name`` in a stream entry's flat field list (nil when absent).
 _FIELD = """
@@ -172,26 +173,34 @@ return 0
 """
 
 # What a waiting client learns about its request in one round trip (KEYS: claim, stream, lock, attempts,
-# requeued; ARGV: heartbeat prefix, heartbeat suffix, result ttl):
+# requeued, WORKERS_ALIVE_KEY; ARGV: heartbeat prefix, heartbeat suffix, result ttl):
 # "gone" (the claim vanished: Redis lost its data), "done" (the reply is stored), "queued" (not started),
 # "running" (a live worker generates it), "requeued" (its worker died and it was re-queued already), or
 # "requeue" (its worker died just now: the caller re-queues it; only one caller gets this per attempt).
+# The last three end in " nobody" while no worker at all has a heartbeat.
 WATCH_SCRIPT = (
     _FIELD
     + _STORED
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
-if stored(KEYS[2]) == 'stored' then return 'done' end
-local holder = redis.call('GET', KEYS[3])
-if holder then
-  if alive(holder, ARGV[1], ARGV[2]) then return 'running' end
-elseif redis.call('EXISTS', KEYS[2]) == 0 then
-  return 'queued'
+local function state()
+  if redis.call('EXISTS', KEYS[1]) == 0 then return 'gone' end
+  if stored(KEYS[2]) == 'stored' then return 'done' end
+  local holder = redis.call('GET', KEYS[3])
+  if holder then
+    if alive(holder, ARGV[1], ARGV[2]) then return 'running' end
+  elseif redis.call('EXISTS', KEYS[2]) == 0 then
+    return 'queued'
+  end
+  local attempt = redis.call('GET', KEYS[4]) or '0'
+  if redis.call('GET', KEYS[5]) == attempt then return 'requeued' end
+  redis.call('SET', KEYS[5], attempt, 'EX', ARGV[3])
+  return 'requeue'
 end
-local attempt = redis.call('GET', KEYS[4]) or '0'
-if redis.call('GET', KEYS[5]) == attempt then return 'requeued' end
-redis.call('SET', KEYS[5], attempt, 'EX', ARGV[3])
-return 'requeue'
+local found = state()
+if found ~= 'gone' and found ~= 'done' and found ~= 'running' and redis.call('EXISTS', KEYS[6]) == 0 then
+  return found .. ' nobody'
+end
+return found
 """
 )
 

@@ -161,6 +161,21 @@ async def test_redis_losing_its_data_mid_reply_gives_busy_or_the_whole_reply_and
     assert TokenCounter(own_redis.url, None).count(HELLO) > 0  # type: ignore[arg-type]
 
 
+async def test_with_no_worker_alive_the_user_hears_busy_after_the_grace_not_the_whole_time_limit(
+    own_redis: RedisServer, model_dir: Path, default_config: Callable[..., Path]
+) -> None:
+    # queue_grace_s shortened on purpose (default 30 s); model.timeout_s stays 30 s in this config.
+    settings = load_settings(default_config(own_redis.url, model_dir, queue_grace_s=2))
+    generator = CeleryGenerator.from_settings(settings)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ModelBusy):
+            await generator.generate(HELLO, SamplingParams(max_new_tokens=4), key="telegram:1:nobody")  # type: ignore[arg-type]
+    finally:
+        await generator.close()
+    assert time.monotonic() - started < 10  # not model.timeout_s + queue_grace_s (32 s)
+
+
 def test_a_retry_that_differs_from_the_shown_text_replaces_it() -> None:
     reply = _Reply()
     pieces = [
