@@ -1,5 +1,11 @@
 """The checks of ``botkit health`` that ask Redis and Celery: Redis accepts botkit's credentials, an
-inference worker answers (for the bot), this host's worker answers (for the worker itself).
+inference worker is alive (for the bot), this host's worker is (for the worker itself).
+
+Alive, for readiness, is first a fresh heartbeat: the key every inference worker's heartbeat thread keeps
+setting with a short TTL once its model is loaded (:mod:`botkit.queue.heartbeat`), found with one ``SCAN``
+in milliseconds. Without one, a Celery broadcast asks the workers themselves (which queues they consume,
+or a ping to one node), which costs up to the check's timeout. Liveness always pings: a heartbeat thread
+can beat on while the worker's Celery loop is stuck.
 
 Celery and redis-py are imported inside the functions: a bot without the ``queue`` extra (the embedded
 default) runs ``botkit health`` without them.
@@ -7,6 +13,7 @@ default) runs ``botkit health`` without them.
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import TYPE_CHECKING, Any
 
@@ -50,15 +57,49 @@ def check_redis(settings: Settings, timeout_s: float = TIMEOUT_S) -> str:
     return f"Redis at {redact(url)} accepts botkit's credentials"
 
 
-def check_workers(settings: Settings, timeout_s: float = TIMEOUT_S) -> str:
-    """At least one Celery worker consuming ``[queue] inference_queue`` answers within ``timeout_s``.
-
-    A broadcast: every worker (the jobs workers too) gets ``timeout_s`` to say which queues it consumes,
-    so this check always takes that long.
+def heartbeats(settings: Settings, host: str = "*", timeout_s: float = TIMEOUT_S, most: int = 8) -> list[str]:
+    """The workers (``host:pid``) on ``host`` (``*``: any) whose heartbeat key is set, at most ``most``.
 
     Raises:
-        Failed: none answered.
+        Failed: Redis did not answer.
     """
+    import redis
+    from redis.exceptions import RedisError
+
+    from botkit.queue.protocol import HEARTBEAT_PREFIX, HEARTBEAT_SUFFIX, redis_url
+
+    escaped = host if host == "*" else re.sub(r"([*?\[\]\\])", r"\\\1", host)
+    pattern = f"{HEARTBEAT_PREFIX}{escaped}:*{HEARTBEAT_SUFFIX}"
+    client = redis.Redis.from_url(
+        redis_url(settings.queue), socket_connect_timeout=timeout_s, socket_timeout=timeout_s
+    )
+    found: list[str] = []
+    try:
+        for key in client.scan_iter(match=pattern, count=1000):
+            found.append(key.decode()[len(HEARTBEAT_PREFIX) : -len(HEARTBEAT_SUFFIX)])
+            if len(found) >= most:
+                break
+    except RedisError as exc:
+        raise Failed(f"could not look for heartbeats: {one_line(exc)}") from None
+    finally:
+        client.close()
+    return sorted(found)
+
+
+def check_workers(settings: Settings, timeout_s: float = TIMEOUT_S) -> str:
+    """At least one inference worker is alive: one has a fresh heartbeat, else one consuming ``[queue]
+    inference_queue`` answers a broadcast within ``timeout_s`` (every worker, the jobs workers too, gets
+    that long to say which queues it consumes, so the fallback always takes it).
+
+    Raises:
+        Failed: no heartbeat, and none answered.
+    """
+    alive = heartbeats(settings, "*", timeout_s)
+    if alive:
+        return (
+            f"{len(alive)}{'+' if len(alive) >= 8 else ''} inference worker(s) with a fresh heartbeat: "
+            + (", ".join(alive[:4]))
+        )
     queue = settings.queue.inference_queue
     app = _celery(settings)
     try:
@@ -72,19 +113,37 @@ def check_workers(settings: Settings, timeout_s: float = TIMEOUT_S) -> str:
     if not nodes:
         others = f" ({len(replies)} other worker(s) answered)" if replies else ""
         raise Failed(
-            f"no inference worker consuming {queue!r} answered within {timeout_s:g} s{others}; "
+            f"no inference worker has a heartbeat, and none consuming {queue!r} answered within "
+            f"{timeout_s:g} s{others}; "
             "replies would wait: start one with botkit worker"
         )
     return f"{len(nodes)} inference worker(s) consuming {queue!r} answer: {', '.join(nodes[:4])}"
 
 
 def check_worker(settings: Settings, node: str | None, timeout_s: float = TIMEOUT_S) -> str:
-    """This host's worker (Celery node ``node``, default :func:`default_node`) answers a ping.
+    """Readiness: this host's worker has a fresh heartbeat (the host: the part of ``node`` after ``@``), or
+    else its Celery node ``node`` (default :func:`default_node`) answers a ping.
 
     Raises:
-        Failed: it did not answer within ``timeout_s`` (not started yet, loading its model, or stuck).
+        Failed: neither within ``timeout_s`` (not started yet, loading its model, or stuck).
     """
     node = node or default_node()
+    host = node.rpartition("@")[2]
+    alive = heartbeats(settings, host, timeout_s)
+    if alive:
+        return f"worker {alive[0]} has a fresh heartbeat"
+    try:
+        return ping(settings, node, timeout_s)
+    except Failed as exc:
+        raise Failed(f"no worker on {host} has a fresh heartbeat, and {exc}") from None
+
+
+def ping(settings: Settings, node: str, timeout_s: float = TIMEOUT_S) -> str:
+    """The Celery node ``node`` answers a ping within ``timeout_s``.
+
+    Raises:
+        Failed: it did not.
+    """
     app = _celery(settings)
     try:
         # With a destination Celery returns as soon as that node replied.
@@ -112,7 +171,7 @@ def check_worker_alive(settings: Settings, node: str | None, timeout_s: float = 
         check_redis(settings, timeout_s)
     except Failed as exc:
         return f"not asked: {exc} (readiness fails; a restart would not help)"
-    return check_worker(settings, node, timeout_s)
+    return ping(settings, node or default_node(), timeout_s)
 
 
 def _celery(settings: Settings) -> Celery:

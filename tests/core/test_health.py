@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from botkit.db.engine import open_engine
 from tests.queue.servers import BOTKIT_BIN, ROOT, RedisServer, WorkerProcess, free_port, write_config
 
 NODE = "health-test@probe"  # the worker's Celery node name
+NO_MODEL = Path("/nonexistent/model")  # `botkit health` and an echo worker never read [model] path
 
 
 def health(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -53,13 +55,12 @@ def sqlite_store(directory: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def echo_worker(
-    tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer, tiny_model_dir: Path
-) -> Iterator[Path]:
-    """A real `botkit worker --echo` named :data:`NODE` on the session's Redis; yields its config file."""
+def echo_worker(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[Path]:
+    """A real `botkit worker --echo` named :data:`NODE` on the session's Redis; yields its config file.
+    An echo worker loads no model: its [model] path is never read."""
     directory = tmp_path_factory.mktemp("health-worker")
-    cfg = write_config(directory / "botkit.toml", redis_server.url, tiny_model_dir)
-    proc = WorkerProcess(directory, cfg, tiny_model_dir, "--echo", "--hostname", NODE)
+    cfg = write_config(directory / "botkit.toml", redis_server.url, NO_MODEL)
+    proc = WorkerProcess(directory, cfg, NO_MODEL, "--echo", "--hostname", NODE)
     try:
         proc.wait_ready()
         yield cfg
@@ -79,17 +80,38 @@ def test_worker_role_passes_with_redis_and_its_worker_answering(echo_worker: Pat
     assert lines(live)["worker"] == f"ok   worker: worker {NODE} answers"
 
 
-def test_worker_role_fails_for_a_node_that_does_not_answer(echo_worker: Path) -> None:
+def test_worker_role_is_ready_on_its_hosts_fresh_heartbeat(echo_worker: Path) -> None:
+    # Readiness finds the heartbeat of the worker on this host (the node name's part after "@") ...
+    host = socket.gethostname()
+    done = health("--role", "worker", "--hostname", f"no-such-node@{host}", config=echo_worker)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert lines(done)["worker"].startswith(f"ok   worker: worker {host}:")
+    assert lines(done)["worker"].endswith(" has a fresh heartbeat")
+    # ... while liveness asks that node's own Celery loop, which does not exist.
+    live = health(
+        "--role",
+        "worker",
+        "--live",
+        "--hostname",
+        f"no-such-node@{host}",
+        "--timeout",
+        "0.5",
+        config=echo_worker,
+    )
+    assert live.returncode == 1
+    assert lines(live)["worker"].startswith(f"FAIL worker: worker no-such-node@{host} did not answer a ping")
+
+
+def test_worker_role_fails_without_a_heartbeat_or_an_answer(echo_worker: Path) -> None:
     done = health("--role", "worker", "--hostname", "nobody@nowhere", "--timeout", "0.5", config=echo_worker)
     assert done.returncode == 1
-    assert lines(done)["worker"].startswith(
-        "FAIL worker: worker nobody@nowhere did not answer a ping within 0.5 s"
+    assert lines(done)["worker"] == (
+        "FAIL worker: no worker on nowhere has a fresh heartbeat, and worker nobody@nowhere did not answer a "
+        "ping within 0.5 s (starting, loading its model, stuck, or started with another --hostname)"
     )
 
 
-def test_bot_role_passes_with_sqlite_redis_and_an_inference_worker(
-    echo_worker: Path, tmp_path: Path, tiny_model_dir: Path
-) -> None:
+def test_bot_role_passes_with_sqlite_redis_and_an_inference_worker(echo_worker: Path, tmp_path: Path) -> None:
     cfg = config(tmp_path / "bot.toml", sqlite_store(tmp_path))
     cfg.write_text(cfg.read_text() + echo_worker.read_text(), encoding="utf-8")
     done = health("--role", "bot", "--json", config=cfg)
@@ -99,32 +121,34 @@ def test_bot_role_passes_with_sqlite_redis_and_an_inference_worker(
     checks = {c["name"]: c for c in report["checks"]}
     assert list(checks) == ["config", "store", "redis", "workers"]
     assert checks["store"]["detail"] == f"sqlite at sqlite:///{tmp_path / 'botkit.sqlite3'} answers"
-    assert f"consuming 'botkit.inference' answer: {NODE}" in checks["workers"]["detail"]
+    assert "inference worker(s) with a fresh heartbeat: " in checks["workers"]["detail"]
     assert all(c["ok"] and c["seconds"] < 5 for c in checks.values())
 
 
-def test_bot_role_fails_when_no_worker_consumes_its_queue(
-    echo_worker: Path, tmp_path: Path, redis_server: RedisServer, tiny_model_dir: Path
-) -> None:
-    cfg = config(
-        tmp_path / "bot.toml", sqlite_store(tmp_path), redis_url=redis_server.url, model=tiny_model_dir
-    )
-    cfg.write_text(cfg.read_text().replace("[queue]\n", '[queue]\ninference_queue = "nobody.consumes"\n'))
-    done = health("--role", "bot", "--timeout", "0.5", config=cfg)
+def test_bot_role_fails_when_no_inference_worker_is_alive(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path)  # a Redis of its own: no worker's heartbeat, no worker to answer
+    server.start()
+    try:
+        cfg = config(tmp_path / "bot.toml", sqlite_store(tmp_path), redis_url=server.url, model=NO_MODEL)
+        done = health("--role", "bot", "--timeout", "0.5", config=cfg)
+    finally:
+        server.stop()
     assert done.returncode == 1
-    assert lines(done)["workers"].startswith(
-        "FAIL workers: no inference worker consuming 'nobody.consumes' answered within 0.5 s"
+    assert lines(done)["redis"].startswith("ok   redis: ")
+    assert lines(done)["workers"] == (
+        "FAIL workers: no inference worker has a heartbeat, and none consuming 'botkit.inference' answered "
+        "within 0.5 s; replies would wait: start one with botkit worker"
     )
 
 
 @pytest.mark.parametrize("role", ["bot", "worker"])
-def test_redis_down_fails_with_a_clear_line(role: str, tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_redis_down_fails_with_a_clear_line(role: str, tmp_path: Path) -> None:
     port = free_port()  # nothing listens there
     cfg = config(
         tmp_path / "bot.toml",
         sqlite_store(tmp_path),
         redis_url=f"redis://botkit:s3cret@127.0.0.1:{port}/0",
-        model=tiny_model_dir,
+        model=NO_MODEL,
     )
     done = health("--role", role, config=cfg)
     assert done.returncode == 1
@@ -142,7 +166,7 @@ def test_redis_down_fails_with_a_clear_line(role: str, tmp_path: Path, tiny_mode
         assert lines(live)["worker"].startswith("ok   worker: not asked: Redis at ")
 
 
-def test_redis_refusing_the_password_fails_clearly(tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_redis_refusing_the_password_fails_clearly(tmp_path: Path) -> None:
     server = RedisServer(tmp_path, password="right-one", user="botkit")
     server.start()
     try:
@@ -150,7 +174,7 @@ def test_redis_refusing_the_password_fails_clearly(tmp_path: Path, tiny_model_di
             tmp_path / "bot.toml",
             sqlite_store(tmp_path),
             redis_url=server.url_as("botkit", "wrong-one"),
-            model=tiny_model_dir,
+            model=NO_MODEL,
         )
         done = health("--role", "worker", config=cfg)
     finally:
