@@ -27,7 +27,7 @@ from botkit.model.jobs import GenerationJob, PromptTooLongError
 from botkit.model.loader import LoadedModel
 from botkit.model.scheduler import BatchRunner
 from botkit.queue.heartbeat import Heartbeat
-from botkit.queue.metrics import WorkerMetrics
+from botkit.queue.metrics import QueueDepth, WorkerMetrics
 from botkit.queue.protocol import (
     CLAIM_SCRIPT,
     HEARTBEAT_PREFIX,
@@ -89,7 +89,8 @@ class WorkerRuntime:
         self.scheduler = start_engine(
             lm, options.engine, max_batch=options.max_batch, runner=runner, sampling=options.sampling
         )
-        self.metrics = WorkerMetrics(options.metrics_port)
+        # The queue's depth too: what the workers' autoscaler reads (deploy/k8s/autoscaling/hpa.yaml).
+        self.metrics = WorkerMetrics(options.metrics_port, QueueDepth(redis, queue.inference_queue))
         self._claim_script = redis.register_script(CLAIM_SCRIPT)
         self._refresh = redis.register_script(REFRESH_SCRIPT)
         self._release = redis.register_script(RELEASE_SCRIPT)
