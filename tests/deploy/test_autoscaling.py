@@ -5,6 +5,7 @@ HPA alternative reads the botkit_queue_depth gauge the workers really export."""
 from __future__ import annotations
 
 import os
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,7 +24,7 @@ from botkit.queue.metrics import QUEUE_DEPTH, QueueDepth
 from botkit.queue.protocol import GENERATE_TASK
 from tests.deploy.k8s_objects import K8S, containers, environment, objects, selects, workloads
 from tests.deploy.test_k8s_security import SECRETS
-from tests.queue.servers import RedisServer, free_port
+from tests.queue.servers import RedisServer, WorkerProcess, free_port, write_config
 
 AUTOSCALING = K8S / "autoscaling"
 
@@ -166,3 +167,32 @@ def test_the_gauge_has_no_sample_while_redis_is_down() -> None:
     text = prometheus_client.generate_latest(registry).decode()
     assert f"# TYPE {QUEUE_DEPTH} gauge" in text
     assert f"{QUEUE_DEPTH}{{" not in text  # no 0 that would scale the workers in
+
+
+def test_a_real_worker_serves_the_gauge_on_its_metrics_port(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    queue = f"scale-test-{uuid.uuid4().hex[:8]}"
+    config = write_config(tmp_path / "botkit.toml", redis_server.url, tmp_path, inference_queue=queue)
+    port = free_port()
+    # An echo worker (no model) consuming another queue, so that what is sent to this one waits.
+    worker = WorkerProcess(
+        tmp_path, config, tmp_path, "--echo", "--queue", "elsewhere", "--metrics-port", str(port)
+    )
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        worker.wait_ready()
+        app = make_celery(load_settings(config))
+        try:
+            for n in range(3):
+                app.send_task(GENERATE_TASK, args=[f"r{n}", [], {}, 0.0])
+        finally:
+            app.close()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+            text = response.read().decode()
+    finally:
+        worker.stop()
+        client.delete(queue)
+        client.close()
+    [family] = [f for f in text_string_to_metric_families(text) if f.name == QUEUE_DEPTH]
+    assert [(s.labels, s.value) for s in family.samples] == [({"queue": queue}, 3.0)]
