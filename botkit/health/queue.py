@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from typing import TYPE_CHECKING, Any
 
 from botkit.health.checks import TIMEOUT_S, Failed, one_line
@@ -74,16 +75,20 @@ def heartbeats(settings: Settings, host: str = "*", timeout_s: float = TIMEOUT_S
         redis_url(settings.queue), socket_connect_timeout=timeout_s, socket_timeout=timeout_s
     )
     found: list[str] = []
+    deadline = time.monotonic() + timeout_s  # a large keyspace takes many SCAN round trips
+    cursor = 0
     try:
-        for key in client.scan_iter(match=pattern, count=1000):
-            found.append(key.decode()[len(HEARTBEAT_PREFIX) : -len(HEARTBEAT_SUFFIX)])
-            if len(found) >= most:
+        while True:
+            cursor, keys = client.scan(cursor, match=pattern, count=1000)
+            names = [key.decode() if isinstance(key, bytes) else key for key in keys]
+            found += [name[len(HEARTBEAT_PREFIX) : -len(HEARTBEAT_SUFFIX)] for name in names]
+            if cursor == 0 or len(found) >= most or time.monotonic() > deadline:
                 break
     except RedisError as exc:
         raise Failed(f"could not look for heartbeats: {one_line(exc)}") from None
     finally:
         client.close()
-    return sorted(found)
+    return sorted(found)[:most]
 
 
 def check_workers(settings: Settings, timeout_s: float = TIMEOUT_S) -> str:
