@@ -56,10 +56,10 @@ async def main(args: argparse.Namespace) -> None:
         async with ChaosCluster(Path(directory), settings) as cluster:
             chaos = Chaos(cluster, await reference_replies(cluster))
             for fault in faults:
-                started = time.monotonic()
+                started, restarts = time.monotonic(), cluster.worker_restarts
                 figures = await chaos.run(fault)
                 figures["run_s"] = round(time.monotonic() - started, 1)
-                figures["worker_restarts"] = cluster.worker_restarts
+                figures["worker_restarts"] = cluster.worker_restarts - restarts
                 print(json.dumps(figures), flush=True)
 
 

@@ -118,12 +118,12 @@ class ChaosCluster:
             proc.terminate()
         for proc in self.replicas.values():
             try:
-                proc.wait(20)
+                proc.wait(3)  # nothing is left to finish: the runs are over
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(10)
-        if self.worker is not None:
-            self.worker.stop()
+        if self.worker is not None and self.worker.proc.poll() is None:
+            self.worker.kill9()  # a warm shutdown waits for the worker's tasks; none is left to finish
         self.redis.stop()
         self.postgres.remove()
         await self.telegram.stop()

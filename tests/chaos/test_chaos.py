@@ -11,16 +11,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
 from tests.chaos.cluster import ChaosCluster, ChaosSettings
 from tests.chaos.harness import Chaos, reference_replies
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+# One cluster for every fault (its start costs more than a fault's run), so one event loop for the module.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.asyncio(loop_scope="module")]
 
 SMALL = ChaosSettings(
     conversations=6,
     messages=2,
-    step_delay_ms=40,  # 6 replies of up to 24 pieces: about 5 s each, so a fault lands mid-reply
+    step_delay_ms=25,  # 6 replies of up to 24 pieces: about 3 s each, so a fault lands mid-reply
     outage_s=5,
     platform_outage_s=10,  # longer than the 7 s the old three network retries covered
     wait_s=60,
@@ -28,7 +30,6 @@ SMALL = ChaosSettings(
 # The longest a user may wait for a reply or a notice, per fault: the time to notice the fault, the
 # outage itself, and the slowed replies written again.
 LONGEST_WAIT_S = {
-    "none": 20,
     "worker_kill": 45,
     "redis_restart": 30,
     "redis_outage": 30,
@@ -38,7 +39,7 @@ LONGEST_WAIT_S = {
 }
 
 
-@pytest.fixture(scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def chaos(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chaos]:
     directory: Path = tmp_path_factory.mktemp("chaos")
     async with ChaosCluster(directory, SMALL) as cluster:
@@ -58,6 +59,5 @@ async def test_fault_loses_doubles_garbles_and_reorders_nothing(chaos: Chaos, fa
     assert figures["store_doubled"] == 0, shown
     assert figures["store_lost"] == 0, shown
     assert figures["longest_wait_s"] <= LONGEST_WAIT_S[fault], shown
-    if fault == "none":  # the control: the harness's expected replies are what the cluster says
+    if fault in ("postgres_restart", "platform_errors"):  # nothing to say "busy" about: all answered
         assert figures["answered"] == figures["messages"], shown
-        assert figures["busy"] == 0, shown
