@@ -156,7 +156,7 @@ def fine_tune(
         logits = config.scale * anchors @ positives.T
         loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
         optimizer.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward untyped
         optimizer.step()
         schedule.step()
         losses.append(float(loss.detach()))
