@@ -253,23 +253,12 @@ class WorkerRuntime:
             deadline=time.monotonic() + remaining,
         )
         self.scheduler.submit(job)
-        beat = max(0.2, self.queue.lock_ttl_s / 3)
-        next_beat = time.monotonic() + beat
-        give_up = time.monotonic() + remaining + 30  # a hung model thread must not hold the user for ever
-        while not publisher.wait(beat):
-            publisher.flush()
-            if time.monotonic() >= give_up:
-                publisher.error("timeout", GenerationTimeout().args[0])
-                self.metrics.request("hung")
+        try:
+            if not self._follow(job, keys, holder, publisher, give_up=time.monotonic() + remaining + 30):
                 return
-            if time.monotonic() >= next_beat:  # still ours: keep the lock from expiring
-                if not self._refresh(keys=[keys.lock], args=[holder, self.queue.lock_ttl_s]):
-                    publisher.lost = True
-                next_beat = time.monotonic() + beat
-            if publisher.lost:  # nobody reads this attempt any more: free its batch row at once
-                job.deadline = time.monotonic()
-                job.done.wait()
-                return
+        except BaseException:  # Redis failed under the task: nobody can read this attempt, stop it
+            job.deadline = time.monotonic()
+            raise
         job.done.wait()
         if job.error is not None:
             kind = "too_long" if isinstance(job.error, PromptTooLongError) else "failed"
@@ -285,7 +274,37 @@ class WorkerRuntime:
                 extra={"batch": job.batch_size},
             )
         )
-        self.metrics.request(job.finish_reason or "stop", len(job.completion_ids), job.batch_size)
+        if not publisher.lost:  # else handle() counts it as lost
+            self.metrics.request(job.finish_reason or "stop", len(job.completion_ids), job.batch_size)
+
+    def _follow(
+        self,
+        job: GenerationJob,
+        keys: RequestKeys,
+        holder: str,
+        publisher: StreamPublisher,
+        *,
+        give_up: float,
+    ) -> bool:
+        """Publish the job's text while it runs and keep its lock; False when the attempt ended here (hung,
+        or its lock or stream lost: then its batch row is freed at once)."""
+        beat = max(0.2, self.queue.lock_ttl_s / 3)
+        next_beat = time.monotonic() + beat
+        while not publisher.wait(beat):
+            publisher.flush()
+            if time.monotonic() >= give_up:  # a hung model thread must not hold the user for ever
+                publisher.error("timeout", GenerationTimeout().args[0])
+                self.metrics.request("hung")
+                return False
+            if time.monotonic() >= next_beat:  # still ours: keep the lock from expiring
+                if not self._refresh(keys=[keys.lock], args=[holder, self.queue.lock_ttl_s]):
+                    publisher.lost = True
+                next_beat = time.monotonic() + beat
+            if publisher.lost:  # nobody reads this attempt any more
+                job.deadline = time.monotonic()
+                job.done.wait()
+                return False
+        return True
 
     def close(self) -> None:
         """Stop the heartbeat and the batching thread, and drop the connection."""
