@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
@@ -18,7 +19,17 @@ from botkit.config import load_settings
 from botkit.errors import ModelBusy
 from botkit.message import Rewrite, StreamingReply
 from botkit.queue.client import CeleryGenerator, _Reply
-from botkit.queue.protocol import MODEL_INFO_KEY, RequestKeys, request_id
+from botkit.queue.protocol import (
+    CLAIM_SCRIPT,
+    HEARTBEAT_PREFIX,
+    HEARTBEAT_SUFFIX,
+    MODEL_INFO_KEY,
+    REFRESH_SCRIPT,
+    WRITE_SCRIPT,
+    RequestKeys,
+    heartbeat_key,
+    request_id,
+)
 from botkit.queue.tokens import TokenCounter
 from botkit.types import Generation, SamplingParams
 from tests.queue.servers import RedisServer, WorkerProcess
@@ -202,3 +213,47 @@ def test_records_without_their_start_are_no_reply() -> None:
     assert reply.result is None
     reply.feed({"t": "start", "a": "1"})
     assert reply.feed({"t": "final", "a": "1", "text": "the whole", "finish_reason": "stop"}) == "the whole"
+
+
+def _scripts(client: redis.Redis) -> tuple[Any, Any, Any]:
+    return (
+        client.register_script(CLAIM_SCRIPT),
+        client.register_script(WRITE_SCRIPT),
+        client.register_script(REFRESH_SCRIPT),
+    )
+
+
+def test_a_claim_drops_a_stream_without_its_start_and_takes_over_a_dead_holders_lock(
+    redis_client: redis.Redis,
+) -> None:
+    claim, _write, _refresh = _scripts(redis_client)
+    keys = RequestKeys(request_id(f"test:claim:{time.monotonic_ns()}"))
+    args = [HEARTBEAT_PREFIX, HEARTBEAT_SUFFIX]
+    # What the old worker left after a wipe: a tail and a final, no start. It is no stored reply.
+    redis_client.xadd(keys.stream, {"t": "delta", "a": "1", "d": " the tail"})
+    redis_client.xadd(keys.stream, {"t": "final", "a": "1", "text": "the whole"})
+    redis_client.set(keys.lock, "gone-worker|n1")  # its holder has no heartbeat: dead
+    assert claim(keys=[keys.stream, keys.lock, keys.attempts], args=["w1|n2", 10, 60, *args]) == 1
+    records = [f for _i, f in redis_client.xrange(keys.stream)]  # type: ignore[union-attr]
+    assert records == [{"t": "start", "w": "w1", "a": "1"}]
+    assert redis_client.get(keys.lock) == "w1|n2"
+
+    redis_client.set(heartbeat_key("w1"), "1", px=3000)  # w1 is alive: a copy waits on its lock
+    assert claim(keys=[keys.stream, keys.lock, keys.attempts], args=["w2|n3", 10, 60, *args]) == -1
+
+
+def test_an_attempt_that_lost_its_lock_neither_writes_nor_retakes_it(redis_client: redis.Redis) -> None:
+    _claim, write, refresh = _scripts(redis_client)
+    keys = RequestKeys(request_id(f"test:lost:{time.monotonic_ns()}"))
+    redis_client.xadd(keys.stream, {"t": "start", "a": "1"})
+    redis_client.set(keys.lock, "w1|n1")
+    assert write(keys=[keys.stream, keys.lock], args=["w1|n1", 60, "t", "delta", "d", "hi", "a", "1"]) == 1
+    assert refresh(keys=[keys.lock], args=["w1|n1", 10]) == 1
+
+    redis_client.set(keys.lock, "w2|n2")  # another worker took the request over
+    assert write(keys=[keys.stream, keys.lock], args=["w1|n1", 60, "t", "delta", "d", "xx", "a", "1"]) == 0
+    assert refresh(keys=[keys.lock], args=["w1|n1", 10]) == 0
+    redis_client.delete(keys.lock, keys.stream)  # Redis lost both (SET XX would quietly fail to re-take)
+    assert refresh(keys=[keys.lock], args=["w1|n1", 10]) == 0
+    assert write(keys=[keys.stream, keys.lock], args=["w1|n1", 60, "t", "final", "text", "x", "a", "1"]) == 0
+    assert not redis_client.exists(keys.stream, keys.lock)
