@@ -4,9 +4,9 @@ Two questions, as Kubernetes asks them:
 
 - readiness (the default): can this process serve now? For ``--role bot``: the config loads, the store
   answers (the SQLite file or the PostgreSQL server), and with ``queue.backend = "celery"`` Redis accepts
-  botkit's credentials and at least one inference worker (a Celery worker consuming
-  ``queue.inference_queue``) answers. For ``--role worker``: Redis accepts the credentials and this host's
-  worker answers (see :mod:`botkit.health_queue`).
+  botkit's credentials and at least one inference worker is alive (a fresh heartbeat, else a Celery worker
+  consuming ``queue.inference_queue`` answers). For ``--role worker``: Redis accepts the credentials and
+  this host's worker is alive (its heartbeat, else a ping; see :mod:`botkit.health.queue`).
 - liveness (``--live``): does the process's own loop still answer? Nothing else is asked, so that an outage
   of Redis or PostgreSQL never gets a healthy process restarted. The bot answers ``GET /healthz`` on its web
   widget's server (else its console's), from the event loop that runs the adapters
@@ -14,7 +14,7 @@ Two questions, as Kubernetes asks them:
 
 Every check has :data:`TIMEOUT_S`; each prints one line (``ok`` or ``FAIL``, its name, what it found), or
 one JSON object with ``--json``. Exit status: 0 every check passed, 1 one failed, 2 the config does not
-load. Imports stay inside the functions: ``botkit --help`` must not pay for SQLAlchemy or Celery.
+load. Heavy imports stay inside the checks: ``botkit --help`` must not pay for SQLAlchemy or Celery.
 """
 
 from __future__ import annotations
