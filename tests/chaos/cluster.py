@@ -58,6 +58,7 @@ class ChaosSettings:
         replicas: ``botkit run`` processes behind the webhook.
         outage_s: how long Redis is unreachable in the ``redis_outage`` fault.
         platform_outage_s: how long Telegram answers 429/5xx in the ``platform_errors`` fault.
+        pg_down_s: how long PostgreSQL stays down in the ``postgres_restart`` fault.
         wait_s: how long a user waits for a reply before writing the next message anyway.
     """
 
@@ -68,6 +69,7 @@ class ChaosSettings:
     replicas: int = 2
     outage_s: float = 30.0
     platform_outage_s: float = 20.0
+    pg_down_s: float = 3.0
     wait_s: float = 180.0
 
 

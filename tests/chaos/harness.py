@@ -227,9 +227,10 @@ class Chaos:
             await asyncio.sleep(3.0)
 
     async def _postgres_restart(self, run: Run) -> None:
-        """Restart the store's PostgreSQL (``pg_ctl restart -m fast``: every connection cut) mid-reply."""
+        """Restart the store's PostgreSQL mid-reply: every connection cut, and refused for ``pg_down_s``
+        while replies end and their turns are written."""
         run.rows_before = await asyncio.to_thread(_turn_ids, self.cluster.postgres.url)
-        await asyncio.to_thread(self.cluster.postgres.restart)
+        await asyncio.to_thread(self.cluster.postgres.restart, self.cluster.settings.pg_down_s)
 
     async def _platform_errors(self, run: Run) -> None:
         """Telegram answers every call with 429 (retry_after 1) or 5xx for ``platform_outage_s``."""

@@ -13,6 +13,7 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -89,9 +90,12 @@ class PostgresCluster:
             self._made = True
         return self
 
-    def restart(self) -> None:
-        """``pg_ctl restart -m fast``: every open connection is cut, the data is kept."""
-        self._pg_ctl("restart", "-m", "fast")
+    def restart(self, down_s: float = 0.0) -> None:
+        """Stop (``-m fast``: every open connection is cut), stay down ``down_s`` seconds (connections
+        are refused meanwhile), start again; the data is kept."""
+        self._pg_ctl("stop", "-m", "fast")
+        time.sleep(down_s)
+        self._pg_ctl("start")
 
     def stop(self) -> None:
         """Stop the server (immediately: nothing here needs a clean shutdown)."""
