@@ -2,11 +2,15 @@
 
 Two questions, as Kubernetes asks them:
 
-- readiness (the default): can this process serve now? For ``--role bot``: the config loads, the store
-  answers (the SQLite file or the PostgreSQL server), and with ``queue.backend = "celery"`` Redis accepts
-  botkit's credentials and at least one inference worker is alive (a fresh heartbeat, else a Celery worker
-  consuming ``queue.inference_queue`` answers). For ``--role worker``: Redis accepts the credentials and
-  this host's worker is alive (its heartbeat, else a ping; see :mod:`botkit.health.queue`).
+- readiness (the default): can this process serve now? For ``--role bot``: the config loads and the store
+  answers (the SQLite file or the PostgreSQL server). With ``queue.backend = "celery"`` it also asks whether
+  Redis accepts botkit's credentials and at least one inference worker is alive (a fresh heartbeat, else a
+  Celery worker consuming ``queue.inference_queue`` answers), but those two only WARN unless
+  ``--require-queue`` is given: a bot taken out of its Service cannot even say "busy", and with the queue
+  down every replica would be taken out at once, so the platform's deliveries would fail and users would
+  hear nothing; the bot itself answers "busy" and takes the queue back when it returns. For
+  ``--role worker``: Redis accepts the credentials and this host's worker is alive (its heartbeat, else a
+  ping; see :mod:`botkit.health.queue`).
 - liveness (``--live``): does the process's own loop still answer? Nothing else is asked, so that an outage
   of Redis or PostgreSQL never gets a healthy process restarted. The bot answers ``GET /healthz`` on its web
   widget's server (else its console's), from the event loop that runs the adapters
@@ -57,6 +61,11 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--role", choices=("bot", "worker"), default="bot", help="the process to check")
     parser.add_argument("--live", action="store_true", help="liveness: only whether the process answers")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    parser.add_argument(
+        "--require-queue",
+        action="store_true",
+        help="bot role: fail (not only warn) when Redis or every inference worker is down",
+    )
     parser.add_argument("--config", type=Path, help="botkit.toml (default: $BOTKIT_CONFIG or ./botkit.toml)")
     parser.add_argument(
         "--url", help=f"the bot's liveness URL (default: its web, else console, server's {HEALTH_PATH})"
@@ -75,9 +84,15 @@ def run_health(args: argparse.Namespace) -> int:
     settings = timed(checks, "config", lambda: _load(args.config))
     if settings is not None:
         checks += role_checks(
-            settings, args.role, live=args.live, timeout_s=args.timeout, url=args.url, node=args.hostname
+            settings,
+            args.role,
+            live=args.live,
+            timeout_s=args.timeout,
+            url=args.url,
+            node=args.hostname,
+            require_queue=args.require_queue,
         )
-    ok = all(check.ok for check in checks)
+    ok = all(check.ok or not check.required for check in checks)
     if args.json:
         report = {"role": args.role, "live": args.live, "ok": ok, "checks": [asdict(c) for c in checks]}
         print(json.dumps(report))
@@ -97,8 +112,11 @@ def role_checks(
     timeout_s: float = TIMEOUT_S,
     url: str | None = None,
     node: str | None = None,
+    require_queue: bool = False,
 ) -> list[Check]:
     """The checks of ``role`` (``bot`` or ``worker``) after the config loaded, in order.
+
+    The bot's Redis and worker checks are advisory unless ``require_queue`` (see the module's text).
 
     A check that depends on another (the workers on Redis) is left out when that one failed: its failure
     would only repeat the cause.
@@ -109,9 +127,14 @@ def role_checks(
     elif role == "bot":
         timed(checks, "store", lambda: check_store(settings, timeout_s))
         if settings.queue.backend == "celery" and timed(
-            checks, "redis", lambda: health_queue.check_redis(settings, timeout_s)
+            checks, "redis", lambda: health_queue.check_redis(settings, timeout_s), required=require_queue
         ):
-            timed(checks, "workers", lambda: health_queue.check_workers(settings, timeout_s))
+            timed(
+                checks,
+                "workers",
+                lambda: health_queue.check_workers(settings, timeout_s),
+                required=require_queue,
+            )
     elif live:
         timed(checks, "worker", lambda: health_queue.check_worker_alive(settings, node, timeout_s))
     elif timed(checks, "redis", lambda: health_queue.check_redis(settings, timeout_s)):

@@ -25,18 +25,20 @@ class Check:
     ok: bool
     detail: str
     seconds: float = 0.0
+    required: bool = True  # a failed check that is not required is shown (WARN) but fails nothing
 
     def line(self) -> str:
-        """``ok   store: ...`` or ``FAIL redis: ...``."""
-        return f"{'ok  ' if self.ok else 'FAIL'} {self.name}: {self.detail}"
+        """``ok   store: ...``, ``FAIL redis: ...``, or ``WARN workers: ...`` for an advisory check."""
+        label = "ok  " if self.ok else ("FAIL" if self.required else "WARN")
+        return f"{label} {self.name}: {self.detail}"
 
 
 class Failed(Exception):
     """A check failed; the message is its one line."""
 
 
-def timed(checks: list[Check], name: str, run: Callable[[], Any]) -> Any:
-    """Run one check and append its :class:`Check` to ``checks``.
+def timed(checks: list[Check], name: str, run: Callable[[], Any], *, required: bool = True) -> Any:
+    """Run one check and append its :class:`Check` to ``checks`` (``required=False``: advisory).
 
     Returns ``run``'s value (``True`` for a line) when it passed, None when it raised :class:`Failed`.
 
@@ -46,10 +48,10 @@ def timed(checks: list[Check], name: str, run: Callable[[], Any]) -> Any:
     try:
         result = run()
     except Failed as exc:
-        checks.append(Check(name, False, str(exc), round(time.monotonic() - began, 3)))
+        checks.append(Check(name, False, str(exc), round(time.monotonic() - began, 3), required))
         return None
     detail = result if isinstance(result, str) else _describe(result)
-    checks.append(Check(name, True, detail, round(time.monotonic() - began, 3)))
+    checks.append(Check(name, True, detail, round(time.monotonic() - began, 3), required))
     return result if not isinstance(result, str) else True
 
 
