@@ -212,3 +212,17 @@ def test_the_readme_and_comments_add_users_with_commands_botkit_accepts() -> Non
             assert args.role in {"admin", "agent"}
             found += 1
     assert found >= 3
+
+
+@pytest.mark.parametrize(("service", "role"), [("bot", "bot"), ("worker", "worker")])
+def test_the_bot_and_worker_healthchecks_are_botkit_health_commands_the_cli_accepts(
+    stack: dict[str, Any], service: str, role: str
+) -> None:
+    check = stack["services"][service]["healthcheck"]
+    argv = check["test"]
+    assert argv[:3] == ["CMD", "botkit", "health"], argv
+    args = build_parser().parse_args(argv[2:])  # SystemExit on a flag the CLI does not know
+    assert args.handler.__module__ == "botkit.health"
+    assert (args.role, args.live, args.require_queue) == (role, False, False)
+    # The check's own 2 s per step must fit in the healthcheck's timeout (Python's start-up included).
+    assert int(check["timeout"].rstrip("s")) >= 10
