@@ -11,6 +11,7 @@ The human references get the same reply measures, as the mark to aim at.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import time
@@ -47,6 +48,8 @@ PROMPTS = [
 ]
 """Twenty fixed prompts, ten English and ten Chinese, each the first turn of a conversation."""
 
+log = logging.getLogger(__name__)
+
 SET_TITLES = {"chitchat": "held-out chitchat", "dialogues": "held-out dialogues (persona, chatterbot)"}
 
 
@@ -68,8 +71,8 @@ class CompareOptions:
 
     models: list[Path]
     out: Path
-    dialogues: int = 0
-    replies_per_dialogue: int = 3
+    dialogues: int = 100
+    replies_per_dialogue: int = 2
     max_new_tokens: int = 40
     seed: int = 0
     latency_runs: int = 3
@@ -131,6 +134,9 @@ def measure_model(
     for name, dialogues in sets.items():
         contexts = [c for c, _ in cases[name]]
         refs = [r for _, r in cases[name]]
+        log.info(
+            "%s: %s: bits of %d dialogues, %d replies", lm.path.name, name, len(dialogues), len(contexts)
+        )
         replies = measures.generate_replies(lm, contexts, params, opts.seed)
         entry: dict[str, Any] = {"dialogues": len(dialogues)}
         entry.update(measures.assistant_bits(lm, dialogues).summary())
@@ -146,6 +152,7 @@ def measure_model(
             for c, r, y in zip(contexts[:6], refs, replies, strict=False)
         ]
         out[name] = entry
+    log.info("%s: fixed prompts and latency", lm.path.name)
     prompts = [[{"role": "user", "content": p}] for p in PROMPTS]
     out["prompt_replies"] = measures.generate_replies(lm, prompts, params, opts.seed)
     out["latency"] = measures.latency(lm, runs=opts.latency_runs)

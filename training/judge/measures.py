@@ -7,6 +7,7 @@ user of ``botkit chat`` gets.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import time
@@ -96,24 +97,24 @@ def fit_prompt(lm: LoadedModel, context: Messages, room: int) -> list[int]:
         first = 1 if turns[0]["role"] == "system" and len(turns) > 1 else 0
         if len(turns) - first > 1:
             del turns[first]
-        else:  # one turn alone is too long: keep its end
+        elif turns[-1]["content"]:  # one turn alone is too long: keep its end
             text = turns[-1]["content"]
             turns[-1]["content"] = text[max(1, len(text) // 8) :]
+        else:  # the system turn alone fills the context
+            del turns[0]
 
 
 def generation_defaults(lm: LoadedModel, max_new_tokens: int) -> SamplingParams:
-    """Sampling as botkit serves: :class:`SamplingParams`' defaults, overridden by what the model's
-    ``generation_config.json`` sets (temperature, top_p, top_k, repetition_penalty) when it sets them."""
-    params = SamplingParams(max_new_tokens=max_new_tokens)
-    g = getattr(lm.model, "generation_config", None)
-    given: dict[str, Any] = {}
-    for name in ("temperature", "top_p", "top_k", "repetition_penalty"):
-        value = getattr(g, name, None) if g is not None and name in g.to_diff_dict() else None
-        if value is not None:
-            given[name] = value
-    if g is not None and g.to_diff_dict().get("do_sample") is False:
-        given["temperature"] = 0.0
-    return replace(params, **given)
+    """Sampling as the model asks to be served: :class:`SamplingParams`' defaults, overridden by what the
+    model's ``generation_config.json`` sets (temperature, top_p, top_k, repetition_penalty; ``do_sample``
+    false means greedy). botkit's loader does not read that file yet; the judge reads it so that the
+    figures belong to the settings ``botkit train tune-generation --write`` chose."""
+    path = lm.path / "generation_config.json"
+    given: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    chosen = {k: given[k] for k in ("temperature", "top_p", "top_k", "repetition_penalty") if k in given}
+    if given.get("do_sample") is False:
+        chosen["temperature"] = 0.0
+    return replace(SamplingParams(max_new_tokens=max_new_tokens), **chosen)
 
 
 def generate_replies(
