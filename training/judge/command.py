@@ -30,7 +30,7 @@ def add_commands(
     )
     p.add_argument("--out", required=True, metavar="DIR", type=Path, help="report directory")
     _common(p)
-    p.add_argument("--replies-per-dialogue", type=int, default=2, help="reply contexts per dialogue (2)")
+    p.add_argument("--replies-per-dialogue", type=int, default=3, help="reply contexts per dialogue (3)")
     p.add_argument("--latency-runs", type=int, default=3, help="timed replies per model (3)")
     p.set_defaults(handler=lambda args: guard(lambda: _compare(args)))
     t = stages.add_parser("tune-generation", help=TUNE_HELP, description=TUNE_HELP)
@@ -52,7 +52,7 @@ def add_commands(
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dialogues", type=int, default=100, help="most dialogues per held-out set (100; 0: all)")
+    p.add_argument("--dialogues", type=int, default=60, help="most dialogues per held-out set (60; 0: all)")
     p.add_argument("--max-new-tokens", type=int, default=40, help="longest reply in tokens (40)")
     p.add_argument("--seed", type=int, default=0, help="sampling and fold seed (0)")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")

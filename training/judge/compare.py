@@ -71,8 +71,8 @@ class CompareOptions:
 
     models: list[Path]
     out: Path
-    dialogues: int = 100
-    replies_per_dialogue: int = 2
+    dialogues: int = 60
+    replies_per_dialogue: int = 3
     max_new_tokens: int = 40
     seed: int = 0
     latency_runs: int = 3
@@ -190,9 +190,21 @@ def _settings(
         "max_new_tokens": opts.max_new_tokens,
         "replies_per_dialogue": opts.replies_per_dialogue,
         "seed": opts.seed,
-        "machine": f"{platform.machine()} {platform.processor() or ''}, {os.cpu_count()} CPUs".strip(),
+        "machine": f"{_cpu_name()}, {os.cpu_count()} CPUs",
+        "load_average_at_start": round(os.getloadavg()[0], 2),  # other work on the CPUs slows latency
         "torch_threads": threads,
     }
+
+
+def _cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def _names(paths: list[Path]) -> list[str]:
@@ -231,7 +243,8 @@ def to_markdown(result: dict[str, Any]) -> str:
         "",
         f"Held-out split: {s['split']['rule']}. Dialogues {s['dialogues']}, reply contexts "
         f"{s['reply_cases']}; sampling as each model is served (`sampling` in compare.json), seed "
-        f"{s['seed']}; {s['machine']}, {s['torch_threads']} torch threads; {result.get('wall_s')} s.",
+        f"{s['seed']}; {s['machine']}, {s['torch_threads']} torch threads, load average "
+        f"{s['load_average_at_start']} at start; {result.get('wall_s')} s.",
     ]
     head = "| measure | " + " | ".join(names) + " | human |"
     rule = "| --- |" + " --- |" * (len(names) + 1)

@@ -40,7 +40,7 @@ class TuneOptions:
     """
 
     model: Path
-    dialogues: int = 100
+    dialogues: int = 60
     max_new_tokens: int = 40
     seed: int = 0
     threads: int = 0
