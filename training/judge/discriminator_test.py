@@ -12,8 +12,9 @@ every reply is predicted once by a classifier that did not train on it.
 The accuracy is the measure: about 100% when the model's replies are easy to tell apart (a constant
 string, a stutter), about 50% when they read like the human ones, at least to a classifier of this kind.
 It looks at the reply only, not at whether it fits its context; the relevance measures (unigram F1)
-cover that. The adversarial stage (``training/gan``) calls :func:`discriminator_accuracy` on its own
-generator's replies, so both stages report the same measure.
+cover that. It takes plain strings so that the adversarial stage (``training/gan``, issue 12) can call
+:func:`discriminator_accuracy` on its own generator's replies and report the same measure as
+``botkit train compare``.
 """
 
 from __future__ import annotations
