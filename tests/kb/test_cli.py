@@ -74,6 +74,13 @@ def test_refused_questions_and_a_bad_config_are_one_line(project: Path) -> None:
         "botkit kb search: the question is 10000 characters long; the knowledge base takes at most 1000 "
         "(setting kb.max_query_chars)\n"
     )
+    code, out, err = botkit(project, "tune")  # an empty knowledge base has nothing to tune on
+    assert (code, out) == (1, "")
+    assert err == (
+        "botkit kb tune: the knowledge base gives 0 training pairs, too few to tune on (at least 8): "
+        "add documents first\n"
+    )
+    assert not (project / ".botkit" / "kb-model").exists()
     (project / "botkit.toml").write_text("[kb]\nthreshold = 7\n")
     code, out, err = botkit(project, "list")
     assert code == 2
