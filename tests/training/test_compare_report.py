@@ -53,6 +53,7 @@ SET_FIELDS = {
     "assistant_tokens",
     "replies",
     "unigram_f1",
+    "unigram_f1_se",
     "distinct_1",
     "distinct_2",
     "repetition_rate",

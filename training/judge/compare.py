@@ -113,7 +113,7 @@ def run_compare(opts: CompareOptions) -> dict[str, Any]:
 def human_quality(references: list[str], held: HeldOut) -> dict[str, Any]:
     """The reply measures of the human references themselves (F1 against themselves means nothing)."""
     out: dict[str, Any] = measures.reply_quality(references, references, held.training_utterances)
-    del out["unigram_f1"]
+    del out["unigram_f1"], out["unigram_f1_se"]
     return out
 
 
@@ -222,6 +222,7 @@ ROWS = [
     ("bits_per_byte", "bits per byte (assistant text)"),
     ("perplexity_per_word", "perplexity per word"),
     ("unigram_f1", "unigram F1 vs reference"),
+    ("unigram_f1_se", "its standard error"),
     ("distinct_1", "distinct-1"),
     ("distinct_2", "distinct-2"),
     ("repetition_rate", "repetition rate"),

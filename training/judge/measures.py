@@ -151,15 +151,14 @@ def copy_rate(replies: Sequence[str], training_utterances: frozenset[str] | set[
 def reply_quality(
     references: Sequence[str], replies: Sequence[str], training_utterances: frozenset[str] | set[str]
 ) -> dict[str, float | int]:
-    """Unigram F1 against the references, distinct-1/2, repetition rate, copy rate, mean length."""
+    """Unigram F1 against the references (and its standard error: two settings or models whose F1 differ by
+    less than about twice it are not told apart), distinct-1/2, repetition rate, copy rate, mean length."""
     n = len(replies)
+    f1 = [tm.unigram_f1(r, ref) for r, ref in zip(replies, references, strict=True)]
     return {
         "replies": n,
-        "unigram_f1": statistics.fmean(
-            tm.unigram_f1(r, ref) for r, ref in zip(replies, references, strict=True)
-        )
-        if n
-        else 0.0,
+        "unigram_f1": statistics.fmean(f1) if n else 0.0,
+        "unigram_f1_se": statistics.stdev(f1) / math.sqrt(n) if n > 1 else 0.0,
         "distinct_1": tm.distinct_n(replies, 1),
         "distinct_2": tm.distinct_n(replies, 2),
         "repetition_rate": statistics.fmean(tm.repetition_rate(r) for r in replies) if n else 0.0,
