@@ -16,7 +16,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from botkit.message import Incoming
 
@@ -31,6 +31,9 @@ Prepare = Callable[[Incoming], Awaitable[Incoming | None]]
 Cleanup = Callable[[Incoming], Awaitable[None]]
 #: The platform's typing indicator, shown while the dispatcher handles ``incoming``.
 Typing = Callable[[Incoming], AbstractAsyncContextManager[None]]
+#: An adapter's optional ``readmit(raw, ticket)`` hook: parse a journalled payload again (another
+#: replica took it in and died) and :meth:`Intake.resubmit` it under ``ticket``; False for nothing to do.
+Readmit = Callable[[Any, str], bool]
 
 STOP_GRACE_S = 10.0  # how long stopping waits for replies in flight before cancelling them
 
@@ -88,8 +91,12 @@ class IntakeState(Protocol):
     update only after the previous one was acknowledged).
     """
 
-    def admit(self, event_id: str | None, key: str) -> str | None:
-        """A ticket for the event in conversation ``key``, or None when it was taken in before."""
+    def admit(self, event_id: str | None, key: str, *, adapter: str = "", raw: object = None) -> str | None:
+        """A ticket for the event in conversation ``key``, or None when it was taken in before. ``raw``
+        (the platform's payload) may be journalled, so that another replica can take it over."""
+
+    def journal(self, adapter: str, readmit: Readmit) -> None:
+        """Hand this process's ``adapter`` the journalled payloads whose replica died (``readmit``)."""
 
     def lane(self, key: str, ticket: str) -> AbstractAsyncContextManager[None]:
         """Wait for ``ticket``'s turn in conversation ``key``; hold the lane for the ``async with`` block."""
@@ -104,9 +111,12 @@ class LocalIntakeState:
     def __init__(self, lanes: ConversationLanes | None = None) -> None:
         self._lanes = lanes or ConversationLanes()
 
-    def admit(self, event_id: str | None, key: str) -> str | None:
+    def admit(self, event_id: str | None, key: str, *, adapter: str = "", raw: object = None) -> str | None:
         """Always a ticket: redeliveries were dropped by :meth:`Intake.is_new` already."""
         return ""
+
+    def journal(self, adapter: str, readmit: Readmit) -> None:
+        """Nothing is journalled in one process: if it dies, what it had taken in dies with it."""
 
     def lane(self, key: str, ticket: str) -> AbstractAsyncContextManager[None]:
         """The conversation's asyncio lock (arrival order = the order handlers ask for it)."""
@@ -155,6 +165,7 @@ class Intake:
         self._state: IntakeState = LocalIntakeState(self._lanes)
         self._event_id: str | None = None  # the id is_new just passed, for the submit that follows it
         self._tasks: set[asyncio.Task[None]] = set()
+        self._journalled = False  # the adapter has a readmit hook: payloads are worth journalling
 
     def bind(self, dispatcher: Dispatcher) -> None:
         """Deliver from now on to ``dispatcher`` (the adapter's ``start`` calls this).
@@ -166,6 +177,10 @@ class Intake:
         shared = getattr(dispatcher, "intake_state", None)
         if isinstance(shared, IntakeState):
             self._state = shared
+        readmit = getattr(self._adapter, "readmit", None)
+        self._journalled = callable(readmit)
+        if callable(readmit):  # the adapter can take over updates other replicas acknowledged and died on
+            self._state.journal(self._adapter.name, readmit)
 
     @property
     def dispatcher(self) -> Dispatcher:
@@ -205,6 +220,7 @@ class Intake:
         prepare: Prepare = _unchanged,
         cleanup: Cleanup | None = None,
         event_id: str | None = None,
+        raw: object = None,
     ) -> asyncio.Task[None]:
         """Handle ``incoming`` in the background; the task is tracked until it ends.
 
@@ -212,14 +228,31 @@ class Intake:
         (``event_id`` defaults to the one :meth:`is_new` was just asked about); one that another replica
         took in already is dropped here. ``prepare`` runs at once, before waiting for the lane (a
         button press is acknowledged while the conversation is still busy); ``cleanup`` runs last.
+        ``raw``, the platform's payload as JSON, is journalled while the event is handled (with replicas
+        sharing the intake) for an adapter with a ``readmit`` hook, should this replica die meanwhile.
         """
         loop = asyncio.get_running_loop()
         event_id, self._event_id = event_id or self._event_id, None
-        ticket = self._state.admit(event_id, incoming.conversation.key)
+        journal = raw if self._journalled else None
+        ticket = self._state.admit(
+            event_id, incoming.conversation.key, adapter=self._adapter.name, raw=journal
+        )
         if ticket is None:
             log.debug("%s: event %s taken in by another replica; ignored", self._adapter.name, event_id)
             return loop.create_task(asyncio.sleep(0))
-        task = loop.create_task(self._run(incoming, ticket, prepare, cleanup))
+        return self.resubmit(incoming, ticket, prepare=prepare, cleanup=cleanup)
+
+    def resubmit(
+        self,
+        incoming: Incoming,
+        ticket: str,
+        *,
+        prepare: Prepare = _unchanged,
+        cleanup: Cleanup | None = None,
+    ) -> asyncio.Task[None]:
+        """Handle ``incoming`` under a ticket it already holds (an adapter's ``readmit`` calls this for an
+        update whose first replica died), so it keeps its place in the conversation's order."""
+        task = asyncio.get_running_loop().create_task(self._run(incoming, ticket, prepare, cleanup))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task

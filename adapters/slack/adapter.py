@@ -39,7 +39,7 @@ from botkit.adapters.slack.format import escape
 from botkit.adapters.slack.send import ChannelTarget, SlackSender, reply_target, web_client
 from botkit.adapters.slack.signed_http import verified_request
 from botkit.adapters.slack.users import UserLocales
-from botkit.message import Incoming, Reply, StreamingReply
+from botkit.message import Incoming, Message, Reply, StreamingReply
 from botkit.platform_settings import SlackSettings
 
 if TYPE_CHECKING:
@@ -203,13 +203,32 @@ class SlackAdapter:
         event_id = str(body.get("event_id") or "")
         if event_id and not self._intake.is_new(f"event:{event_id}"):
             return
+        message = self._event_message(body)
+        if message is None:
+            return
+        # A mention in a channel arrives twice (message.channels and app_mention, different event ids).
+        edit = f":edit:{body['event'].get('ts')}" if message.edited else ""  # each edit is new
+        if not self._intake.is_new(f"msg:{message.conversation.id}:{message.id}{edit}"):
+            return
+        # The body is journalled until answered (replicas): Slack does not resend what was acknowledged.
+        self._intake.submit(message, prepare=self._with_language, raw=body)
+
+    def readmit(self, raw: Any, ticket: str) -> bool:
+        """Handle a journalled Events API body another replica took in and died on, under its ``ticket``."""
+        message = self._event_message(raw) if isinstance(raw, dict) else None
+        if message is None:
+            return False
+        self._intake.resubmit(message, ticket, prepare=self._with_language)
+        return True
+
+    def _event_message(self, body: dict[str, Any]) -> Message | None:
         event = body.get("event")
         if isinstance(event, dict) and event.get("type") in ("app_uninstalled", "tokens_revoked"):
             # Single-workspace install: the token is now dead; say so loudly instead of failing later.
             log.warning(
                 "slack: %s for team %s; the bot token no longer works", event["type"], body.get("team_id")
             )
-            return
+            return None
         rules = EventRules(
             bot_user_ids=self_user_ids(body, [self._bot_user_id] if self._bot_user_id else []),
             bot_threads=self._sender.bot_threads if self._sender else (),
@@ -217,14 +236,8 @@ class SlackAdapter:
             edited_messages=self.settings.edited_messages,
         )
         message = event_to_message(body, rules)
-        if message is None:
-            return
-        # A mention in a channel arrives twice (message.channels and app_mention, different event ids).
-        edit = f":edit:{body['event'].get('ts')}" if message.edited else ""  # each edit is new
-        if not self._intake.is_new(f"msg:{message.conversation.id}:{message.id}{edit}"):
-            return
         assert self._files is not None
-        self._intake.submit(self._files.downloadable(message), prepare=self._with_language)
+        return None if message is None else self._files.downloadable(message)
 
     async def _on_command(self, command: dict[str, Any], ack: AsyncAck) -> None:
         message = command_to_message(command)

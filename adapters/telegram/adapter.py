@@ -234,21 +234,37 @@ class TelegramAdapter:
 
     # -- receiving --------------------------------------------------------------------------------
     def receive(self, update: Any) -> None:
-        """Take one raw update (from polling, the webhook, or a test) and start handling it."""
+        """Take one raw update (from polling, the webhook, or a test) and start handling it.
+
+        With replicas sharing the intake, the update itself is journalled until it is answered: the
+        webhook acknowledges it at once, and Telegram never sends an acknowledged update again.
+        """
         if not isinstance(update, dict):
             log.warning("telegram: ignoring an update that is not a JSON object")
             return
         update_id = update.get("update_id")
         if update_id is not None and not self._intake.is_new(str(update_id)):
             return
+        parsed = self._parsed(update)
+        if parsed is not None:  # button presses are answered at once (prepare), even while the chat is busy
+            self._intake.submit(parsed, prepare=self._prepare, raw=update)
+
+    def readmit(self, raw: Any, ticket: str) -> bool:
+        """Handle a journalled update another replica took in and died on, under its ``ticket``."""
+        parsed = self._parsed(raw) if isinstance(raw, dict) else None
+        if parsed is None:
+            return False
+        self._intake.resubmit(parsed, ticket, prepare=self._prepare)
+        return True
+
+    def _parsed(self, update: dict[str, Any]) -> Incoming | None:
         parsed = parse_update(update, self._me, self._options)
         if isinstance(parsed, Skip):
-            log.debug("telegram: update %s ignored: %s", update_id, parsed.reason)
-            return
+            log.debug("telegram: update %s ignored: %s", update.get("update_id"), parsed.reason)
+            return None
         if self._files is not None:  # plugins download attachments through ctx.download
-            parsed = self._files.readable(parsed)
-        # Button presses are answered at once, even while the chat is busy.
-        self._intake.submit(parsed, prepare=self._prepare)
+            return self._files.readable(parsed)
+        return parsed
 
     async def _prepare(self, incoming: Incoming) -> Incoming:
         if not isinstance(incoming, Event):  # whoever writes to the bot has not blocked it (any more)

@@ -7,20 +7,25 @@ Keys (all under ``botkit:``):
   kept :data:`EVENT_TTL_S` so the platform's redeliveries are dropped on any replica;
 - ``intake:seq``: the one counter tickets are drawn from (INCR), so tickets order arrivals on all replicas;
 - ``lane:<conversation>``: a sorted set of the conversation's waiting tickets; the lowest one is served;
-- ``lane:alive:<ticket>``: refreshed while the ticket's replica waits or works; when it expires (the
-  replica died), the ticket is dropped from its lane and the next one goes on;
+- ``lane:alive:<ticket>``: the id of the replica holding the ticket, refreshed from the moment it was
+  taken in until it leaves its lane; when it expires (the replica died), the ticket's journalled update
+  is adopted by another replica (:mod:`botkit.queue.journal`), or, with nothing journalled, the ticket
+  is dropped from its lane and the next one goes on;
+- ``intake:pending`` and ``intake:pending:<ticket>``: the journal (:mod:`botkit.queue.journal`);
 - ``rate:<platform>:<user>``: a sorted set of the user's message times (a sliding window).
 
 Order: a ticket is drawn when a replica takes the update in, before its webhook answers, so the order
 of tickets in a conversation is the order its updates reached any replica. A redelivered update whose
 first replica finished (or is still alive) is dropped; one whose replica died before finishing is taken
-in again under its *first* ticket, so it goes ahead of anything that arrived after it.
+in again under its *first* ticket, so it goes ahead of anything that arrived after it. The platform does
+not redeliver what was acknowledged, though: the journal's adopter takes it in again the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -32,6 +37,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from botkit.middleware import RateVerdict
+from botkit.queue.journal import ADOPT_WAIT_S, PENDING, Adopter, Readmit
 from botkit.queue.protocol import PREFIX, redis_url
 
 if TYPE_CHECKING:
@@ -40,12 +46,13 @@ if TYPE_CHECKING:
 log = logging.getLogger("botkit.queue")
 
 EVENT_TTL_S = 24 * 3600  # platforms redeliver for hours at most (Telegram), Slack within minutes
-ALIVE_TTL_S = 6  # a replica silent this long lost its place in the lanes (refreshed every 2 s)
+ALIVE_TTL_S = 6  # a replica silent this long is taken for dead (its tickets are refreshed every 2 s)
 POLL_S = 0.02  # how often a waiting ticket looks at its lane
 OUTAGE_S = 5.0  # after Redis failed, lanes are kept in this process for this long before Redis is tried again
 LOCAL = "local"  # the ticket of an update taken in while Redis was unreachable
 
-# KEYS: event, lane, seq; ARGV: alive prefix, event ttl, alive ttl. Returns the ticket, or 0: a duplicate.
+# KEYS: event, lane, seq, pending; ARGV: alive prefix, event ttl, alive ttl, owner, adapter, raw payload
+# (JSON, or "" for none). Returns the ticket, or 0: a duplicate. A payload is journalled with the ticket.
 ADMIT_SCRIPT = """
 local ticket = redis.call('GET', KEYS[1])
 if ticket == 'done' then return 0 end
@@ -55,29 +62,51 @@ else
   ticket = redis.call('INCR', KEYS[3])
   redis.call('SET', KEYS[1], ticket, 'EX', ARGV[2])
 end
-redis.call('SET', ARGV[1] .. ticket, '1', 'EX', ARGV[3])
+redis.call('SET', ARGV[1] .. ticket, ARGV[4], 'EX', ARGV[3])
 redis.call('ZADD', KEYS[2], ticket, ticket)
 redis.call('EXPIRE', KEYS[2], ARGV[2])
+if ARGV[6] ~= '' then
+  local entry = KEYS[4] .. ':' .. ticket
+  redis.call('HSET', entry, 'adapter', ARGV[5], 'raw', ARGV[6], 'lane', KEYS[2], 'event', KEYS[1])
+  redis.call('EXPIRE', entry, ARGV[2])
+  local t = redis.call('TIME')
+  redis.call('ZADD', KEYS[4], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000), ticket)
+end
 return tonumber(ticket)
 """
 
-# KEYS: lane; ARGV: alive prefix, ticket. Drops dead tickets ahead; returns 1 when ``ticket`` is first.
+# KEYS: lane, pending; ARGV: alive prefix, ticket, wait ms, owner. Drops dead tickets ahead, except one
+# whose update is journalled and may still be adopted (for ``wait`` ms past its last sign of life: it
+# keeps its place); returns 1 when ``ticket`` is first, -1 when another replica adopted it meanwhile.
 TURN_SCRIPT = """
 while true do
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)
-  if #head == 0 or head[1] == ARGV[2] then return 1 end
+  if #head == 0 then return 1 end
+  if head[1] == ARGV[2] then
+    local owner = redis.call('GET', ARGV[1] .. ARGV[2])
+    if owner and owner ~= ARGV[4] then return -1 end
+    return 1
+  end
   if redis.call('EXISTS', ARGV[1] .. head[1]) == 1 then return 0 end
+  local seen = redis.call('ZSCORE', KEYS[2], head[1])
+  if seen and redis.call('EXISTS', KEYS[2] .. ':' .. head[1]) == 1 then
+    local t = redis.call('TIME')
+    if tonumber(t[1]) * 1000 - tonumber(seen) < tonumber(ARGV[3]) then return 0 end
+  end
   redis.call('ZREM', KEYS[1], head[1])
 end
 """
 
-# KEYS: lane, alive, event (or a placeholder); ARGV: ticket, done (1/0). Leaves the lane.
+# KEYS: lane, alive, event (or a placeholder), pending; ARGV: ticket, done (1/0). Leaves the lane; the
+# ticket's journal entry goes with it.
 LEAVE_SCRIPT = """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 if ARGV[2] == '1' and redis.call('GET', KEYS[3]) == ARGV[1] then
   redis.call('SET', KEYS[3], 'done', 'KEEPTTL')
 end
+redis.call('ZREM', KEYS[4], ARGV[1])
+redis.call('DEL', KEYS[4] .. ':' .. ARGV[1])
 return 1
 """
 
@@ -99,12 +128,17 @@ return {1, 0, 0}
 """
 
 
+class TicketTaken(RuntimeError):
+    """This replica was silent so long that another one adopted its ticket: that one answers it."""
+
+
 class RedisIntakeState:
-    """De-duplication and conversation lanes shared by every replica through Redis.
+    """De-duplication, conversation lanes and the intake journal, shared by every replica through Redis.
 
     Taking an update in (:meth:`admit`) is one blocking round trip on purpose: it has to happen before
     the webhook answers (see the module docstring). While Redis is unreachable, updates are taken in and
-    ordered in this process only (nothing is lost; order across replicas is not kept then).
+    ordered in this process only (nothing is lost; order across replicas is not kept then, and nothing
+    is journalled).
 
     Args:
         url: the Redis URL (credentials and TLS as :mod:`botkit.queue.connection` describes).
@@ -120,6 +154,11 @@ class RedisIntakeState:
         self._turn = self._async.register_script(TURN_SCRIPT)
         self._leave = self._async.register_script(LEAVE_SCRIPT)
         self._events: dict[str, str] = {}  # ticket -> its event key, to mark it done
+        self._held: dict[str, str] = {}  # ticket -> its lane key: tickets this replica keeps alive
+        self.owner = uuid.uuid4().hex  # this replica, as its alive keys name it
+        self.adopter = Adopter(
+            self._async, self.owner, _ALIVE, ALIVE_TTL_S, self._held, self._taken, self._release
+        )
         self._down_until = 0.0
         self._local: dict[str, asyncio.Lock] = {}
 
@@ -128,22 +167,34 @@ class RedisIntakeState:
         """The shared state on ``[queue] redis_url``."""
         return cls(redis_url(queue), timeout_s=queue.connect_timeout_s)
 
-    def admit(self, event_id: str | None, key: str) -> str | None:
-        """The update's ticket in conversation ``key``; None when a replica took it in before."""
+    def journal(self, adapter: str, readmit: Readmit) -> None:
+        """Let this replica adopt ``adapter``'s journalled updates whose replica died (needs a running
+        loop: the adapter's ``start`` calls this through :meth:`Intake.bind`)."""
+        self.adopter.readmit[adapter] = readmit
+        self.adopter.start()
+
+    def admit(self, event_id: str | None, key: str, *, adapter: str = "", raw: object = None) -> str | None:
+        """The update's ticket in conversation ``key``; None when a replica took it in before. ``raw``
+        (the platform's payload, as JSON) is journalled for ``adapter`` until the ticket leaves its lane."""
         if time.monotonic() < self._down_until:
             return LOCAL
         event = (
             f"{PREFIX}:intake:event:{event_id}" if event_id else f"{PREFIX}:intake:once:{uuid.uuid4().hex}"
         )
+        payload = "" if raw is None else json.dumps(raw, separators=(",", ":"))
         try:
-            keys = [event, _lane(key), f"{PREFIX}:intake:seq"]
-            ticket = int(self._admit(keys=keys, args=[_ALIVE, EVENT_TTL_S, ALIVE_TTL_S]))
+            keys = [event, _lane(key), f"{PREFIX}:intake:seq", PENDING]
+            args: list[str | int] = [_ALIVE, EVENT_TTL_S, ALIVE_TTL_S, self.owner, adapter, payload]
+            ticket = int(self._admit(keys=keys, args=args))
         except RedisError as exc:
             self._outage(exc)
             return LOCAL
         if ticket == 0:
             return None
         self._events[str(ticket)] = event
+        self._held[str(ticket)] = _lane(key)  # kept alive from now on, not only once it waits in the lane
+        with contextlib.suppress(RuntimeError):  # no loop: a synchronous caller (a test); lane() starts it
+            self.adopter.start()
         return str(ticket)
 
     @contextlib.asynccontextmanager
@@ -154,19 +205,27 @@ class RedisIntakeState:
             async with self._local_lock(key):
                 yield
             return
-        keeper = asyncio.get_running_loop().create_task(self._keep_alive(ticket))
-        done = False
+        self._held[ticket] = _lane(key)
+        self.adopter.start()
+        done, taken = False, False
         try:
-            if await self._wait_turn(key, ticket):
+            try:
+                turn = await self._wait_turn(key, ticket)
+            except TicketTaken:
+                taken = True  # the ticket, its lane place and its journal entry are the adopter's now
+                raise
+            if turn:
                 yield
             else:  # Redis went away while waiting: this replica's lock keeps its own updates in order
                 async with self._local_lock(key):
                     yield
             done = True
         finally:
-            keeper.cancel()
-            with contextlib.suppress(RedisError, asyncio.CancelledError):
-                await self._leave(keys=[_lane(key), _ALIVE + ticket, event], args=[ticket, int(done)])
+            self._held.pop(ticket, None)
+            if not taken:
+                with contextlib.suppress(RedisError, asyncio.CancelledError):
+                    keys = [_lane(key), _ALIVE + ticket, event, PENDING]
+                    await self._leave(keys=keys, args=[ticket, int(done)])
 
     async def drop(self, key: str, ticket: str) -> None:
         """Leave the lane without a turn (nothing to handle, or preparing it failed). The event is not
@@ -174,26 +233,38 @@ class RedisIntakeState:
         event = self._events.pop(ticket, f"{PREFIX}:intake:none")
         if ticket == LOCAL:
             return
+        self._held.pop(ticket, None)
         with contextlib.suppress(RedisError):
-            await self._leave(keys=[_lane(key), _ALIVE + ticket, event], args=[ticket, 0])
+            await self._leave(keys=[_lane(key), _ALIVE + ticket, event, PENDING], args=[ticket, 0])
+
+    def _taken(self, ticket: str, lane: str, event: str) -> None:
+        self._events[ticket] = event
+
+    async def _release(self, ticket: str, lane: str) -> None:
+        self._events.pop(ticket, None)
+        self._held.pop(ticket, None)
+        with contextlib.suppress(RedisError):
+            await self._leave(
+                keys=[lane, _ALIVE + ticket, f"{PREFIX}:intake:none", PENDING], args=[ticket, 0]
+            )
 
     async def _wait_turn(self, key: str, ticket: str) -> bool:
+        wait_ms = int((ALIVE_TTL_S + ADOPT_WAIT_S) * 1000)
         try:
             # Polled rather than notified: a replica that died while serving sends no notice either.
             while True:
-                if await self._turn(keys=[_lane(key)], args=[_ALIVE, ticket]):
+                turn = await self._turn(
+                    keys=[_lane(key), PENDING], args=[_ALIVE, ticket, wait_ms, self.owner]
+                )
+                if turn == -1:
+                    raise TicketTaken(f"ticket {ticket} was taken for dead and adopted by another replica")
+                if turn:
                     break
                 await asyncio.sleep(POLL_S)
         except RedisError as exc:
             self._outage(exc)
             return False
         return True
-
-    async def _keep_alive(self, ticket: str) -> None:
-        while True:
-            await asyncio.sleep(ALIVE_TTL_S / 3)
-            with contextlib.suppress(RedisError):
-                await self._async.set(_ALIVE + ticket, "1", ex=ALIVE_TTL_S)
 
     def _local_lock(self, key: str) -> asyncio.Lock:
         # Bounded by the conversations seen during outages; dropped when the state is closed.
@@ -204,7 +275,8 @@ class RedisIntakeState:
         log.warning("Redis unreachable for the shared intake (%s); conversations ordered per replica", exc)
 
     async def close(self) -> None:
-        """Close both connection pools."""
+        """Stop adopting and keeping tickets alive; close both connection pools."""
+        await self.adopter.close()
         self._sync.close()
         await self._async.aclose()
 

@@ -103,6 +103,9 @@ class Cluster:
     telegram: FakeTelegramServer
     slack: FakeSlackServer
     front: RoundRobinFront
+    replicas: list[subprocess.Popen[bytes]]  # each replica's process and (telegram, slack) ports, in order
+    ports: list[tuple[int, int]]
+    worker: WorkerProcess
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.front.port}{path}"
@@ -171,7 +174,7 @@ async def cluster(tmp_path: Path, redis: RedisServer, tiny_model_dir: Path) -> A
                 for port in pair:
                     await wait_listening(port, proc, tmp_path / f"replica-{pair[0]}.log")
             await front.start()
-            yield Cluster(telegram, slack, front)
+            yield Cluster(telegram, slack, front, replicas, ports, worker)
         finally:
             await front.stop()
             for proc in replicas:
