@@ -123,9 +123,14 @@ class ConsoleState:
             return desk.answerer
         if self._kb is None:
             from botkit.config import KBSettings
+            from botkit.kb.tune import tuned_model_dir
 
             config = self.bot.settings
-            self._kb = KnowledgeBase(self.engine, config.kb if config is not None else KBSettings())
+            self._kb = KnowledgeBase(
+                self.engine,
+                config.kb if config is not None else KBSettings(),
+                tuned_dir=tuned_model_dir(config.data_dir) if config is not None else None,  # `kb tune`'s
+            )
         return self._kb
 
 

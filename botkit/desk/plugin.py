@@ -109,8 +109,12 @@ class SupportDesk(Plugin):
                 )
             # Imported when used: the knowledge base needs the kb extra (the embedding model, BM25).
             from botkit.kb import KnowledgeBase
+            from botkit.kb.tune import tuned_model_dir
 
-            self.answerer = KnowledgeBase(self.engine, config.kb, generator=bot.model)  # the desk's database
+            # the desk's database, and the model `botkit kb tune` adapted where there is one (the stored
+            # vectors were made with it, so questions must be embedded with it too)
+            tuned = tuned_model_dir(config.data_dir)
+            self.answerer = KnowledgeBase(self.engine, config.kb, generator=bot.model, tuned_dir=tuned)
         self.conversations = ConversationLog(self.engine)
         self.agents = AgentDesk(
             bot,
