@@ -207,24 +207,11 @@ class Chaos:
             os.kill(proc.pid, signal.SIGCONT)
 
     async def _replica_kill(self, run: Run) -> None:
-        """SIGKILL a replica mid-reply. The platform delivers the updates it had taken in and not answered
-        to the other replicas (every 3 s while unanswered); a replacement replica is started."""
-        dead = self.cluster.kill_replica()
+        """SIGKILL a replica mid-reply; a replacement replica is started. Nothing is delivered again: the
+        webhook answered 200, so Telegram never resends those updates; the other replicas adopt them from
+        the intake journal (:mod:`botkit.queue.journal`)."""
+        self.cluster.kill_replica()
         self.cluster.start_replica()
-        asyncio.get_running_loop().create_task(self._redeliver(run, dead))
-
-    async def _redeliver(self, run: Run, dead: int) -> None:
-        waiting = [
-            m
-            for sent in run.chats.values()
-            for m in sent
-            if self.cluster.routed.get(int(m.update["update_id"])) == dead
-        ]
-        while any(m.settled_at is None for m in waiting):
-            for message in waiting:
-                if message.settled_at is None:
-                    await self.cluster.deliver(message.update)
-            await asyncio.sleep(3.0)
 
     async def _postgres_restart(self, run: Run) -> None:
         """Restart the store's PostgreSQL mid-reply: every connection cut, and refused for ``pg_down_s``
