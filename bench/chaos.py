@@ -9,7 +9,8 @@ recover and the longest wait. The faults (see tests/chaos/harness.py):
 
 - ``worker_kill``: SIGKILL of the worker while every user's reply is being written; a fresh one starts;
 - ``redis_restart``: Redis stopped and started again empty; ``redis_outage``: Redis frozen for 30 s;
-- ``replica_kill``: SIGKILL of a replica; the platform sends what it had not answered to the other one;
+- ``replica_kill``: SIGKILL of a replica; nothing is resent (its webhook had answered 200): the other
+  replicas adopt its updates from the intake journal;
 - ``postgres_restart``: the store's PostgreSQL restarted (every connection cut);
 - ``platform_errors``: Telegram answers 429 (retry_after) and 5xx to everything for 20 s;
 - ``none``: the control run.
