@@ -6,6 +6,7 @@ Keys (all under ``botkit:``):
 - ``intake:event:<platform id>``: the update's ticket (a number) while it is handled, ``done`` after;
   kept :data:`EVENT_TTL_S` so the platform's redeliveries are dropped on any replica;
 - ``intake:seq``: the one counter tickets are drawn from (INCR), so tickets order arrivals on all replicas;
+  it starts at the server's time in microseconds, so a wiped Redis never hands out a ticket still held;
 - ``lane:<conversation>``: a sorted set of the conversation's waiting tickets; the lowest one is served;
 - ``lane:alive:<ticket>``: the id of the replica holding the ticket, refreshed from the moment it was
   taken in until it leaves its lane; when it expires (the replica died), the ticket's journalled update
@@ -59,7 +60,11 @@ if ticket == 'done' then return 0 end
 if ticket then
   if redis.call('EXISTS', ARGV[1] .. ticket) == 1 then return 0 end
 else
-  ticket = redis.call('INCR', KEYS[3])
+  if redis.call('EXISTS', KEYS[3]) == 0 then  -- a new or wiped Redis: never reuse a ticket still held
+    local t = redis.call('TIME')
+    redis.call('SET', KEYS[3], t[1] .. string.sub('00000' .. t[2], -6))  -- microseconds, as text
+  end
+  ticket = string.format('%d', redis.call('INCR', KEYS[3]))  -- as text: Lua would print 1.7e+15
   redis.call('SET', KEYS[1], ticket, 'EX', ARGV[2])
 end
 redis.call('SET', ARGV[1] .. ticket, ARGV[4], 'EX', ARGV[3])
