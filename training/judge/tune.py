@@ -67,6 +67,7 @@ def run_tune(opts: TuneOptions) -> dict[str, Any]:
         raise ValueError("the tuning half of the held-out split has no dialogue with a reply to score")
     contexts, refs = [c for c, _ in cases], [r for _, r in cases]
     human = measures.reply_quality(refs, refs, held.training_utterances)
+    del human["unigram_f1"], human["unigram_f1_se"]  # the references against themselves: meaningless
     lm = load_model(opts.model, device="cpu", dtype="float32")
     rows = []
     names = list(opts.grid)
