@@ -152,9 +152,17 @@ class RedisIntakeState:
 
     def __init__(self, url: str, *, timeout_s: float = 1.0) -> None:
         self._sync = redis.Redis.from_url(url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s)
-        self._async = aioredis.Redis.from_url(
-            url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s, decode_responses=True
+        # Every waiting ticket polls its lane: at a burst, more calls than the pool's 100 connections are
+        # in flight at once. They wait for a free connection (up to the timeout) instead of failing
+        # with "Too many connections", which would count as an outage and give up the shared order.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url,
+            socket_connect_timeout=timeout_s,
+            socket_timeout=timeout_s,
+            decode_responses=True,
+            timeout=timeout_s,
         )
+        self._async = aioredis.Redis.from_pool(pool)
         self._admit = self._sync.register_script(ADMIT_SCRIPT)
         self._turn = self._async.register_script(TURN_SCRIPT)
         self._leave = self._async.register_script(LEAVE_SCRIPT)
