@@ -19,7 +19,6 @@ and the queue's request id are the first attempt's: a reply already generated is
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -35,7 +34,8 @@ log = logging.getLogger("botkit.queue")
 
 PENDING = f"{PREFIX}:intake:pending"
 ADOPT_EVERY_S = 1.0  # how often a replica looks for dead replicas' tickets
-ADOPT_AFTER_S = 3.0  # seen dead this long (more than one refresh period of its owner) before it is claimed
+ADOPT_AFTER_S = 4.0  # seen dead this long (two refresh periods of its owner) before it is claimed
+RETRY_S = 0.5  # a failed refresh is tried again this soon: after an outage, owners speak up before adopters
 ADOPT_WAIT_S = 30.0  # a lane waits this long past the alive TTL for a dead head ticket to be adopted
 SCAN_LIMIT = 100  # candidates looked at per round
 
@@ -134,10 +134,14 @@ class Adopter:
         self._tasks = []
 
     async def _keep_alive(self) -> None:
+        pause = self._ttl / 3
         while True:
-            await asyncio.sleep(self._ttl / 3)
-            with contextlib.suppress(RedisError):
+            await asyncio.sleep(pause)
+            try:
                 await self.refresh()
+                pause = self._ttl / 3
+            except RedisError:
+                pause = RETRY_S
 
     async def refresh(self) -> None:
         """Refresh the alive key (and journal score) of every ticket this replica holds."""
@@ -162,6 +166,9 @@ class Adopter:
             try:
                 await self.adopt()
             except RedisError as exc:
+                # After an outage every ticket looks dead (nobody could refresh it): watch afresh, so
+                # that the living owners refresh theirs before anything is claimed.
+                self._suspects.clear()
                 log.debug("adopting dead replicas' updates skipped: %s", exc)
             except Exception:  # the loop must outlive one bad entry
                 log.exception("adopting dead replicas' updates failed")
