@@ -38,7 +38,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from botkit.middleware import RateVerdict
-from botkit.queue.journal import ADOPT_WAIT_S, PENDING, Adopter, Readmit
+from botkit.queue.journal import ADOPT_WAIT_S, PENDING, RETRY_S, Adopter, Readmit
 from botkit.queue.protocol import PREFIX, redis_url
 
 if TYPE_CHECKING:
@@ -168,6 +168,7 @@ class RedisIntakeState:
         self._leave = self._async.register_script(LEAVE_SCRIPT)
         self._events: dict[str, str] = {}  # ticket -> its event key, to mark it done
         self._held: dict[str, str] = {}  # ticket -> its lane key: tickets this replica keeps alive
+        self._retries: set[asyncio.Task[None]] = set()  # leaves Redis did not take, tried again
         self.owner = uuid.uuid4().hex  # this replica, as its alive keys name it
         self.adopter = Adopter(
             self._async, self.owner, _ALIVE, ALIVE_TTL_S, self._held, self._taken, self._release
@@ -234,11 +235,11 @@ class RedisIntakeState:
                     yield
             done = True
         finally:
-            self._held.pop(ticket, None)
-            if not taken:
-                with contextlib.suppress(RedisError, asyncio.CancelledError):
-                    keys = [_lane(key), _ALIVE + ticket, event, PENDING]
-                    await self._leave(keys=keys, args=[ticket, int(done)])
+            if taken:
+                self._held.pop(ticket, None)
+            else:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._give_back(ticket, _lane(key), event, done)
 
     async def drop(self, key: str, ticket: str) -> None:
         """Leave the lane without a turn (nothing to handle, or preparing it failed). The event is not
@@ -246,20 +247,34 @@ class RedisIntakeState:
         event = self._events.pop(ticket, f"{PREFIX}:intake:none")
         if ticket == LOCAL:
             return
+        await self._give_back(ticket, _lane(key), event, False)
+
+    async def _give_back(self, ticket: str, lane: str, event: str, done: bool) -> None:
+        # A leave Redis did not take would leave the journal entry behind, and a replica would adopt
+        # and answer the update again once its alive key lapsed: it stays held (alive) and is retried.
         self._held.pop(ticket, None)
-        with contextlib.suppress(RedisError):
-            await self._leave(keys=[_lane(key), _ALIVE + ticket, event, PENDING], args=[ticket, 0])
+        try:
+            await self._leave(keys=[lane, _ALIVE + ticket, event, PENDING], args=[ticket, int(done)])
+        except RedisError:
+            self._held[ticket] = lane
+            task = asyncio.get_running_loop().create_task(self._leave_later(ticket, lane, event, done))
+            self._retries.add(task)
+            task.add_done_callback(self._retries.discard)
+
+    async def _leave_later(self, ticket: str, lane: str, event: str, done: bool) -> None:
+        for _ in range(int(EVENT_TTL_S / RETRY_S)):
+            await asyncio.sleep(RETRY_S)
+            with contextlib.suppress(RedisError):
+                await self._leave(keys=[lane, _ALIVE + ticket, event, PENDING], args=[ticket, int(done)])
+                self._held.pop(ticket, None)
+                return
 
     def _taken(self, ticket: str, lane: str, event: str) -> None:
         self._events[ticket] = event
 
     async def _release(self, ticket: str, lane: str) -> None:
         self._events.pop(ticket, None)
-        self._held.pop(ticket, None)
-        with contextlib.suppress(RedisError):
-            await self._leave(
-                keys=[lane, _ALIVE + ticket, f"{PREFIX}:intake:none", PENDING], args=[ticket, 0]
-            )
+        await self._give_back(ticket, lane, f"{PREFIX}:intake:none", False)
 
     async def _wait_turn(self, key: str, ticket: str) -> bool:
         wait_ms = int((ALIVE_TTL_S + ADOPT_WAIT_S) * 1000)
@@ -290,6 +305,9 @@ class RedisIntakeState:
     async def close(self) -> None:
         """Stop adopting and keeping tickets alive; close both connection pools."""
         await self.adopter.close()
+        for task in list(self._retries):
+            task.cancel()
+        await asyncio.gather(*self._retries, return_exceptions=True)
         self._sync.close()
         await self._async.aclose()
 
