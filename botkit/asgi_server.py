@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 HEAD_TIMEOUT_S = 10.0  # a request head must be complete this long after connecting or the last response
 BODY_TIMEOUT_S = 10.0  # and its body this long after the head (as http_limits.BODY_TIMEOUT_S)
+LINGER_S = 2.0  # after a 408, drop what the client still sends for this long, then close (as http_limits)
 HEALTH_PATH = "/healthz"  # answered 200 by the server itself: the event loop answers
 MAX_CONCURRENCY = 4096  # connections (WebSockets included) or requests in progress before a request gets 503
 
@@ -95,12 +96,15 @@ def head_timeout_protocol(
     class HeadTimeoutProtocol(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
         _body_timer: asyncio.TimerHandle | None = None
+        _lingering = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             self._watch_head()
 
         def data_received(self, data: bytes) -> None:
+            if self._lingering:  # answered and half-closed: what still arrives is dropped
+                return
             super().data_received(data)
             self._watch_head()
             self._watch_body()
@@ -151,7 +155,7 @@ def head_timeout_protocol(
                 received,
             )
             self._answer_408(f"request head not received within {timeout_s:g} s\n".encode())
-            self.transport.close()
+            self._close_lingering()
 
         def _watch_body(self) -> None:
             receiving = (
@@ -191,7 +195,21 @@ def head_timeout_protocol(
             if self.conn.our_state is h11.SEND_RESPONSE:  # no response begun: say why
                 text = f"body not received within {body_timeout_s:g} s\n".encode()
                 self._answer_408(text)
-            self.transport.close()
+            self._close_lingering()
+
+        def _close_lingering(self) -> None:
+            # Closing a socket while the client still sends makes the kernel answer with a reset, which
+            # can discard the 408 before the client reads it. So: send FIN after the answer, drop what
+            # still arrives for LINGER_S (the webhook servers' aiohttp lingering time), then close.
+            self._lingering = True
+            self._stop_head_timer()
+            self._stop_body_timer()
+            if self.transport.can_write_eof():
+                with contextlib.suppress(OSError, RuntimeError):
+                    self.transport.write_eof()
+                self.loop.call_later(LINGER_S, self.transport.close)
+            else:
+                self.transport.close()
 
         def _answer_408(self, text: bytes) -> None:
             with contextlib.suppress(h11.LocalProtocolError):
