@@ -22,7 +22,7 @@ from redis import Redis
 
 from botkit.adapters.intake import Intake
 from botkit.message import Conversation, Incoming, Message, Reply, StreamingReply, User
-from botkit.queue.cluster import RedisIntakeState
+from botkit.queue.cluster import RedisIntakeState, TicketTaken
 from botkit.queue.journal import PENDING
 from botkit.types import Adapter, CommandInfo
 from tests.queue import test_replicas_processes as processes
@@ -265,3 +265,20 @@ async def test_a_replica_killed_after_acknowledging_an_update_has_it_answered_by
             await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)  # a doubled reply would arrive about now
     assert telegram.texts(chat) == ["first", "second"]
+
+
+async def test_a_replica_taken_for_dead_leaves_its_adopted_ticket_to_the_adopter(
+    states: list[RedisIntakeState], client: Redis
+) -> None:
+    slow, adopter, _ = states
+    adapter, key = fresh("telegram"), f"test:{fresh('chat')}"
+    ticket = slow.admit(fresh("u"), key, adapter=adapter, raw=update("hello", key))
+    assert ticket is not None
+    client.set(ALIVE + ticket, adopter.owner)  # it was silent too long; another replica claimed it
+
+    with pytest.raises(TicketTaken):
+        async with slow.lane(key, ticket):
+            pytest.fail("a replica that lost its ticket must not answer it too")
+    assert client.get(ALIVE + ticket) == adopter.owner  # nothing of the adopter's was given back
+    assert client.exists(f"{PENDING}:{ticket}") == 1
+    assert client.zscore(f"botkit:lane:{key}", ticket) is not None
