@@ -181,7 +181,9 @@ class ChaosCluster:
             await wait_listening(port, proc, self.directory / f"replica-{port}.log")
 
     def kill_replica(self) -> int:
-        """SIGKILL the first replica; returns its port (the platform resends what was routed there)."""
+        """SIGKILL the first replica; returns its port. Nothing it answered 200 is resent: another replica
+        adopts those updates from the intake journal. Only a delivery the dead replica refused or reset goes
+        to the next replica, as Telegram retries a failed delivery (:meth:`deliver`)."""
         port = next(iter(self.replicas))
         proc = self.replicas.pop(port)
         proc.kill()
