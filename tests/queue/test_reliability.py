@@ -66,6 +66,12 @@ async def test_redis_outage_means_busy_then_recovery(
         own_redis.start()  # same port: the bot and the worker reconnect by themselves
         deadline = time.monotonic() + 60
         while True:
+            if workers[-1].proc.poll() is not None:
+                # Celery sometimes gives up on a broker that vanished (kombu fails restoring unacked tasks
+                # on close); the worker then exits 1 and its service manager starts it again, as the
+                # README says. Do what systemd would; the bot must still recover within the deadline.
+                assert workers[-1].proc.returncode == 1, workers[-1].log[-3000:]
+                workers.append(WorkerProcess(tmp_path, config, model_dir))
             await bot.send("and now?")
             text = bot.assert_reply().text
             if text != busy:  # a pooled connection that died with the old server may fail once

@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from botkit.training.config import DataConfig
 
 COMPARE_HELP = (
     "models side by side on held-out chitchat and dialogues -> compare.json, compare.md, compare.png"
@@ -65,7 +69,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _data(args: argparse.Namespace) -> object:
+def _data(args: argparse.Namespace) -> DataConfig:
     from botkit.training.judge.data import JUDGE_DATA
 
     if args.data is None:
@@ -95,7 +99,7 @@ def _compare(args: argparse.Namespace) -> int:
         seed=args.seed,
         latency_runs=args.latency_runs,
         threads=args.threads,
-        data=_data(args),  # type: ignore[arg-type]
+        data=_data(args),
     )
     result = run_compare(opts)
     for name, m in result["models"].items():
@@ -122,7 +126,7 @@ def _tune(args: argparse.Namespace) -> int:
         min_distinct2_ratio=args.min_distinct2_ratio,
         write=args.write,
         out=args.out,
-        data=_data(args),  # type: ignore[arg-type]
+        data=_data(args),
     )
     report = run_tune(opts)
     print(f"chosen: {report['chosen']} ({report['why']})")
