@@ -13,6 +13,52 @@ def _read(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def comparison_section(dst: Path) -> str:
+    """The shipped ``compare.md`` (``botkit train compare`` run by the pipeline) with its headings one level
+    down, to sit under a heading of the card; empty when the run made no comparison."""
+    path = dst / "compare.md"
+    if not path.is_file():
+        return "(this run made no comparison: its config has no `compare_with`)"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    body = [("#" + line if line.startswith("#") else line) for line in lines[1:]]  # drop its title
+    return "\n".join(body).strip()
+
+
+def sampling_section(dst: Path) -> str:
+    """The sampling defaults the run chose (``tune.json``) in a sentence, or what the model falls back to."""
+    tune = _read(dst / "tune.json")
+    if not tune:
+        return "This run did not tune the sampling settings; botkit's defaults apply (`botkit/types.py`)."
+    chosen = ", ".join(f"{k.replace('_', ' ')} {v:g}" for k, v in tune["chosen"].items())
+    return (
+        f"Sampling defaults, chosen on {tune['contexts']} contexts of the held-out tuning half by "
+        f"`botkit train tune-generation` and stored in `generation_config.json` (botkit reads them from "
+        f"there): **{chosen}** ({tune['why']})."
+    )
+
+
+def sweep_section(path: Path | None) -> str:
+    """The model-size sweep (``bench/model_size_sweep.py``'s JSON lines) as a table."""
+    if path is None or not path.is_file():
+        return "(no sweep recorded for this recipe)"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    cands = [r for r in rows if "candidate" in r]
+    best = next((r["best"] for r in rows if "best" in r), None)
+    out = [
+        "| candidate | vocabulary | hidden | layers | context | parameters | steps in the budget | "
+        "held-out chitchat bits/byte |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in cands:
+        mark = "**" if r["candidate"] == best else ""
+        bpb = f"{mark}{r['heldout_chitchat_bits_per_byte']:.3f}{mark}"
+        out.append(
+            f"| {mark}{r['candidate']}{mark} | {r['vocab']} | {r['hidden']} | {r['layers']} | {r['context']} "
+            f"| {r['parameters'] / 1e6:.2f} M | {r['steps']} | {bpb} |"
+        )
+    return "\n".join(out)
+
+
 def card_fields(cfg: PipelineConfig, dst: Path) -> dict[str, str]:
     """Figures for the card template: sizes, steps, wall times and evaluation results."""
     pre = _read(cfg.pretrain.output_dir / "run.json").get("summary", {})
@@ -21,6 +67,7 @@ def card_fields(cfg: PipelineConfig, dst: Path) -> dict[str, str]:
     times = _read(cfg.output_dir / "pipeline.json")
     model_cfg = _read(dst / "config.json")
     d = ev.get("dialogue", {})
+    weights = ev.get("weights", {})
     base = ev.get("baselines", {})
     pretrain_ppl = next((v for k, v in base.items() if k != "unigram"), None)
     size_mb = (
@@ -54,6 +101,7 @@ def card_fields(cfg: PipelineConfig, dst: Path) -> dict[str, str]:
         "wall_pretrain": f(times.get("pretrain"), ".0f"),
         "wall_sft": f(times.get("sft"), ".0f"),
         "wall_eval": f(times.get("eval"), ".0f"),
+        "wall_compare": f(times.get("compare"), ".0f"),
         "wall_total_min": f(sum(v for v in times.values()) / 60, ".1f"),
         "eval_dialogues": str(d.get("dialogues", "?")),
         "eval_tokens": str(d.get("assistant_tokens", "?")),
@@ -67,6 +115,13 @@ def card_fields(cfg: PipelineConfig, dst: Path) -> dict[str, str]:
         "replies_scored": str(d.get("replies_scored", "?")),
         "text_ppl": f(ev.get("text_perplexity"), ".1f"),
         "samples": samples,
+        "weights_dtype": str(weights.get("dtype", "float32")),
+        "ppl_float32": f(weights.get("perplexity_float32"), ".2f"),
+        "ppl_rounded": f(weights.get("perplexity_rounded"), ".2f"),
+        "rounding_change": f(100 * weights["change"], "+.2f") if weights.get("change") is not None else "n/a",
+        "comparison": comparison_section(dst),
+        "sampling": sampling_section(dst),
+        "sweep": sweep_section(cfg.sweep_file),
     }
 
 

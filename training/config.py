@@ -178,6 +178,13 @@ class VAEConfig(ConfigSection):
         error_feedback: ``vq``: code each matrix column group by column group, feeding each group's
             error into the columns still to code (GPTQ's update, with the learned codebooks).
         fine_tune_steps: ``vq``: Adam steps on the layers' output error (0 = none).
+        tune_steps: Adam steps of end-to-end tuning once every matrix is coded: codes fixed, the
+            codebooks, scales and norms trained to match the float model's next-token distribution
+            (KL) on the calibration dialogues (0 = none; applies to ``vq``, and to ``gptq``/``rtn``
+            only with ``tune_baselines``). The bits per weight do not change.
+        tune_lr: its Adam learning rate (decayed to zero by a cosine).
+        tune_batch: calibration dialogues per step.
+        tune_baselines: tune ``gptq``/``rtn`` scales and norms the same way (off: the plain baselines).
         calibration: dialogue sources; the first ``calibration_dialogues`` of their training split weight
             the reconstruction (the project's persona and chatterbot dialogues by default).
         calibration_dialogues: how many.
@@ -195,6 +202,10 @@ class VAEConfig(ConfigSection):
     refine_rounds: int = Field(1, ge=0)
     error_feedback: bool = True
     fine_tune_steps: int = Field(40, ge=0)
+    tune_steps: int = Field(200, ge=0)
+    tune_lr: float = Field(1e-4, gt=0)
+    tune_batch: int = Field(8, gt=0)
+    tune_baselines: bool = False
     calibration: DataConfig = Field(
         default_factory=lambda: DataConfig(
             dialogue_files=[Path(__file__).resolve().parent / "data" / "persona"],
@@ -282,6 +293,9 @@ class EvalConfig(ConfigSection):
         subset_size: the first N held-out dialogues are also scored alone and saved as
             ``heldout_subset.jsonl``, so a test can recheck the figures quickly.
         num_threads: torch CPU threads (0 = leave torch's default).
+        weights_dtype: the precision the model is shipped in; with ``bfloat16`` or ``float16`` the weights
+            are rounded to it before scoring (the figures are the shipped weights'), and the float32
+            perplexity is reported beside, so the cost of the rounding is measured.
     """
 
     model_dir: ConfigPath = Path("out/sft")
@@ -295,6 +309,7 @@ class EvalConfig(ConfigSection):
     repetition_penalty: float = 1.1
     subset_size: int = 16
     num_threads: int = 0
+    weights_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
 
 
 class GANConfig(ConfigSection):
@@ -356,6 +371,16 @@ class PipelineConfig(ConfigSection):
         ship_to: copy the final model, its evaluation and a model card here (e.g. botkit/data/default-model).
         card_template: Markdown with ``{placeholders}`` filled from the run to make the card.
         vae: when set, the model's weights are compressed last (into ``vae/``; not shipped).
+        compare_with: earlier models to judge the new one against after evaluation (``botkit train
+            compare``: bits per byte on held-out chitchat and dialogues, discriminator test, latency), into
+            ``compare/``; shipped with the model and read by the card.
+        compare_dialogues: held-out dialogues per set for the comparison (0: all of the test half).
+        tune_generation: after evaluation, choose the sampling defaults on the judge's tuning half
+            (``botkit train tune-generation``) and write them into the model's ``generation_config.json``,
+            which ships with it and which botkit reads; the comparison then samples with them.
+        tune_dialogues: held-out dialogues per set for that choice (0: all of the tuning half).
+        sweep_file: the model-size sweep (``bench/model_size_sweep.py`` output) the recipe's shape was
+            chosen from, shown in the card.
     """
 
     output_dir: ConfigPath = Path("out/pipeline")
@@ -368,3 +393,8 @@ class PipelineConfig(ConfigSection):
     ship_to: ConfigPath | None = None
     card_template: ConfigPath | None = None
     vae: VAEConfig | None = None
+    compare_with: list[ConfigPath] = Field(default_factory=list)
+    compare_dialogues: int = Field(60, ge=0)
+    sweep_file: ConfigPath | None = None
+    tune_generation: bool = False
+    tune_dialogues: int = Field(60, ge=0)

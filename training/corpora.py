@@ -63,6 +63,19 @@ def iter_text(cfg: DataConfig, split: Split = "all") -> Iterator[str]:
                 yield doc
 
 
+def iter_documents(cfg: DataConfig, split: Split = "all") -> Iterator[str]:
+    """Pretraining documents: ``iter_text``, then each dialogue of ``split`` as its turns, one per line.
+
+    Dialogues follow the group split of :func:`iter_dialogues`, so a dialogue held out from fine-tuning
+    with the same sources, fraction and seed (or with more sources) is held out of pretraining as well.
+    """
+    yield from iter_text(cfg, split)
+    for messages in iter_dialogues(cfg, split):
+        doc = "\n".join(m["content"].strip() for m in messages if m["role"] != "system")
+        if len(doc) >= cfg.min_chars:
+            yield doc
+
+
 def iter_dialogues(cfg: DataConfig, split: Split = "all") -> Iterator[list[dict[str, str]]]:
     """The dialogues of ``cfg``'s sources that fall in ``split`` (held-out by group: ``split.py``).
 

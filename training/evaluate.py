@@ -125,6 +125,8 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
             )
         raise DataError("nothing to evaluate: the validation split has no dialogues and no text")
     result: dict[str, Any] = {"model": str(cfg.model_dir)}
+    if cfg.weights_dtype != "float32":
+        result["weights"] = _round_weights(model, tok, held_out, cfg.weights_dtype)
     if held_out:
         result["dialogue"] = score(model, tok, held_out, cfg, cfg.max_replies)
         subset = held_out[: cfg.subset_size]
@@ -147,6 +149,21 @@ def run_eval(cfg: EvalConfig) -> dict[str, Any]:
     if cfg.output_dir is not None and cfg.output_dir != cfg.model_dir:
         mark_complete(out_dir, "eval")
     return result
+
+
+def _round_weights(model: Any, tok: Any, held_out: list[list[dict[str, str]]], dtype: str) -> dict[str, Any]:
+    """Round ``model``'s weights to ``dtype`` in place (kept as float32 values, as the shipped file loads
+    on CPU); returns the held-out perplexity before and after, the rounding's measured cost."""
+    import torch
+
+    before = dialogue_nll(model, tok, held_out) if held_out else (0.0, 0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(p.to(getattr(torch, dtype)).float())
+    after = dialogue_nll(model, tok, held_out) if held_out else (0.0, 0)
+    ppl = [math.exp(nll / n) if n else None for nll, n in (before, after)]
+    change = ppl[1] / ppl[0] - 1 if ppl[0] and ppl[1] else None
+    return {"dtype": dtype, "perplexity_float32": ppl[0], "perplexity_rounded": ppl[1], "change": change}
 
 
 def _assistant_ids(tok: Any, messages: list[dict[str, str]]) -> list[int]:

@@ -66,6 +66,10 @@ def run_pipeline(cfg: PipelineConfig) -> dict[str, Any]:
 
         gan = cfg.gan
         runs["gan"] = lambda: run_gan(gan)
+    if cfg.tune_generation:
+        runs["tune"] = lambda: _tune(cfg)
+    if cfg.compare_with:
+        runs["compare"] = lambda: _compare(cfg)
     if cfg.vae is not None:
         from botkit.training.compress.stage import run_vae
 
@@ -96,9 +100,63 @@ def _order(cfg: PipelineConfig) -> list[str]:
     stages: list[str] = [s for s in STAGES if s in cfg.stages]
     if cfg.gan is not None and "sft" in stages:
         stages.insert(stages.index("sft") + 1, "gan")
+    if cfg.tune_generation and "eval" in stages:
+        stages.insert(stages.index("eval") + 1, "tune")
+    if cfg.compare_with and "eval" in stages:
+        stages.insert(stages.index("eval") + 1 + cfg.tune_generation, "compare")
     if cfg.vae is not None:
         stages.append("vae")
     return stages
+
+
+def _tune(cfg: PipelineConfig) -> dict[str, Any]:
+    """Choose the evaluated model's sampling defaults on the judge's tuning half; written into its
+    ``generation_config.json`` (so into the shipped copy) and reported in ``tune/tune.json``."""
+    from botkit.training.judge.tune import TuneOptions, run_tune
+    from botkit.training.outputs import mark_complete
+
+    out = cfg.output_dir / "tune"
+    opts = TuneOptions(
+        model=cfg.eval.model_dir,
+        dialogues=cfg.tune_dialogues,
+        threads=cfg.eval.num_threads,
+        write=True,
+        out=out / "tune.json",
+    )
+    report = run_tune(opts)
+    mark_complete(out, "tune")
+    return {"chosen": report["chosen"], "why": report["why"]}
+
+
+def _compare(cfg: PipelineConfig) -> dict[str, Any]:
+    """Judge the evaluated model beside ``cfg.compare_with`` on the held-out split of its own SFT sources."""
+    from botkit.training.judge.compare import CompareOptions, run_compare
+    from botkit.training.outputs import mark_complete
+
+    missing = [str(p) for p in cfg.compare_with if not (Path(p) / "config.json").is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"compare_with: no model in {', '.join(missing)} (training/README.md says how to get the "
+            "previous default model back from git, or drop compare_with from the config)"
+        )
+    out = cfg.output_dir / "compare"
+    model_dir = cfg.eval.model_dir
+    if cfg.eval.weights_dtype != "float32":  # judge the weights that ship, rounded as they are stored
+        model_dir = out / "this-model"
+        model_dir.mkdir(parents=True, exist_ok=True)
+        for name in SHIPPED:
+            if (cfg.eval.model_dir / name).is_file():
+                shutil.copy2(cfg.eval.model_dir / name, model_dir / name)
+        _save_weights_as(cfg.eval.model_dir, model_dir, cfg.eval.weights_dtype)
+    opts = CompareOptions(
+        models=[*map(Path, cfg.compare_with), model_dir],
+        out=out,
+        dialogues=cfg.compare_dialogues,
+        threads=cfg.eval.num_threads,
+    )  # on the judge's own held-out split (judge/data.py), which no default-model preset trains on
+    result = run_compare(opts)
+    mark_complete(out, "compare")
+    return {"wall_s": result["wall_s"]}
 
 
 def _record_times(out: Path, report: dict[str, Any]) -> None:
@@ -113,6 +171,15 @@ def _record_times(out: Path, report: dict[str, Any]) -> None:
     path.write_text(json.dumps(times, indent=2) + "\n")
 
 
+def _save_weights_as(src: Path, dst: Path, dtype: str) -> None:
+    """Write ``src``'s weights into ``dst`` in ``dtype`` (the evaluation scored these rounded weights)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(str(src), dtype=getattr(torch, dtype), local_files_only=True)
+    model.save_pretrained(str(dst), safe_serialization=True)
+
+
 def ship(cfg: PipelineConfig, dst: Path) -> Path:
     """Copy the final model, evaluation and loss plots of a wired pipeline to ``dst``, with its model card."""
     check_writable(dst)
@@ -122,6 +189,11 @@ def ship(cfg: PipelineConfig, dst: Path) -> Path:
     for name in SHIPPED:
         if (src / name).is_file():
             shutil.copy2(src / name, dst / name)
+    if cfg.eval.weights_dtype != "float32":
+        _save_weights_as(src, dst, cfg.eval.weights_dtype)
+    for name in ("compare/compare.json", "compare/compare.md", "compare/compare.png", "tune/tune.json"):
+        if (cfg.output_dir / name).is_file():
+            shutil.copy2(cfg.output_dir / name, dst / Path(name).name)
     for name in ("eval.json", "eval.md", "heldout_subset.jsonl"):
         if cfg.eval.output_dir and (cfg.eval.output_dir / name).is_file():
             shutil.copy2(cfg.eval.output_dir / name, dst / name)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from botkit.training.config import PretrainConfig
-from botkit.training.corpora import iter_text
+from botkit.training.corpora import iter_documents
 from botkit.training.modeling import build_model, context_length_of
 from botkit.training.packing import TokenBlocks, blocks_from_token_file, encode_documents, write_token_file
 from botkit.training.records import DataError
@@ -44,10 +44,10 @@ def tokenize_corpus(cfg: PretrainConfig, tokenizer: Any, data_dir: Path) -> dict
             return {split: int(n) for split, n in saved["tokens"].items()}
     counts = {}
     for split in ("train", "validation"):
-        chunks = encode_documents(iter_text(cfg.data, split), tokenizer)
+        chunks = encode_documents(iter_documents(cfg.data, split), tokenizer)
         counts[split] = write_token_file(chunks, data_dir / f"{split}.bin")
     if counts["train"] == 0:
-        files = [str(p) for p in cfg.data.text_files]
+        files = [str(p) for p in [*cfg.data.text_files, *cfg.data.dialogue_files]]
         raise DataError(f"empty corpus: no text found in {files}")
     manifest.write_text(json.dumps({"key": key, "tokens": counts}) + "\n")
     return counts

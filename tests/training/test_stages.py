@@ -219,3 +219,65 @@ def test_tiny_preset_runs_every_stage(tmp_path: Path) -> None:
         assert (tmp_path / "tiny" / stage / "stage.json").is_file(), stage
     result = json.loads((tmp_path / "tiny" / "eval" / "eval.json").read_text())
     assert result["dialogue"]["dialogues"] > 20  # the group split holds out chatterbot dialogues
+
+
+def test_shipping_in_bfloat16_with_a_comparison_and_a_card(tmp_path: Path) -> None:
+    """The default model's recipe in small: bfloat16 weights scored as stored, the previous model judged
+    beside the new one by the pipeline, and the card filled from both reports and the sweep."""
+    import json
+
+    from safetensors import safe_open
+
+    from botkit.testing.tiny_model import make_tiny_model
+    from botkit.training.config import DataConfig, PipelineConfig
+    from botkit.training.config_file import load
+    from botkit.training.corpora import iter_dialogues
+    from botkit.training.evaluate import load_model, score
+    from botkit.training.pipeline import run_pipeline
+
+    presets = Path(__file__).resolve().parents[2] / "training" / "presets"
+    cfg = load(PipelineConfig, presets / "tiny.toml")
+    cfg.output_dir = tmp_path / "run"
+    cfg.ship_to = tmp_path / "shipped"
+    cfg.ship_to.mkdir()
+    cfg.card_template = presets / "default_model_card.md"
+    sweep = tmp_path / "sweep.jsonl"
+    sweep.write_text(
+        json.dumps({"candidate": "v1k-h64-L2-c128", "vocab": 1000, "hidden": 64, "layers": 2, "context": 128,
+                    "parameters": 123456, "steps": 7, "heldout_chitchat_bits_per_byte": 3.25}) + "\n"
+        + json.dumps({"best": "v1k-h64-L2-c128"}) + "\n"
+    )  # fmt: skip
+    cfg.sweep_file = sweep
+    cfg.compare_with = [make_tiny_model(tmp_path / "previous")]
+    cfg.compare_dialogues = 2
+    cfg.tune_generation, cfg.tune_dialogues = True, 2
+    cfg.eval.weights_dtype = "bfloat16"
+    cfg.pretrain.train.progress = cfg.sft.train.progress = False
+    report = run_pipeline(cfg)
+    assert "unfinished" not in report
+    assert "compare" in report
+
+    shipped = cfg.ship_to
+    with safe_open(str(shipped / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
+    ev = json.loads((shipped / "eval.json").read_text())
+    assert ev["weights"]["dtype"] == "bfloat16"
+    assert abs(ev["weights"]["change"]) < 0.05
+    # the figures are the stored weights': a fresh score of the shipped files repeats them exactly
+    model, tok = load_model(shipped)
+    subset = list(iter_dialogues(DataConfig(dialogue_files=[shipped / "heldout_subset.jsonl"])))
+    fresh = score(model, tok, subset, cfg.eval, len(subset))
+    assert fresh["perplexity"] == pytest.approx(ev["subset"]["perplexity"], rel=1e-4)
+    compared = json.loads((shipped / "compare.json").read_text())
+    assert list(compared["models"]) == ["previous", "this-model"]
+    card = (shipped / "README.md").read_text()
+    assert "| **v1k-h64-L2-c128** | 1000 | 64 | 2 | 128 | 0.12 M | 7 | **3.250** |" in card
+    bpb = compared["models"]["this-model"]["chitchat"]["bits_per_byte"]
+    assert f"{bpb:.3f}" in card  # compare.md's table is in the card
+    assert "bfloat16 safetensors" in card
+    tuned = json.loads((shipped / "tune.json").read_text())["chosen"]
+    served = json.loads((shipped / "generation_config.json").read_text())
+    assert {k: served[k] for k in tuned} == tuned  # the choice ships in the file botkit reads
+    assert compared["models"]["this-model"]["sampling"]["temperature"] == tuned["temperature"]
+    assert "Sampling defaults, chosen on" in card
+    assert "{" not in card.split("## Model")[1][:2000]

@@ -50,7 +50,11 @@ PROMPTS = [
 
 log = logging.getLogger(__name__)
 
-SET_TITLES = {"chitchat": "held-out chitchat", "dialogues": "held-out dialogues (persona, chatterbot)"}
+SET_TITLES = {
+    "chitchat": "held-out chitchat",
+    "dialogues": "held-out dialogues (persona, chatterbot)",
+    "chinese": "held-out Chinese dialogues (the Chinese part of the set above)",
+}
 
 
 @dataclass

@@ -60,7 +60,18 @@ class HeldOut:
         """The named sets of one half (``"test"`` or ``"tune"``)."""
         if purpose == "tune":
             return {"chitchat": self.tune_chitchat, "dialogues": self.tune_dialogues}
-        return {"chitchat": self.chitchat, "dialogues": self.dialogues}
+        # Chinese is reported on its own as well (a subset of the dialogues): the English sets would
+        # hide a model that lost it.
+        chinese = [d for d in self.dialogues if is_chinese(d)]
+        return {"chitchat": self.chitchat, "dialogues": self.dialogues, "chinese": chinese}
+
+
+def is_chinese(messages: Messages) -> bool:
+    """Whether most of the letters in ``messages`` (system turn aside) are CJK ideographs."""
+    text = "".join(m["content"] for m in messages if m["role"] != "system")
+    cjk = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    letters = sum(1 for ch in text if ch.isalpha())
+    return letters > 0 and cjk / letters > 0.5
 
 
 def load_held_out(cfg: DataConfig = JUDGE_DATA) -> HeldOut:
