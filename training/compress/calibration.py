@@ -14,6 +14,8 @@ import torch
 
 from botkit.training.packing import encode_dialogue
 
+MAX_TOKENS = 256  # each calibration dialogue is cut to this many tokens
+
 
 def compressible(model: Any) -> list[str]:
     """Names (in ``model.state_dict()``) of the matrices to compress: every 2-D weight but a tied head."""
@@ -34,7 +36,7 @@ def input_module_of(model: Any, weight_name: str) -> str:
 
 
 def hessians(
-    model: Any, tokenizer: Any, dialogues: list[list[dict[str, str]]], max_tokens: int = 256
+    model: Any, tokenizer: Any, dialogues: list[list[dict[str, str]]], max_tokens: int = MAX_TOKENS
 ) -> dict[str, torch.Tensor]:
     """``H = X^T X`` (float64, divided by the token count) for each compressible weight's input.
 

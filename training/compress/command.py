@@ -24,6 +24,18 @@ def add_command(
     )
     p.add_argument("--method", choices=["vq", "gptq", "rtn", "float"], help="default vq")
     p.add_argument("--group-size", type=int, help="gptq/rtn: columns per grid (0 = per output channel)")
+    p.add_argument(
+        "--tune-steps",
+        type=int,
+        metavar="N",
+        help="end-to-end tuning steps, codes fixed (KL to the float model; 0 = none; default 100)",
+    )
+    p.add_argument(
+        "--tune-baselines",
+        action="store_true",
+        default=None,
+        help="gptq/rtn: tune their scales and norms end to end too",
+    )
     p.add_argument("--config", metavar="FILE", help="TOML or YAML with the stage's settings (section [vae])")
     p.set_defaults(handler=lambda args: guard(lambda: run(args)))
 
@@ -35,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = load(VAEConfig, Path(args.config), section="vae") if args.config else VAEConfig()
     overrides = {"model_dir": args.model, "output_dir": args.out, "bits": args.bits}
-    overrides.update(method=args.method, group_size=args.group_size)
+    overrides.update(method=args.method, group_size=args.group_size, tune_steps=args.tune_steps)
+    overrides.update(tune_baselines=args.tune_baselines)
     given = {key: value for key, value in overrides.items() if value is not None}
     if not args.config and not {"model_dir", "output_dir"} <= set(given):
         raise ValueError("name the model and the output: --model DIR --out DIR (or --config FILE)")

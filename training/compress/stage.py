@@ -15,8 +15,8 @@ from typing import Any
 
 import torch
 
-from botkit.training.compress import checkpoint, scalar, vq
-from botkit.training.compress.calibration import compressible, hessians
+from botkit.training.compress import checkpoint, finetune, scalar, vq
+from botkit.training.compress.calibration import MAX_TOKENS, compressible, hessians
 from botkit.training.config import VAEConfig
 from botkit.training.corpora import iter_dialogues
 from botkit.training.outputs import check_writable, mark_complete
@@ -46,10 +46,25 @@ def calibration_dialogues(cfg: VAEConfig) -> list[list[dict[str, str]]]:
     return chosen
 
 
+def tuning_batches(
+    tokenizer: Any, dialogues: list[list[dict[str, str]]], cfg: VAEConfig
+) -> list[finetune.Batch]:
+    """The calibration dialogues in the end-to-end tuning's batches (cut to the calibration length)."""
+    return finetune.batches(tokenizer, dialogues, batch_size=cfg.tune_batch, max_tokens=MAX_TOKENS)
+
+
 def compress(
-    model: Any, hs: dict[str, torch.Tensor], cfg: VAEConfig
+    model: Any, hs: dict[str, torch.Tensor], cfg: VAEConfig, tuning: list[finetune.Batch] | None = None
 ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Encode ``model``'s matrices by ``cfg.method`` at ``cfg.bits``: the stored tensors and manifest."""
+    """Encode ``model``'s matrices by ``cfg.method`` at ``cfg.bits``: the stored tensors and manifest.
+
+    Args:
+        model: the float model.
+        hs: ``X^T X`` per compressible weight (see ``calibration.hessians``).
+        cfg: the stage's settings.
+        tuning: calibration batches for the end-to-end tuning (``finetune.batches``); needed when
+            ``cfg`` asks for it.
+    """
     state = model_state(model)
     names = compressible(model)
     encoded: dict[str, scalar.ScalarCodes | vq.VQCodes] = {}
@@ -82,8 +97,19 @@ def compress(
     label = cfg.method if cfg.method == "float" else f"{cfg.method} {cfg.bits}-bit"
     if cfg.method in ("gptq", "rtn"):
         label += f" g{cfg.group_size}" if cfg.group_size else " per-channel"
+    if wants_tuning(cfg):
+        if not tuning:
+            raise ValueError("end-to-end tuning needs calibration batches (tune_steps = 0 turns it off)")
+        books, _ = finetune.tune(model, state, encoded, books, tuning, steps=cfg.tune_steps, lr=cfg.tune_lr)
+        label += " + tuned" if cfg.method != "vq" else ""
     raw = torch.float32 if cfg.method == "float" else torch.float16
     return checkpoint.build(state, encoded, method=label, codebooks=books, raw_dtype=raw)
+
+
+def wants_tuning(cfg: VAEConfig) -> bool:
+    """Whether ``cfg`` asks for end-to-end tuning (the codec by default; the baselines only if told)."""
+    tunable = cfg.method == "vq" or (cfg.method in ("gptq", "rtn") and cfg.tune_baselines)
+    return tunable and cfg.tune_steps > 0
 
 
 def run_vae(cfg: VAEConfig) -> dict[str, Any]:
@@ -105,8 +131,10 @@ def run_vae(cfg: VAEConfig) -> dict[str, Any]:
     source = Path(cfg.model_dir)
     tokenizer = AutoTokenizer.from_pretrained(source, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(source, local_files_only=True, dtype=torch.float32).eval()
-    hs = hessians(model, tokenizer, calibration_dialogues(cfg)) if cfg.method != "float" else {}
-    stored, manifest = compress(model, hs, cfg)
+    dialogues = calibration_dialogues(cfg) if cfg.method != "float" else []
+    hs = hessians(model, tokenizer, dialogues) if dialogues else {}
+    tuning = tuning_batches(tokenizer, dialogues, cfg) if wants_tuning(cfg) else None
+    stored, manifest = compress(model, hs, cfg, tuning)
     manifest = checkpoint.write(stored, manifest, source, out)
     rebuilt, _ = load_compressed_model(out, torch.float32)
     manifest["relative_weight_error"] = relative_error(model, rebuilt)
