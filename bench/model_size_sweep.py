@@ -10,8 +10,10 @@ a line naming the best; ``--plot`` draws bits per byte against parameters.
 
     .venv/bin/python bench/model_size_sweep.py --minutes 3 --plot bench/model_size_sweep.png
 
-A short budget favours small models (a larger one would pull ahead with more time): the sweep is run at
-a fixed fraction of the real run's budget and that bias is stated where its result is used (the model card).
+A short budget favours small models (a larger one would pull ahead with more time), so the choice is the
+lowest bits per byte or, among the candidates within ``--tie`` (0.01) of it, the one with the most
+parameters: differences that small are within what the short budget can tell apart, and the real run is
+about twenty times longer. ``--from FILE`` applies the rule to recorded lines without training again.
 """
 
 from __future__ import annotations
@@ -166,6 +168,13 @@ def _params(model_dir: Path) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def choose(records: list[dict[str, Any]], tie: float) -> dict[str, Any]:
+    """The module's rule: the largest candidate within ``tie`` bits per byte of the best."""
+    best = min(r["heldout_chitchat_bits_per_byte"] for r in records)
+    close = [r for r in records if r["heldout_chitchat_bits_per_byte"] <= best + tie]
+    return max(close, key=lambda r: r["parameters"])
+
+
 def plot(records: list[dict[str, Any]], path: Path) -> None:
     """Bits per byte against parameters, one labelled point per candidate."""
     import matplotlib
@@ -193,10 +202,19 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=0, help="only the first N candidates (0: all)")
     p.add_argument("--out", default="runs/size-sweep")
     p.add_argument("--plot", type=Path, default=None)
+    p.add_argument("--tie", type=float, default=0.01, help="bits per byte within which the larger wins")
+    p.add_argument("--from", dest="recorded", type=Path, help="choose from these recorded JSON lines")
     args = p.parse_args()
-    records = run(args)
-    best = min(records, key=lambda r: r["heldout_chitchat_bits_per_byte"])
-    print(json.dumps({"best": best["candidate"], "minutes_each": args.minutes}), flush=True)
+    if args.recorded:
+        lines = [json.loads(x) for x in args.recorded.read_text().splitlines() if x.strip()]
+        records = [r for r in lines if "candidate" in r]
+        for r in records:
+            print(json.dumps(r), flush=True)
+    else:
+        records = run(args)
+    best = choose(records, args.tie)
+    lowest = min(records, key=lambda r: r["heldout_chitchat_bits_per_byte"])["candidate"]
+    print(json.dumps({"best": best["candidate"], "lowest": lowest, "tie": args.tie}), flush=True)
     if args.plot:
         plot(records, args.plot)
 

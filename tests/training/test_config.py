@@ -38,9 +38,13 @@ def test_presets_load_whole_and_by_stage(preset: str) -> None:
 
 def test_default_model_preset_values() -> None:
     cfg = load(PipelineConfig, PRESETS / "default_model.toml")
-    assert cfg.pretrain.train.max_minutes == 24.0  # an integer in TOML, a float in the model
+    assert cfg.pretrain.train.max_minutes == 60.0  # an integer in TOML, a float in the model
     assert cfg.pretrain.train.learning_rate == 2e-3
-    assert cfg.sft.data.chatterbot_languages == ["english", "chinese", "chinese"]
+    assert cfg.sft.data.chatterbot_languages == ["english"] * 4 + ["chinese"] * 12
+    assert cfg.sft.data.chitchat
+    assert cfg.pretrain.data.chitchat  # pretraining reads the conversations too
+    assert cfg.eval.weights_dtype == "bfloat16"
+    assert cfg.sweep_file == PRESETS / "default_model_sweep.jsonl"
     assert cfg.ship_to == (PRESETS.parents[1] / "botkit" / "data" / "default-model").resolve()
     assert cfg.card_template == PRESETS / "default_model_card.md"
 

@@ -53,3 +53,31 @@ def test_fresh_evaluation_matches_card(shipped: dict) -> None:
     assert f"**{shipped['dialogue']['perplexity']:.1f}**" in card
     assert f"| {shipped['baselines']['unigram']:.1f} |" in card
     assert f"| {shipped['baselines']['pretrain']:.1f} |" in card
+
+
+def test_weights_ship_in_bfloat16_at_a_measured_cost(shipped: dict) -> None:
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(str(MODEL / "model.safetensors"), "pt") as f:
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.bfloat16}
+    assert shipped["weights"]["dtype"] == "bfloat16"
+    assert abs(shipped["weights"]["change"]) <= 0.01  # the issue's bound: at most 1% perplexity
+
+
+def test_fresh_bits_per_byte_match_the_comparison() -> None:
+    """The card's headline figure, bits per byte on held-out chitchat, recomputed from the shipped weights."""
+    from botkit.model.loader import load_model as load_served
+    from botkit.training.judge import measures
+    from botkit.training.judge.data import load_held_out
+
+    compared = json.loads((MODEL / "compare.json").read_text(encoding="utf-8"))
+    n = compared["settings"]["dialogues"]["chitchat"]
+    new = compared["models"]["this-model"]["chitchat"]
+    chitchat = load_held_out().sets("test")["chitchat"][:n]
+    lm = load_served(MODEL, device="cpu", dtype="float32")
+    fresh = measures.assistant_bits(lm, chitchat).summary()
+    assert fresh["assistant_bytes"] == new["assistant_bytes"]
+    assert math.isclose(fresh["bits_per_byte"], new["bits_per_byte"], rel_tol=1e-4)
+    card = (MODEL / "README.md").read_text(encoding="utf-8")
+    assert f"{new['bits_per_byte']:.3f}" in card
