@@ -29,7 +29,7 @@ def calibration(corpus_dir: Path) -> DataConfig:
 
 
 def vae(model: Path, out: Path, calibration: DataConfig, **kw: object) -> VAEConfig:
-    settings = {"iterations": 4, "fine_tune_steps": 5, "calibration_dialogues": 24, **kw}
+    settings = {"iterations": 4, "fine_tune_steps": 5, "tune_steps": 3, "calibration_dialogues": 24, **kw}
     return VAEConfig(model_dir=model, output_dir=out, calibration=calibration, **settings)  # type: ignore[arg-type]
 
 
@@ -110,7 +110,7 @@ def test_the_command_compresses_a_model_directory(
 ) -> None:
     config = tmp_path / "vae.toml"
     config.write_text(
-        "iterations = 2\nfine_tune_steps = 1\n"
+        "iterations = 2\nfine_tune_steps = 1\ntune_steps = 2\n"
         f'[calibration]\ndialogue_files = ["{corpus_dir}/dialogues.jsonl"]\n'
     )
     out = tmp_path / "out"
