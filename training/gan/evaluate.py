@@ -97,7 +97,10 @@ def held_out_cases(held: HeldOut, contexts: int, per_dialogue: int) -> tuple[lis
 
 
 def run_eval_gan(opts: EvalGANOptions) -> dict[str, Any]:
-    """Train both arms for every seed, measure the sweeps, write the report; returns ``eval_gan.json``."""
+    """Train both arms for every seed, measure the sweeps, write the report; returns ``eval_gan.json``.
+
+    ``wall_s`` is the sum of the seeds' wall times (training both arms and measuring every model).
+    """
     import torch
 
     from botkit.training.gan.evaluate_report import write_report
@@ -105,18 +108,50 @@ def run_eval_gan(opts: EvalGANOptions) -> dict[str, Any]:
     check_model_dir(opts.model)
     if opts.threads:
         torch.set_num_threads(opts.threads)
-    started = time.perf_counter()
     steps = opts.steps if opts.steps is not None else opts.gan.train.max_steps
     held = load_held_out(opts.data)
     contexts, refs = held_out_cases(held, opts.contexts, opts.per_dialogue)
     sources = _dialogues_of(held, contexts)
+    what = [opts.gan.model_dump(mode="json"), steps, opts.temperatures, contexts, refs]
+    key = json.dumps([str(opts.model), *what, opts.max_new_tokens, opts.with_start], default=str)
     runs: list[dict[str, Any]] = []
     for seed in opts.seeds:
-        runs.append(_one_seed(opts, seed, steps, held, contexts, refs, sources))
-    result = {
+        # A finished seed is kept (runs/seed<s>/seed.json, valid for these settings only), so rerunning
+        # the same command after a stop continues with the next seed; the report is rewritten after
+        # every seed, so a stopped run leaves the seeds it finished reported.
+        done = opts.out / "runs" / f"seed{seed}" / "seed.json"
+        saved = json.loads(done.read_text(encoding="utf-8")) if done.is_file() else {}
+        if saved.get("key") == key:
+            log.info("eval-gan: seed %d: done before (%s)", seed, done)
+            runs.append(saved["run"])
+        else:
+            t0 = time.perf_counter()
+            run = _one_seed(opts, seed, steps, held, contexts, refs, sources)
+            run["wall_s"] = round(time.perf_counter() - t0, 1)
+            done.write_text(json.dumps({"key": key, "run": run}, ensure_ascii=False) + "\n", encoding="utf-8")
+            runs.append(run)
+        result = _result(opts, steps, held, contexts, refs, sources, runs)
+        result["wall_s"] = round(sum(r["wall_s"] for r in runs), 1)
+        write_report(result, opts.out)
+    return result
+
+
+def _result(
+    opts: EvalGANOptions,
+    steps: int,
+    held: HeldOut,
+    contexts: list[Messages],
+    refs: list[str],
+    sources: list[Messages],
+    runs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    import torch
+
+    return {
         "settings": {
             "model": str(opts.model),
-            "seeds": list(opts.seeds),
+            "seeds": [r["seed"] for r in runs],
+            "seeds_asked": list(opts.seeds),
             "gan_steps": steps,
             "generator_updates_per_arm": arms.generator_updates(opts.gan, steps),
             "temperatures": list(opts.temperatures),
@@ -132,8 +167,6 @@ def run_eval_gan(opts: EvalGANOptions) -> dict[str, Any]:
         "human": human_measures(held, refs),
         "runs": runs,
     }
-    result["wall_s"] = round(time.perf_counter() - started, 1)
-    return write_report(result, opts.out)
 
 
 def _one_seed(

@@ -29,7 +29,13 @@ def to_markdown(result: dict[str, Any]) -> str:
         f"generator optimizer steps); {s['contexts']} held-out contexts ({s['held_out']}); bits per byte on "
         f"the {s['bits_dialogues']} dialogues they come from; sampling: {s['sampling']}, at most "
         f"{s['max_new_tokens']} new tokens; {s['torch_threads']} torch threads; {result['wall_s']} s. "
-        "Figures: mean ± sd over seeds.",
+        "Figures: mean ± sd over seeds."
+        + (
+            f" **Partial: {len(s['seeds'])} of the {len(s['seeds_asked'])} seeds asked for "
+            f"({', '.join(map(str, s['seeds_asked']))}) had finished when this was written.**"
+            if len(s["seeds"]) < len(s.get("seeds_asked", s["seeds"]))
+            else ""
+        ),
         "",
         "## Verdict",
         "",
