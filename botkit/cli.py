@@ -179,8 +179,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
     except ModelLoadError as exc:
         raise CommandFailed(f"botkit chat: {exc}", 1) from None
     loaded = getattr(model, "lm", None)
-    if getattr(loaded, "compression", ""):  # say so: its replies may differ a little from the original's
-        print(f"botkit: model ready: {loaded.describe()}", file=sys.stderr)  # type: ignore[union-attr]
+    note = getattr(model, "sampling_note", "")  # the model's generation_config.json sets some sampling
+    # A compressed model's replies may differ a little from the original's: say so, as well as the note.
+    if getattr(loaded, "compression", "") or note:
+        ready = "; ".join(part for part in (loaded.describe(), note) if part)  # type: ignore[union-attr]
+        print(f"botkit: model ready: {ready}", file=sys.stderr)
     bot = _build_bot_or_fail(settings, "chat", model=model)
 
     async def session() -> None:

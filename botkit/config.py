@@ -16,10 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from botkit.platform_settings import DiscordSettings, SlackSettings, TelegramSettings, WebSettings
-from botkit.types import SamplingParams
+from botkit.types import MODEL_SAMPLING_FIELDS, SamplingParams
 
 CONFIG_ENV = "BOTKIT_CONFIG"
 DEFAULT_CONFIG_NAME = "botkit.toml"
+
+# Said in each sampling field's description (and so in the README's reference table).
+_FROM_MODEL = "; unset: the model's generation_config.json, else this default"
 
 
 class Section(BaseModel):
@@ -29,23 +32,40 @@ class Section(BaseModel):
 
 
 class ModelSettings(Section):
-    """The dialogue model and how replies are sampled (the sampling defaults are :class:`SamplingParams`')."""
+    """The dialogue model and how replies are sampled.
+
+    Each sampling field left unset here (file, environment) comes from the model directory's
+    ``generation_config.json`` where that sets it, else from :class:`SamplingParams`' defaults: a value set
+    here wins, per field. :meth:`sampling_params` marks the unset ones; the backend that holds the model
+    fills them in (:mod:`botkit.model.generation_defaults`).
+    """
 
     path: Path | None = Field(None, description="local model directory; None uses the shipped default model")
     device: str = Field("auto", description='"auto" (CUDA if present, else CPU), "cpu", "cuda", "cuda:1"...')
     dtype: str = Field("auto", description='"auto" (bf16 on CUDA, float32 on CPU), "float32", "bfloat16"...')
-    max_new_tokens: int = Field(SamplingParams.max_new_tokens, ge=1, description="longest reply, in tokens")
+    max_new_tokens: int = Field(
+        SamplingParams.max_new_tokens, ge=1, description=f"longest reply, in tokens{_FROM_MODEL}"
+    )
     temperature: float = Field(
-        SamplingParams.temperature, ge=0.0, description="sampling temperature; 0 picks the likeliest token"
+        SamplingParams.temperature,
+        ge=0.0,
+        description=f"sampling temperature; 0 picks the likeliest token (do_sample false: 0){_FROM_MODEL}",
     )
     top_p: float = Field(
-        SamplingParams.top_p, gt=0.0, le=1.0, description="nucleus sampling: keep this much probability mass"
+        SamplingParams.top_p,
+        gt=0.0,
+        le=1.0,
+        description=f"nucleus sampling: keep this much probability mass{_FROM_MODEL}",
     )
     top_k: int = Field(
-        SamplingParams.top_k, ge=0, description="sample among the k likeliest tokens (0: no limit)"
+        SamplingParams.top_k,
+        ge=0,
+        description=f"sample among the k likeliest tokens (0: no limit){_FROM_MODEL}",
     )
     repetition_penalty: float = Field(
-        SamplingParams.repetition_penalty, ge=1.0, description="lower the odds of tokens already used"
+        SamplingParams.repetition_penalty,
+        ge=1.0,
+        description=f"lower the odds of tokens already used{_FROM_MODEL}",
     )
     seed: int | None = Field(None, description="fixed sampling seed (reproducible replies, for tests)")
     max_batch: int = Field(32, ge=1, description="most requests generated together in one batch")
@@ -57,7 +77,9 @@ class ModelSettings(Section):
     timeout_s: float = Field(120.0, gt=0, description="a reply taking longer is cut off with a notice")
 
     def sampling_params(self) -> SamplingParams:
-        """How each reply is sampled, from this section."""
+        """How each reply is sampled, from this section; ``from_model`` names the sampling fields set
+        neither in the file nor in the environment, which the model's ``generation_config.json`` may
+        supply (``model_fields_set`` tells which were set, even to the default's value)."""
         return SamplingParams(
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
@@ -65,6 +87,7 @@ class ModelSettings(Section):
             top_k=self.top_k,
             repetition_penalty=self.repetition_penalty,
             seed=self.seed,
+            from_model=frozenset(MODEL_SAMPLING_FIELDS) - self.model_fields_set,
         )
 
 

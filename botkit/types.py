@@ -41,9 +41,12 @@ class ChatTurn(TypedDict):
 class SamplingParams:
     """How one reply is sampled. Every request in a batch keeps its own.
 
-    The defaults are the ones the shipped model is tuned for, written only here: ``[model]`` in the
-    configuration (:class:`botkit.config.ModelSettings`) takes its defaults from this class and builds one
-    with ``ModelSettings.sampling_params()``.
+    The defaults are botkit's built-in ones, written only here: ``[model]`` in the configuration
+    (:class:`botkit.config.ModelSettings`) takes its defaults from this class and builds one with
+    ``ModelSettings.sampling_params()``, naming in ``from_model`` the fields the user did not set. The backend
+    that runs the model (in-process, or the queue's worker) replaces those with what the model's
+    ``generation_config.json`` says, where it says anything (:mod:`botkit.model.generation_defaults`).
+    ``from_model`` is where the values came from, not how to sample, so it takes no part in equality.
     """
 
     max_new_tokens: int = 96
@@ -53,9 +56,12 @@ class SamplingParams:
     repetition_penalty: float = 1.15
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    from_model: frozenset[str] = field(default=frozenset(), compare=False)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """JSON-ready values (what a queue request carries); ``from_model`` only when it names a field, so
+        that params built in code still read on a worker that predates it."""
+        data: dict[str, Any] = {
             "max_new_tokens": self.max_new_tokens,
             "temperature": self.temperature,
             "top_p": self.top_p,
@@ -64,12 +70,27 @@ class SamplingParams:
             "stop": list(self.stop),
             "seed": self.seed,
         }
+        if self.from_model:
+            data["from_model"] = sorted(self.from_model)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SamplingParams:
+        """The inverse of :meth:`to_dict`."""
         values = dict(data)
         values["stop"] = tuple(values.get("stop") or ())
+        values["from_model"] = frozenset(values.get("from_model") or ())
         return cls(**values)
+
+
+MODEL_SAMPLING_FIELDS: tuple[str, ...] = (
+    "max_new_tokens",
+    "temperature",
+    "top_p",
+    "top_k",
+    "repetition_penalty",
+)
+"""The :class:`SamplingParams` fields a model's ``generation_config.json`` may supply."""
 
 
 @dataclass(frozen=True)

@@ -68,8 +68,9 @@ def start_engine(
         runner: a stand-in batch function for botkit's scheduler (benchmarks, the echo worker, tests
             that slow decoding down); it needs the botkit engine.
         measure: whether ``"auto"`` times both engines (default: on CUDA only).
-        sampling: the sampling the configuration asks for (``[model]``); ``"auto"`` leaves out an engine
-            that would ignore part of it, and a configured engine that does is named so in ``chosen_by``.
+        sampling: the sampling the configuration asks for (``[model]``), its fields left to the model
+            filled from ``lm``'s ``generation_config.json``; ``"auto"`` leaves out an engine that would
+            ignore part of it, and a configured engine that does is named so in ``chosen_by``.
 
     Raises:
         ValueError: an unknown engine name, or a runner with the transformers engine.
@@ -85,7 +86,7 @@ def start_engine(
         stand_in.chosen_by = "a stand-in batch runner"
         return stand_in
     chosen_by = "configured"
-    ignored = unsupported_settings("transformers", sampling)
+    ignored = unsupported_settings("transformers", None if sampling is None else lm.sampling.fill(sampling))
     if engine == "transformers" and ignored:
         chosen_by = f"configured; it ignores {ignored}"
         log.warning(

@@ -5,11 +5,12 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from botkit.model.chat_format import CHAT_TEMPLATE
+from botkit.model.generation_defaults import GenerationConfigError, ModelSampling, read_model_sampling
 
 if TYPE_CHECKING:
     import torch
@@ -45,6 +46,7 @@ class LoadedModel:
         eos_ids: token ids that end a reply.
         path: the directory it came from.
         compression: how a compressed checkpoint was stored ("" for an ordinary one).
+        sampling: the sampling defaults its ``generation_config.json`` asks for.
     """
 
     model: Any
@@ -54,6 +56,7 @@ class LoadedModel:
     eos_ids: frozenset[int]
     path: Path
     compression: str = ""
+    sampling: ModelSampling = field(default_factory=ModelSampling)
 
     def describe(self) -> str:
         """The directory, and how it was compressed if it was (for ready lines)."""
@@ -97,7 +100,7 @@ def check_model_dir(path: str | Path) -> Path:
     """Check that ``path`` looks like a loadable model directory, before importing torch.
 
     Raises:
-        ModelLoadError: naming the path and what is missing.
+        ModelLoadError: naming the path and what is missing, or its unusable ``generation_config.json``.
     """
     where = Path(path).expanduser()
     if not where.exists():
@@ -113,7 +116,15 @@ def check_model_dir(path: str | Path) -> Path:
         missing.append("tokenizer (tokenizer.json / tokenizer_config.json)")
     if missing:
         raise ModelLoadError(f"model directory {where} is missing {', '.join(missing)}")
+    _sampling(where)  # a broken generation_config.json stops a worker or `botkit chat` before any load
     return where
+
+
+def _sampling(where: Path) -> ModelSampling:
+    try:
+        return read_model_sampling(where)
+    except GenerationConfigError as exc:
+        raise ModelLoadError(str(exc)) from exc
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -195,6 +206,7 @@ def load_model(path: str | Path, *, device: str = "auto", dtype: str = "auto") -
         eos_ids=_eos_ids(model, tokenizer),
         path=where,
         compression=compression,
+        sampling=_sampling(where),
     )
 
 

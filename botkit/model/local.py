@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -14,6 +15,8 @@ from botkit.model.jobs import GenerationJob
 from botkit.model.loader import LoadedModel, load_model
 from botkit.model.scheduler import BatchRunner
 from botkit.types import ChatTurn, Generation, SamplingParams
+
+log = logging.getLogger("botkit.model")
 
 _DONE = object()
 
@@ -28,6 +31,11 @@ class LocalGenerator:
         engine: the batch engine, ``"auto"``, ``"botkit"`` or ``"transformers"`` (see
             :mod:`botkit.model.engines`).
         runner: a stand-in batch function (benchmarks pass a trivial one to time the plumbing alone).
+        sampling: what the configuration asks for (``ModelSettings.sampling_params()``), for choosing the
+            engine; each request's own params are what is sampled with.
+
+    Each request's fields left to the model (``SamplingParams.from_model``) take the values of the
+    model's ``generation_config.json`` (:mod:`botkit.model.generation_defaults`).
     """
 
     def __init__(
@@ -42,6 +50,10 @@ class LocalGenerator:
     ) -> None:
         self.lm = lm
         self.timeout_s = timeout_s
+        # What start-up says about where sampling comes from ("" when all of it is botkit's or the config's).
+        self.sampling_note = lm.sampling.note(sampling) if sampling is not None else ""
+        if self.sampling_note:
+            log.info("%s (%s)", self.sampling_note, lm.path / "generation_config.json")
         self.scheduler = start_engine(lm, engine, max_batch=max_batch, runner=runner, sampling=sampling)
 
     @classmethod
@@ -106,7 +118,7 @@ class LocalGenerator:
         ids = await asyncio.to_thread(encode_chat, self.lm.tokenizer, messages)
         job = GenerationJob(
             ids,
-            params,
+            self.lm.sampling.fill(params),
             on_delta=on_delta,  # type: ignore[arg-type]
             deadline=time.monotonic() + self.timeout_s,
         )
