@@ -242,7 +242,8 @@ class WorkerRuntime:
             return
         if limit_s is not None:
             remaining = min(remaining, limit_s)
-        sampling = SamplingParams.from_dict(params)
+        # Fields the bot left to the model (it may not have the model's directory) take this model's.
+        sampling = self.lm.sampling.fill(SamplingParams.from_dict(params))
         if sampling.seed is None:
             sampling = dataclasses.replace(sampling, seed=seed_for(keys.rid))
         job = GenerationJob(

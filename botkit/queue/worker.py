@@ -92,12 +92,14 @@ def _announce(**_: Any) -> None:
     # Said here, not at load time: Celery sets up its log handlers between worker_init and worker_ready.
     if _State.runtime is not None:
         ready = _State.runtime
+        note = ready.lm.sampling.note()  # the model's defaults, for requests that leave them to it
         log.info(
-            "model ready: %s (engine %s [%s], max batch %d)",
+            "model ready: %s (engine %s [%s], max batch %d)%s",
             ready.lm.describe(),
             ready.scheduler.name,
             ready.scheduler.chosen_by,
             ready.scheduler.max_batch,
+            f"; {note} where a request leaves it unset" if note else "",
         )
 
 
