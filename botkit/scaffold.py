@@ -12,8 +12,8 @@ from botkit.types import SamplingParams
 
 KB_FOLDER = "kb"
 
-# The sampling values shown are SamplingParams' defaults (what the shipped model is tuned for), filled in
-# below so that they are written once.
+# The sampling values shown are SamplingParams' defaults, filled in below so that they are written once.
+# They stay comments: a value set in the file would override the model's generation_config.json.
 STARTER_CONFIG = """# botkit configuration. Every key can also be set from the environment:
 # BOTKIT_<KEY>, nested sections with "__", e.g. BOTKIT_MODEL__PATH=/models/mine
 # Unknown keys are an error, so typos do not pass silently.
@@ -30,9 +30,10 @@ adapters = []                       # what `botkit run` starts: "telegram", "dis
 # path = "/path/to/model"           # a local Hugging Face model directory; default: the shipped model
 device = "auto"                     # auto | cpu | cuda | cuda:1
 dtype = "auto"                      # auto (bf16 on CUDA, float32 on CPU) | float32 | bfloat16
-max_new_tokens = {sampling.max_new_tokens}
-temperature = {sampling.temperature}
-top_p = {sampling.top_p}
+# Sampling: the model's generation_config.json chooses, else these defaults; a value set here wins.
+# max_new_tokens = {sampling.max_new_tokens}
+# temperature = {sampling.temperature}
+# top_p = {sampling.top_p}
 
 [chat]
 system_prompt = "You are a friendly assistant in a chat app. Answer briefly."

@@ -157,11 +157,8 @@ async def test_sampling_defaults_are_written_once_and_the_config_reaches_the_mod
     assert SamplingParams() == tuned  # what the shipped model is tuned for
     assert ModelSettings().sampling_params() == tuned
     starter = tomllib.loads(STARTER_CONFIG)["model"]
-    assert {k: starter[k] for k in ("max_new_tokens", "temperature", "top_p")} == {
-        "max_new_tokens": 96,
-        "temperature": 0.7,
-        "top_p": 0.9,
-    }
+    assert not {"max_new_tokens", "temperature", "top_p"} & starter.keys()  # left to the model's file
+    assert "# max_new_tokens = 96\n# temperature = 0.7\n# top_p = 0.9\n" in STARTER_CONFIG
 
     model = ScriptedModel(["ok"])
     async with BotTester(_bot(model, tmp_path, model={"top_k": 7, "seed": 5})) as bot:
