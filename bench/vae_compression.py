@@ -7,8 +7,14 @@ bits per weight (everything stored, over every weight), the weights file's size 
 perplexity on assistant tokens, the load time and greedy generation speed at batch 1 (best of 3). One
 JSON line per method and bit width, then a bits-per-weight against perplexity plot.
 
+The codec's rows include its end-to-end tuning (codes fixed; codebooks, scales and norms trained on
+the calibration dialogues to match the float model's predictions); ``--tuned-baselines`` adds GPTQ and
+RTN rows given the same tuning ("gptq ... + tuned"), for a fair comparison beside the plain ones.
+
     python bench/vae_compression.py                          # the shipped model, its evaluation set
     python bench/vae_compression.py --model DIR --plot out.png --threads 2
+    python bench/vae_compression.py --only float vq --bits 4 3   # some rows only
+    python bench/vae_compression.py --plot-from a.jsonl b.jsonl  # one plot from runs made apart
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import torch
 from botkit.model.loader import default_model_dir, load_model
 from botkit.training.compress import checkpoint
 from botkit.training.compress.calibration import hessians
-from botkit.training.compress.stage import calibration_dialogues, compress
+from botkit.training.compress.stage import calibration_dialogues, compress, tuning_batches, wants_tuning
 from botkit.training.config import VAEConfig
 from botkit.training.corpora import iter_dialogues
 from botkit.training.evaluate import dialogue_nll
@@ -69,7 +75,8 @@ def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for family, style in [("rtn g128", "s--"), ("rtn per-channel", "s:"), ("gptq g128", "o--"),
-                          ("gptq per-channel", "o:"), ("vq", "D-")]:  # fmt: skip
+                          ("gptq per-channel", "o:"), ("gptq g128 + tuned", "^--"),
+                          ("gptq per-channel + tuned", "^:"), ("vq", "D-")]:  # fmt: skip
         pts = sorted((r["bits_per_weight"], r["perplexity"]) for r in rows if r["family"] == family)
         if pts:
             ax.plot(*zip(*pts, strict=True), style, label=family)
@@ -90,29 +97,51 @@ def main() -> None:
     parser.add_argument("--plot", type=Path, default=Path("bench/vae_compression.png"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--new-tokens", type=int, default=32)
-    parser.add_argument("--only", nargs="*", default=None, help="methods to run, e.g. vq gptq")
+    parser.add_argument("--only", nargs="*", default=None, help="methods to run, e.g. float vq gptq")
+    parser.add_argument("--bits", nargs="*", type=int, default=None, help="bit widths to run, e.g. 4 3")
+    parser.add_argument(
+        "--tune-steps", type=int, default=None, help="end-to-end tuning steps (default [vae]'s)"
+    )
+    parser.add_argument("--tuned-baselines", action="store_true", help="also GPTQ/RTN rows with the tuning")
+    parser.add_argument("--held-out", type=int, default=0, help="score only the first N held-out dialogues")
+    parser.add_argument(
+        "--plot-from", nargs="*", type=Path, help="only draw the plot from these runs' JSON lines, and stop"
+    )
     args = parser.parse_args()
+    if args.plot_from:  # rows of runs made apart (say, the baselines and the codec in two processes)
+        lines = [json.loads(x) for f in args.plot_from for x in f.read_text().splitlines() if x.strip()]
+        count = next((r["held_out"] for r in lines if "held_out" in r), "?")
+        plot([r for r in lines if "method" in r], args.plot, f"{args.model.name}: {count} held-out dialogues")
+        return
     torch.set_num_threads(args.threads)
     base = VAEConfig(model_dir=args.model)
-    held_out = list(iter_dialogues(base.calibration, "validation"))
+    if args.tune_steps is not None:
+        base = base.model_copy(update={"tune_steps": args.tune_steps})
+    held_out = list(iter_dialogues(base.calibration, "validation"))[: args.held_out or None]
     original = load_model(args.model, device="cpu", dtype="float32")
     t0 = time.perf_counter()
-    hs = hessians(original.model, original.tokenizer, calibration_dialogues(base))
+    dialogues = calibration_dialogues(base)
+    hs = hessians(original.model, original.tokenizer, dialogues)
+    tuning = tuning_batches(original.tokenizer, dialogues, base)
     print(json.dumps({"calibration_s": round(time.perf_counter() - t0, 1), "held_out": len(held_out)}))
+    methods = [(m, b, g, False) for m, b, g in METHODS]
+    if args.tuned_baselines:
+        methods += [(m, b, g, True) for m, b, g in METHODS if m in ("gptq", "rtn") and b <= 4]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for method, bits, group in METHODS:
-            if args.only and method not in args.only:
+        for method, bits, group, tuned in methods:
+            if (args.only and method not in args.only) or (args.bits and bits and bits not in args.bits):
                 continue
-            cfg = base.model_copy(update={"method": method, "bits": bits or 8, "group_size": group})
+            update = {"method": method, "bits": bits or 8, "group_size": group, "tune_baselines": tuned}
+            cfg = base.model_copy(update=update)
             t0 = time.perf_counter()
-            stored, manifest = compress(original.model, hs, cfg)
+            stored, manifest = compress(original.model, hs, cfg, tuning if wants_tuning(cfg) else None)
             compress_s = time.perf_counter() - t0
-            out = Path(tmp) / f"{method}-{bits}-{group}"
+            out = Path(tmp) / f"{method}-{bits}-{group}-{int(tuned)}"
             manifest = checkpoint.write(stored, manifest, args.model, out)
             family = (
                 method if method in ("vq", "float") else f"{method} {f'g{group}' if group else 'per-channel'}"
-            )
+            ) + (" + tuned" if tuned else "")
             row = {
                 "method": manifest["method"],
                 "family": family,
@@ -121,11 +150,12 @@ def main() -> None:
                 "size_on_disk_bytes": manifest["size_on_disk_bytes"],
                 "original_size_on_disk_bytes": manifest["original_size_on_disk_bytes"],
                 "compress_s": round(compress_s, 1),
+                "tune_steps": cfg.tune_steps if wants_tuning(cfg) else 0,
                 **measure(out, held_out, args.new_tokens),
             }
             rows.append(row)
             print(json.dumps(row), flush=True)
-    if any(r["method"] == "float" for r in rows):
+    if any(r["method"] == "float" for r in rows) and not (args.only or args.bits):
         plot(rows, args.plot, f"{args.model.name}: {len(held_out)} held-out dialogues")
 
 
