@@ -86,6 +86,9 @@ def test_the_verdict_rule_calls_each_case() -> None:
     v = verdict([_run(right, MLE)] * 3)
     assert v["range"] == [pytest.approx(0.4), pytest.approx(0.9)]
     assert v["call"] == "dominates"
+    # BLEU has no per-reply standard error: one seed gives no noise to judge a difference by
+    assert verdict([_run(_shift(MLE, 0.05), MLE)], "bleu_at_self_bleu")["call"].startswith("undecided")
+    assert verdict([_run(_shift(MLE, 0.05), MLE)] * 2, "bleu_at_self_bleu")["call"] == "dominates"
     apart = [(d + 0.7, f) for d, f in MLE]
     assert verdict([_run(apart, MLE)])["call"] == "no overlap"
 

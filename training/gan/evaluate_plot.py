@@ -70,7 +70,7 @@ def to_markdown(result: dict[str, Any]) -> str:
         g = v[key]
         lines += ["", f"## The rule: {g['quality']} at matched {g['diversity']} ({g['call']})", ""]
         if not g["points"]:
-            lines.append(f"No common range ({g['range'][0]:.4f} to {g['range'][1]:.4f}).")
+            lines.append(f"No call: {g['call']} (range {g['range'][0]:.4f} to {g['range'][1]:.4f}).")
             continue
         lines += [
             f"| {g['diversity']} | GAN | continued MLE | difference | se | "

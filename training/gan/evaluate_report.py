@@ -9,7 +9,8 @@ replies' own standard error of the difference (from each F1's standard error, av
 A point is *above* when the mean difference exceeds ``MARGIN`` x se, *below* when it is under -MARGIN x
 se, else *level*. The verdict: every point above, "dominates"; every point below, "falls below"; every
 point level, "matches"; some above and none below, "above in part"; some below and none above, "below in
-part"; both, "crosses"; no diversity range common to all curves, "no overlap". The headline pairs
+part"; both, "crosses"; no diversity range common to all curves, "no overlap". BLEU has no per-reply
+standard error, so with one seed its call is "undecided". The headline pairs
 unigram F1 with distinct-2; BLEU-2 with 1 - self-BLEU-4 is given beside it by the same rule (BLEU-2:
 the replies of a small model share too few 4-grams with the references for BLEU-4 to tell models apart).
 """
@@ -78,6 +79,9 @@ def verdict(
     if not lo < hi:
         return base | {"call": "no overlap", "range": [lo, hi], "points": []}
     seeds = len(runs)
+    if seeds < 2 and quality != "unigram_f1":
+        # one seed and no per-reply standard error (BLEU is a corpus figure): no noise to judge by
+        return base | {"call": "undecided (one seed, no spread)", "range": [lo, hi], "points": []}
     points = []
     for k in range(GRID_POINTS):
         x = lo + (hi - lo) * k / (GRID_POINTS - 1)
