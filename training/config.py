@@ -202,7 +202,7 @@ class VAEConfig(ConfigSection):
     refine_rounds: int = Field(1, ge=0)
     error_feedback: bool = True
     fine_tune_steps: int = Field(40, ge=0)
-    tune_steps: int = Field(200, ge=0)
+    tune_steps: int = Field(100, ge=0)
     tune_lr: float = Field(1e-4, gt=0)
     tune_batch: int = Field(8, gt=0)
     tune_baselines: bool = False
