@@ -2,6 +2,7 @@
 
 * ``calibration.py``: ``X^T X`` of each layer's inputs on calibration dialogues;
 * ``vq.py``: the learned codec (residual vector quantisation with shared codebooks);
+* ``finetune.py``: end-to-end tuning of a coded model's continuous parameters, codes fixed;
 * ``scalar.py``: round-to-nearest and GPTQ;
 * ``checkpoint.py``: the stored form, its manifest and the bit accounting;
 * ``stage.py``: the stage itself.
