@@ -1,10 +1,13 @@
 """Knowledge-base retrieval on held-out questions: dense-only, BM25-only and fused, side by side.
 
 The knowledge base is built in a throw-away SQLite file. Every question of the four splits is answered by
-each retriever (``KnowledgeBase.answer``, timed per question); the confidence threshold of each retriever is
-then chosen on ``val`` + ``oos_val`` and the figures are reported on ``test`` + ``oos_test``. "fused" is what
-the bot runs: the settings' ``kb.fusion`` (default ``convex``: 0.9 x cosine + 0.1 x BM25 / the question's best
-BM25, the weight chosen on ``val``) unless ``--fusion`` / ``--bm25-weight`` say otherwise.
+each retriever (``KnowledgeBase.answer``, timed per question); everything that is chosen is chosen on
+``val`` + ``oos_val``, and the figures are reported on ``test`` + ``oos_test``. "fused" is what the bot runs:
+the settings' ``kb.fusion`` unless ``--fusion`` / ``--bm25-weight`` say otherwise. The default, ``learned``,
+is calibrated on ``val`` + ``oos_val`` exactly as ``botkit kb calibrate --heldout FILE`` does
+(:mod:`botkit.kb.calibration`: ranking weights, a confidence model and its threshold, folded in so that the
+bot's ``kb.threshold`` of 0.5 is the one chosen), once per model; its ``val`` figures are therefore the ones
+it was fitted on.
 
 - top-1 / top-3 accuracy: in-scope test questions whose answering chunk is the first / among the first three
   retrieved (whatever the confidence);
@@ -15,8 +18,9 @@ BM25, the weight chosen on ``val``) unless ``--fusion`` / ``--bm25-weight`` say 
   questions answered;
 - latency p50 / p99 of one answer (ms), model loaded, one question at a time.
 
-Threshold rule (on val): the lowest threshold at which in-scope precision >= 90% and OOS recall >= 80%; when
-no threshold reaches both, the lowest with in-scope precision >= 90%; when none does, the most precise.
+Threshold rule (on val, for dense, BM25 and the convex and rrf fusions; the calibration's cut for learned
+fusion): the lowest threshold at which in-scope precision >= 90% and OOS recall >= 80%; when no threshold
+reaches both, the lowest with in-scope precision >= 90%; when none does, the most precise.
 
 Models: the shipped all-MiniLM-L6-v2 ("base_model") and the same after ``botkit kb tune`` on the knowledge
 base alone ("methods", what the bot runs once tuned; ``--no-tune`` measures the shipped one only). The
@@ -48,6 +52,8 @@ import numpy as np
 from botkit.config import KBSettings
 from botkit.db.engine import open_engine
 from botkit.kb import KBAnswer, KnowledgeBase
+from botkit.kb.calibration import FEATURES
+from botkit.kb.heldout import calibrate
 from botkit.kb.index import METHODS, Method
 from botkit.kb.tune import TuneConfig, tuned_model_dir
 
@@ -94,7 +100,10 @@ def build_kb(args: argparse.Namespace, data: dict[str, Any], folder: Path) -> tu
     if args.model_dir is not None:
         settings.model_dir = args.model_dir
     kb = KnowledgeBase(
-        open_engine(f"sqlite:///{folder / 'kb.sqlite3'}"), settings, tuned_dir=tuned_model_dir(folder)
+        open_engine(f"sqlite:///{folder / 'kb.sqlite3'}"),
+        settings,
+        tuned_dir=tuned_model_dir(folder),
+        calibration_file=folder / "kb-calibration.json",
     )
     if args.clinc:
         faq = folder / "train.csv"
@@ -173,8 +182,9 @@ def choose_threshold(val: list[Result]) -> float:
     return max(scored, key=lambda ts: ts[1]["in_scope_precision"])[0]
 
 
-def report(val: list[Result], test: list[Result]) -> dict[str, Any]:
-    threshold = choose_threshold(val)
+def report(val: list[Result], test: list[Result], threshold: float | None = None) -> dict[str, Any]:
+    """Figures on test (and on val) at ``threshold``, chosen on val when None."""
+    threshold = choose_threshold(val) if threshold is None else threshold
     inside = [r for r in test if r.in_scope]
     latencies = np.array([r.ms for r in test])
     figures = {k: round(v, 4) for k, v in rates(test, threshold).items()}
@@ -233,17 +243,32 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         models: dict[str, dict[str, Any]] = {}
         curves: dict[str, tuple[list[Result], float]] = {}
         tuning: dict[str, Any] | None = None
+        calibrations: dict[str, dict[str, Any]] = {}
         for model in ("base", "tuned") if args.tune else ("base",):
             if model == "tuned":
-                tuned = kb.tune(TuneConfig(epochs=args.tune_epochs, seed=args.seed))
-                tuning = {"pairs": tuned.pairs, "steps": tuned.steps, "seconds": round(tuned.seconds, 1)}
+                if args.tuned_model is not None:  # a tune of this same KB made before: seeded, it repeats
+                    shutil.copytree(args.tuned_model, tuned_model_dir(Path(tmp)))
+                    kb.reindex()
+                    tuning = {"reused": str(args.tuned_model)}
+                else:
+                    tuned = kb.tune(TuneConfig(epochs=args.tune_epochs, seed=args.seed))
+                    tuning = {"pairs": tuned.pairs, "steps": tuned.steps, "seconds": round(tuned.seconds, 1)}
             await kb.answer("warm up: load the model and build the index")
+            learned = kb.settings.fusion == "learned"
+            if learned:  # what `botkit kb calibrate --heldout` does, on val + oos_val
+                fitted = await asyncio.to_thread(calibrate, kb, Path(data_path))
+                calibrations[model] = {
+                    "rank": dict(zip(FEATURES, (round(w, 4) for w in fitted.rank), strict=True)),
+                    "sure": [round(w, 4) for w in fitted.sure],
+                    "lexical_cut": round(fitted.lexical_cut, 4),
+                }
             models[model] = {}
             # BM25 does not use the embedding model: measured once
             for method in METHODS if model == "base" else ("fused", "dense"):
                 val_results = await run(kb, val, method, by_answer)
                 test_results = await run(kb, test, method, by_answer)
-                models[model][method] = report(val_results, test_results)
+                fixed = kb.settings.threshold if method == "fused" and learned else None
+                models[model][method] = report(val_results, test_results, fixed)
                 curves[f"{method} ({model})" if args.tune else method] = (
                     test_results,
                     models[model][method]["threshold"],
@@ -261,6 +286,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "build_s": round(build_s, 1),
         "questions": {k: len(data[k]) for k in ("val", "oos_val", "test", "oos_test")},
         "threshold_rule": "lowest val threshold with in-scope precision >= 0.9 and OOS recall >= 0.8",
+        "calibration": calibrations or None,
         "alternates": args.alternates,
         "tuned": tuning,
         "methods": methods,
@@ -289,7 +315,9 @@ def main() -> None:
         "--bm25-weight", type=float, help="BM25's weight in the fusion (default: kb.bm25_weight)"
     )
     parser.add_argument(
-        "--fusion", choices=("convex", "rrf"), help="how fused search joins the two (default: kb.fusion)"
+        "--fusion",
+        choices=("learned", "convex", "rrf"),
+        help="how fused search joins the two (default: kb.fusion)",
     )
     parser.add_argument(
         "--model-dir", type=Path, help="a sentence-transformers model folder (default: the shipped one)"
@@ -310,6 +338,12 @@ def main() -> None:
         help="drop the FAQ's alternate phrasings (the alternates column) before adding the KB",
     )
     parser.add_argument("--tune-epochs", type=int, default=TuneConfig.epochs, help="epochs of `kb tune`")
+    parser.add_argument(
+        "--tuned-model",
+        type=Path,
+        help="the folder a `botkit kb tune` of the same knowledge base made (same alternates, epochs and "
+        "seed): used instead of tuning again, which takes minutes (the tune is seeded and repeats)",
+    )
     parser.add_argument("--seed", type=int, default=TuneConfig.seed, help="the tuning's seed")
     args = parser.parse_args()
     if args.model_dir is not None:

@@ -1,7 +1,8 @@
 """The knowledge base: company documents in, cited answers out.
 
 :class:`KnowledgeBase` ingests Markdown, text, HTML, CSV FAQs and PDFs into the database, retrieves with
-dense embeddings and BM25 fused by reciprocal rank, and answers with the FAQ's own text or the passage that
+dense embeddings and BM25 evidence weighed as calibrated on held-out questions (:mod:`botkit.kb.calibration`),
+and answers with the FAQ's own text or the passage that
 answers, citing its source, or says it is unsure. :mod:`botkit.kb.types` is the seam its users code against.
 
 The knowledge base itself needs the ``kb`` extra (sentence-transformers, bm25s, jieba, pypdf, BeautifulSoup);

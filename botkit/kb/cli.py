@@ -1,5 +1,5 @@
-"""``botkit kb add PATH... | list | remove ID | search QUESTION | reindex | tune``: the knowledge base from
-a shell.
+"""``botkit kb add PATH... | list | remove ID | search QUESTION | reindex | tune | calibrate --heldout FILE``:
+the knowledge base from a shell.
 
 Registered through the ``botkit.commands`` entry points; heavy imports (the embedding model) happen inside
 the commands. Exit codes: 0 done; 1 a file could not be added (the others were), a document or a question
@@ -20,7 +20,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add ``botkit kb`` and its sub-commands."""
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "kb",
-        help="the knowledge base: add documents, list, remove, search, reindex, tune",
+        help="the knowledge base: add documents, list, remove, search, reindex, tune, calibrate",
         description="Add company documents (Markdown, text, HTML, CSV FAQ, PDF) and ask them questions.",
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
@@ -50,6 +50,20 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     tune.add_argument("--epochs", type=int, default=3, help="passes over the knowledge base's pairs (3)")
     tune.add_argument("--seed", type=int, default=0, help="the run's seed (0)")
     tune.set_defaults(handler=_tune)
+
+    calibrate = _command(
+        commands,
+        "calibrate",
+        "fit the ranking weights and the confidence threshold on your own held-out questions",
+    )
+    calibrate.add_argument(
+        "--heldout",
+        required=True,
+        metavar="FILE",
+        help='questions in CLINC150\'s JSON layout: {"val": [[question, citation], ...], '
+        '"oos_val": [[question, "oos"], ...]} (citations as `botkit kb search` prints them)',
+    )
+    calibrate.set_defaults(handler=_calibrate)
     return parser
 
 
@@ -212,6 +226,29 @@ def _tune(args: argparse.Namespace) -> int:
             f"tuned on {report.pairs} pairs from the knowledge base in {report.steps} steps "
             f"({report.seconds:.0f} s, loss {report.first_loss:.3f} -> {report.last_loss:.3f}); "
             f"saved to {report.model_dir}; every chunk embedded again with it"
+        )
+        if kb.calibration_file is not None and kb.calibration_file.is_file():
+            print(
+                f"{kb.calibration_file} was fitted with the model before: run `botkit kb calibrate --heldout "
+                "FILE` again (or delete it to use the shipped calibration of tuned models)"
+            )
+        return 0
+
+    return _run(args, work)
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    def work(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from botkit.kb.heldout import calibrate
+
+        fitted = calibrate(kb, Path(args.heldout))
+        weights = ", ".join(f"{w:.3g}" for w in fitted.rank)
+        print(
+            f"calibrated on {args.heldout}: ranking weights ({weights}), its threshold is confidence 0.5 "
+            "(kb.threshold's default); "
+            f"saved to {kb.calibration_file} (delete it to go back to the shipped calibration)"
         )
         return 0
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from botkit.kb.calibration import SHIPPED, Calibration
 from botkit.kb.chunking import faq_questions
 from botkit.kb.embedder import Vectors
 from botkit.kb.errors import ModelMismatch
@@ -29,7 +30,7 @@ from botkit.kb.types import Hit
 
 Method = Literal["fused", "dense", "bm25"]
 METHODS: tuple[Method, ...] = ("fused", "dense", "bm25")
-Fusion = Literal["convex", "rrf"]
+Fusion = Literal["learned", "convex", "rrf"]
 RRF_K = 60  # the constant of reciprocal rank fusion (Cormack et al. 2009): weight / (60 + rank)
 CANDIDATES = 50  # each retriever's top chunks that take part in the fusion
 MIN_SENTENCE_CHARS = 20  # shorter sentences ("See below.") make keys that match anything
@@ -121,17 +122,47 @@ class Index:
     def coverage(self, question: str, hit: Hit) -> float:
         """The share of the question's terms that the hit contains, each weighted by its rarity (BM25's
         idf; a term the knowledge base never uses weighs most): a lexical confidence in [0, 1]."""
-        terms = set(tokenize(question))
         position = next((i for i, c in enumerate(self.chunks) if c.id == hit.chunk_id), None)
-        if not terms or position is None:
+        if position is None:
             return 0.0
+        return float(self.coverages(set(tokenize(question)), [position])[0])
+
+    def coverages(self, terms: set[str], positions: Sequence[int]) -> Scores:
+        """:meth:`coverage` of the chunks at ``positions``."""
+        if not terms:
+            return np.zeros(len(positions), dtype=np.float32)
         total = len(self.chunks)
         weights = {
             t: math.log(1 + (total - self._document_frequency[t] + 0.5) / (self._document_frequency[t] + 0.5))
             for t in terms
         }
-        found = sum(w for t, w in weights.items() if t in self._terms[position])
-        return found / sum(weights.values())
+        whole = sum(weights.values())
+        found = [sum(w for t, w in weights.items() if t in self._terms[p]) for p in positions]
+        return np.asarray(found, dtype=np.float32) / np.float32(whole)
+
+    def candidates(self, query: Vectors, question: str) -> tuple[list[int], npt.NDArray[np.float64]]:
+        """The chunks that take part in learned fusion (each retriever's top :data:`CANDIDATES`) and their
+        features, ``(n, len(FEATURES))`` in the order of :data:`botkit.kb.calibration.FEATURES`."""
+        terms = tokenize(question)
+        return self._candidates(query, self.dense_scores(query), self.bm25_scores(terms), set(terms))
+
+    def _candidates(
+        self, query: Vectors, dense: Scores, bm25: Scores, terms: set[str]
+    ) -> tuple[list[int], npt.NDArray[np.float64]]:
+        chosen = list(
+            dict.fromkeys(_ranked(dense, CANDIDATES)[0] + _ranked(bm25, CANDIDATES, positive=True)[0])
+        )
+        # the cosine of each chunk's first key: its whole text (an FAQ entry's question with its answer)
+        whole = self._matrix[self._dense_starts[chosen]] @ query
+        features = np.column_stack(
+            [
+                dense[chosen],
+                whole,
+                self.coverages(terms, chosen),
+                [self.chunks[i].question is not None for i in chosen],
+            ]
+        ).astype(np.float64)
+        return chosen, features
 
     def search(
         self,
@@ -141,13 +172,16 @@ class Index:
         k: int,
         *,
         bm25_weight: float = 0.1,
-        fusion: Fusion = "convex",
+        fusion: Fusion = "learned",
+        calibration: Calibration = SHIPPED,
     ) -> list[Hit]:
         """The ``k`` best answer units by ``method`` (with dense scores wherever there is a query vector).
 
         An answer unit is what a citation names (an FAQ entry, a section): a section split into several
         chunks is ranked by its best chunk and returned once, so the ``k`` hits are ``k`` different answers.
         Fused search without a query vector (a language the embedding model does not know) ranks by BM25.
+        Learned fusion scores each retriever's top chunks by ``calibration``'s weights
+        (:mod:`botkit.kb.calibration`).
         """
         if not self.chunks:
             return []
@@ -159,6 +193,13 @@ class Index:
         elif method == "bm25" or dense is None:
             assert bm25 is not None
             order, scores = _ranked(bm25, len(self.chunks), positive=True)
+        elif fusion == "learned":
+            assert query is not None
+            assert bm25 is not None
+            chosen, features = self._candidates(query, dense, bm25, set(tokenize(question)))
+            learned = calibration.score(features)
+            ranking = np.argsort(-learned, kind="stable")
+            order, scores = [chosen[i] for i in ranking], [float(learned[i]) for i in ranking]
         else:
             assert bm25 is not None
             fuse = _convex if fusion == "convex" else _fused

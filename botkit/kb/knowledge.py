@@ -17,6 +17,7 @@ from sqlalchemy import Engine
 
 from botkit.kb import storage
 from botkit.kb.answers import confidence, direct_answer, rephrased
+from botkit.kb.calibration import CALIBRATION_FILE, SHIPPED, TUNED, Calibration
 from botkit.kb.chunking import language_of
 from botkit.kb.embedder import Embedder, Vectors, load_embedder, shipped_model_dir
 from botkit.kb.errors import IngestError, KBError, QueryTooLong
@@ -43,6 +44,8 @@ class KnowledgeBase:
         generator: the dialogue model, used only to rephrase passages where ``settings.rephrase`` is on.
         tuned_dir: where :meth:`tune` keeps the model it adapted to this knowledge base (in the data
             directory); used, where it is, instead of the shipped model. None: no tuning.
+        calibration_file: where ``botkit kb calibrate`` keeps the calibration fitted on the user's held-out
+            questions (:mod:`botkit.kb.calibration`); used, where it is, instead of the shipped one.
     """
 
     def __init__(
@@ -52,11 +55,14 @@ class KnowledgeBase:
         *,
         generator: Generator | None = None,
         tuned_dir: Path | None = None,
+        calibration_file: Path | None = None,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.generator = generator
         self.tuned_dir = tuned_dir
+        self.calibration_file = calibration_file
+        self._calibration: tuple[int, Calibration] | None = None  # (the file's mtime in ns, what it says)
         self._embedder: Embedder | None = None
         self._index: Index | None = None
         self._signature: tuple[object, ...] | None = None
@@ -78,6 +84,23 @@ class KnowledgeBase:
         if self._embedder is None:
             self._embedder = load_embedder(self.model_dir)
         return self._embedder
+
+    @property
+    def calibration(self) -> Calibration:
+        """How learned fusion ranks and how sure it is: the calibration file where there is one (read again
+        when it changed, e.g. by ``botkit kb calibrate`` while the bot runs), else the shipped one for the
+        model in use (:data:`~botkit.kb.calibration.TUNED` for a tuned model).
+
+        Raises:
+            KBError: the calibration file is not one.
+        """
+        if self.calibration_file is None or not self.calibration_file.is_file():
+            tuned = self.tuned_dir is not None and self.model_dir == self.tuned_dir
+            return TUNED if tuned else SHIPPED
+        stamp = self.calibration_file.stat().st_mtime_ns
+        if self._calibration is None or self._calibration[0] != stamp:
+            self._calibration = (stamp, Calibration.load(self.calibration_file))
+        return self._calibration[1]
 
     def tune(self, config: TuneConfig | None = None, *, progress: Progress | None = None) -> TuneReport:
         """Adapt the shipped embedding model to this knowledge base (:mod:`botkit.kb.tune`), save it in
@@ -234,6 +257,7 @@ class KnowledgeBase:
             k or self.settings.top_k,
             bm25_weight=self.settings.bm25_weight,
             fusion=self.settings.fusion,
+            calibration=self.calibration,
         )
 
     def answer_now(self, question: str, *, method: Method = "fused") -> KBAnswer:
@@ -248,11 +272,22 @@ class KnowledgeBase:
             max(self.settings.top_k, 3),
             bm25_weight=self.settings.bm25_weight,
             fusion=self.settings.fusion,
+            calibration=self.calibration,
         )
-        top = hits[0] if hits else None
-        sure = confidence(top, index.coverage(text, top) if top is not None and top.dense is None else None)
+        sure = self._confidence(index, text, hits, method)
         embedder = self.embedder if query is not None else None
         return direct_answer(text, hits, sure, self.settings.threshold, query, embedder)
+
+    def _confidence(self, index: Index, text: str, hits: list[Hit], method: Method) -> float:
+        """Learned fusion's calibrated confidence; the top hit's cosine (or coverage) otherwise."""
+        if not hits:
+            return 0.0
+        top = hits[0]
+        if method != "fused" or self.settings.fusion != "learned":
+            return confidence(top, index.coverage(text, top) if top.dense is None else None)
+        if top.dense is None:  # ranked by BM25 alone
+            return self.calibration.lexical_confidence(index.coverage(text, top))
+        return self.calibration.confidence(top.score, hits[1].score if len(hits) > 1 else None)
 
     async def answer(
         self, question: str, *, language: str | None = None, method: Method = "fused"
@@ -288,4 +323,5 @@ def open_knowledge_base(settings: Settings, *, generator: Generator | None = Non
         settings.kb,
         generator=generator,
         tuned_dir=tuned_model_dir(Path(settings.data_dir)),
+        calibration_file=Path(settings.data_dir) / CALIBRATION_FILE,
     )

@@ -1,11 +1,13 @@
-"""Fused search on a hand-built index (vectors chosen by the test, so the scores are known): the convex
-fusion weighs the scores themselves, and a section split into several chunks is one answer, returned once."""
+"""Fused search on a hand-built index (vectors chosen by the test, so the scores are known): learned fusion
+scores candidates by a calibration's weights, the convex fusion weighs the scores themselves, and a section
+split into several chunks is one answer, returned once."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from botkit.kb.calibration import SHIPPED, Calibration
 from botkit.kb.index import Index
 from botkit.kb.storage import StoredChunk
 from botkit.kb.types import Source
@@ -40,9 +42,9 @@ def index() -> Index:
 
 def test_the_convex_weight_trades_the_cosine_against_bm25() -> None:
     idx = index()
-    dense_only = idx.search(QUERY, "how does a kayak ship", "fused", 1, bm25_weight=0.0)
+    dense_only = idx.search(QUERY, "how does a kayak ship", "fused", 1, bm25_weight=0.0, fusion="convex")
     assert dense_only[0].chunk_id == 1
-    fused = idx.search(QUERY, "how does a kayak ship", "fused", 2, bm25_weight=0.3)
+    fused = idx.search(QUERY, "how does a kayak ship", "fused", 2, bm25_weight=0.3, fusion="convex")
     assert [h.chunk_id for h in fused] == [2, 1]  # the rare word outweighs a 0.04 lead in cosine
     top = fused[0]
     assert top.dense is not None
@@ -61,3 +63,21 @@ def test_a_section_split_into_chunks_is_one_answer() -> None:
     labels = [h.source.label() for h in hits]
     assert labels[0] == "care.txt"
     assert len(labels) == len(set(labels)) == 3  # k different answers, not the care guide twice
+
+
+def test_learned_fusion_scores_candidates_by_the_calibrations_weights() -> None:
+    idx = index()
+    question = "how does a kayak ship"
+    chosen, features = idx.candidates(QUERY, question)
+    row = {idx.chunks[i].id: features[n] for n, i in enumerate(chosen)}
+    # cosine, whole-text cosine, coverage (the kayak chunk holds the question's rare words), FAQ or not
+    assert row[2][0] == pytest.approx(float(unit(1.0, 0.4, 0.0) @ QUERY))
+    assert row[2][2] > row[1][2]
+    assert row[1][3] == row[2][3] == 0.0
+    by_cosine = Calibration(rank=(1.0, 0.0, 0.0, 0.0), sure=SHIPPED.sure, lexical_cut=0.1)
+    assert idx.search(QUERY, question, "fused", 1, calibration=by_cosine)[0].chunk_id == 1
+    by_terms = Calibration(rank=(1.0, 0.0, 1.0, 0.0), sure=SHIPPED.sure, lexical_cut=0.1)
+    top, second = idx.search(QUERY, question, "fused", 2, calibration=by_terms)
+    assert top.chunk_id == 2
+    assert top.score == pytest.approx(row[2][0] + row[2][2])
+    assert second.score == pytest.approx(row[1][0] + row[1][2])

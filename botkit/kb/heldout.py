@@ -1,0 +1,110 @@
+"""Held-out questions: read from a file in CLINC150's JSON layout, and turned into what a calibration is
+fitted on (``botkit kb calibrate --heldout FILE``, ``bench/kb_retrieval.py``).
+
+The file is ``{"val": [[question, label], ...], "oos_val": [[question, "oos"], ...], ...}``; a label names
+what answers the question: a citation as the bot prints it (``faq.csv > How long do I have to return an
+item?``, ``returns.md > Refunds``) or, for an FAQ built from an intent set, the FAQ entry's answer.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from botkit.kb.calibration import Calibration, Example, fit
+from botkit.kb.chunking import language_of
+from botkit.kb.errors import KBError
+from botkit.kb.tokenize import tokenize
+
+if TYPE_CHECKING:
+    from botkit.kb.knowledge import KnowledgeBase
+
+Question = tuple[str, str]  # (question, label); the label "oos" for a question outside the knowledge base
+OOS = "oos"
+
+
+def read_heldout(path: Path, in_scope: str = "val", out_of_scope: str = "oos_val") -> list[Question]:
+    """The questions of two splits of a CLINC150-layout file, in scope first.
+
+    Raises:
+        KBError: the file cannot be read, is not JSON, lacks a split, or a split is not a list of
+            ``[question, label]`` pairs of non-empty strings (the message names the file and the place).
+    """
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise KBError(f"cannot read the held-out questions in {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise KBError(f"{path} is not JSON ({exc}); held-out questions are in CLINC150's layout") from None
+    if not isinstance(raw, dict):
+        raise KBError(f'{path}: expected a JSON object like {{"{in_scope}": [[question, label], ...]}}')
+    questions: list[Question] = []
+    for split in (in_scope, out_of_scope):
+        pairs = raw.get(split)
+        if not isinstance(pairs, list) or not pairs:
+            raise KBError(f'{path} has no "{split}" split (a list of [question, label] pairs)')
+        for i, pair in enumerate(pairs):
+            if not (
+                isinstance(pair, list)
+                and len(pair) == 2
+                and all(isinstance(x, str) and x.strip() for x in pair)
+            ):
+                raise KBError(f"{path}: {split}[{i}] is not a [question, label] pair of two texts: {pair!r}")
+            question, label = pair[0].strip(), pair[1].strip()
+            questions.append((question, OOS if split == out_of_scope else label))
+    return questions
+
+
+def examples(kb: KnowledgeBase, questions: Sequence[Question]) -> list[Example]:
+    """How the knowledge base's index sees each question (its candidates' features).
+
+    Raises:
+        KBError: a label names nothing in the knowledge base (the message lists a few of them).
+    """
+    index = kb.index()
+    known = {c.source.label() for c in index.chunks} | {c.text.strip() for c in index.chunks}
+    unknown = sorted({label for _, label in questions if label != OOS and label not in known})
+    if unknown:
+        shown = "; ".join(repr(u) for u in unknown[:3])
+        raise KBError(
+            f"{len(unknown)} held-out labels name nothing in the knowledge base (e.g. {shown}): a label is a "
+            "citation as `botkit kb search` prints it, or an FAQ entry's answer"
+        )
+    out: list[Example] = []
+    for question, label in questions:
+        text = kb.check_question(question)
+        units = [c.source.label() for c in index.chunks]
+        answers = np.array([label in (c.source.label(), c.text.strip()) for c in index.chunks])
+        if language_of(text) not in kb.settings.dense_languages:
+            ranked = index.bm25_scores(tokenize(text))
+            top = int(np.argmax(ranked))
+            coverage = float(index.coverages(set(tokenize(text)), [top])[0]) if ranked[top] > 0 else 0.0
+            out.append(
+                Example(np.zeros((0, 4)), answers[:0], (), label != OOS, lexical=True, coverage=coverage)
+            )
+            continue
+        query = kb.embedder.encode([text])[0]
+        chosen, features = index.candidates(query, text)
+        out.append(Example(features, answers[chosen], [units[i] for i in chosen], label != OOS))
+    return out
+
+
+def calibrate(kb: KnowledgeBase, path: Path, *, precision: float = 0.9, recall: float = 0.8) -> Calibration:
+    """Fit a calibration on the ``val`` and ``oos_val`` questions of ``path`` and save it where ``kb`` looks
+    for one (:attr:`~botkit.kb.knowledge.KnowledgeBase.calibration_file`).
+
+    Raises:
+        KBError: the file is not held-out questions, names unknown labels, has too few of them, or the
+            knowledge base has nowhere to keep a calibration.
+    """
+    if kb.calibration_file is None:
+        raise KBError("this knowledge base has no data directory to keep a calibration in")
+    calibration = fit(
+        examples(kb, read_heldout(path)), precision=precision, recall=recall, fitted_on=str(path)
+    )
+    calibration.save(kb.calibration_file)
+    return calibration
