@@ -37,7 +37,7 @@ def compressed(model: Path, out: Path, **settings: object) -> Path:
     data = out.parent / f"{out.name}-calibration.jsonl"
     data.write_text("".join(json.dumps({"messages": d}, ensure_ascii=False) + "\n" for d in DIALOGUES * 8))
     calibration = DataConfig(dialogue_files=[data], validation_fraction=0.0)
-    knobs = {"iterations": 2, "fine_tune_steps": 5, **settings}
+    knobs = {"iterations": 2, "fine_tune_steps": 5, "tune_steps": 5, **settings}
     run_vae(VAEConfig(model_dir=model, output_dir=out, calibration=calibration, **knobs))  # type: ignore[arg-type]
     return out
 
