@@ -52,7 +52,7 @@ import numpy as np
 from botkit.config import KBSettings
 from botkit.db.engine import open_engine
 from botkit.kb import KBAnswer, KnowledgeBase
-from botkit.kb.calibration import FEATURES
+from botkit.kb.calibration import FEATURES, SURE
 from botkit.kb.heldout import calibrate
 from botkit.kb.index import METHODS, Method
 from botkit.kb.tune import TuneConfig, tuned_model_dir
@@ -267,7 +267,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             for method in METHODS if model == "base" else ("fused", "dense"):
                 val_results = await run(kb, val, method, by_answer)
                 test_results = await run(kb, test, method, by_answer)
-                fixed = kb.settings.threshold if method == "fused" and learned else None
+                fixed = SURE if method == "fused" and learned else None  # the calibration's cut
                 models[model][method] = report(val_results, test_results, fixed)
                 curves[f"{method} ({model})" if args.tune else method] = (
                     test_results,
