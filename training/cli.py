@@ -53,6 +53,9 @@ def add_stages(parser: argparse.ArgumentParser) -> None:
     from botkit.training.judge.command import add_commands as add_judge
 
     add_judge(stages, _guard)
+    from botkit.training.gan.command import add_command as add_eval_gan
+
+    add_eval_gan(stages, _guard)
     imp = stages.add_parser("import-chatterbot", help="write chatterbot-corpus conversations as chat JSONL")
     imp.add_argument(
         "--languages", nargs="+", default=["english"], help="corpus folders, e.g. english chinese"
