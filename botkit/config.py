@@ -199,11 +199,12 @@ class KBSettings(Section):
         None, description="sentence-transformers model folder; None: the all-MiniLM-L6-v2 weights shipped"
     )
     threshold: float = Field(
-        0.45,
+        0.5,
         ge=0.0,
         le=1.0,
-        description="under this confidence the bot says it is unsure and offers a person; chosen by "
-        "bench/kb_retrieval.py on the example shop's val questions",
+        description="under this confidence the bot says it is unsure and offers a person; 0.5 is the "
+        "threshold that `botkit kb calibrate` chose on held-out questions (the example shop's val questions "
+        "for the shipped calibration)",
     )
     top_k: int = Field(3, ge=1, description="passages retrieved per question")
     rephrase: bool = Field(
@@ -221,8 +222,10 @@ class KBSettings(Section):
         description="BM25's weight in the fused ranking (convex: w * BM25 / best + (1 - w) * cosine); "
         "chosen on the example shop's val questions",
     )
-    fusion: Literal["convex", "rrf"] = Field(
-        "convex", description="how fused search joins the two: their scores (convex) or ranks (rrf)"
+    fusion: Literal["learned", "convex", "rrf"] = Field(
+        "learned",
+        description="how fused search joins dense and lexical evidence: weights fitted on held-out "
+        "questions (learned, see `botkit kb calibrate`), their scores (convex) or ranks (rrf)",
     )
     dense_languages: list[str] = Field(
         ["en"], description="languages the embedding model reads; other questions are ranked by BM25 alone"
