@@ -34,7 +34,8 @@ def test_dialogues_become_documents_of_their_turns(tmp_path: Path) -> None:
     # a dialogue's document falls on the side of the split its dialogue does
     held = {m[1]["content"] for m in iter_dialogues(cfg, "validation")}
     assert {d.split("\n")[0] for d in val if d.startswith("hi ")} == held
-    assert held and len(held) < 40
+    assert held
+    assert len(held) < 40
 
 
 def test_default_recipe_never_trains_on_the_judges_held_out_conversations() -> None:
