@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 import torch
 
-from botkit.training.config import DataConfig
+from botkit.training.config import DataConfig, GANConfig
 from botkit.training.corpora import Split, iter_dialogues
 from botkit.training.packing import IGNORE, encode_dialogue
 from botkit.training.records import DataError
@@ -97,4 +98,29 @@ def require_pairs(pairs: list[Pair], data: DataConfig) -> list[Pair]:
             f"no (context, reply) pairs in {files}: no dialogue has a non-empty assistant turn "
             "(the adversarial stage learns from human assistant replies)"
         )
+    return pairs
+
+
+def training_pairs(cfg: GANConfig, tokenizer: Any) -> list[Pair]:
+    """The (context, human reply) pairs the GAN stage trains on: a context and a reply must fit the model's
+    positions together, and human replies are cut to ``max_new_tokens`` like sampled ones.
+
+    Raises:
+        DataError: the dialogue files give no pair (no assistant turn).
+        ValueError: ``max_new_tokens`` leaves no room for a context.
+    """
+    from transformers import AutoConfig
+
+    from botkit.training.modeling import context_length_of
+
+    positions = context_length_of(SimpleNamespace(config=AutoConfig.from_pretrained(str(cfg.init_from))))
+    room = positions - cfg.max_new_tokens
+    if room < 1:
+        raise ValueError(
+            f"max_new_tokens {cfg.max_new_tokens} leaves no room for a context in the model's "
+            f"{positions} positions"
+        )
+    pairs = require_pairs(dialogue_pairs(cfg.data, tokenizer, "train", min(cfg.max_context, room)), cfg.data)
+    for p in pairs:
+        p.reply = p.reply[: cfg.max_new_tokens]
     return pairs

@@ -24,6 +24,7 @@ from typing import Any
 
 from botkit.training.config import DataConfig, GANConfig
 from botkit.training.gan import evaluate_arms as arms
+from botkit.training.gan.batch import training_pairs
 from botkit.training.judge.data import JUDGE_DATA, HeldOut, Messages, load_held_out, reply_cases
 
 log = logging.getLogger(__name__)
@@ -185,7 +186,7 @@ def _one_seed(
     mle_cfg = arms.arm_config(opts.gan, opts.model, where / "mle", seed, steps)
     log.info("eval-gan: seed %d: GAN arm, %d steps", seed, steps)
     gan = arms.run_gan_arm(gan_cfg)
-    gan |= arms.gan_reply_tokens(gan_cfg, arms.training_pairs(gan_cfg, load_tokenizer(opts.model)))
+    gan |= arms.gan_reply_tokens(gan_cfg, training_pairs(gan_cfg, load_tokenizer(opts.model)))
     log.info("eval-gan: seed %d: MLE arm, %d updates", seed, gan["optimizer_steps"])
     mle = arms.run_mle_arm(mle_cfg, arms.generator_updates(opts.gan, steps))
     models = {"gan": where / "gan", "mle": where / "mle"}

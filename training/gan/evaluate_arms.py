@@ -21,11 +21,10 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from botkit.training.config import GANConfig
-from botkit.training.gan.batch import Pair, dialogue_pairs, require_pairs
+from botkit.training.gan.batch import Pair, training_pairs
 from botkit.training.metrics import MetricsLog, Progress, read_metrics
 
 
@@ -41,30 +40,6 @@ def arm_config(gan_cfg: GANConfig, model: Path, out_dir: Path, seed: int, steps:
         update={"seed": seed, "max_steps": steps, "log_every": 1, "resume": False, "max_minutes": 0.0}
     )
     return gan_cfg.model_copy(update={"init_from": model, "output_dir": out_dir, "train": train})
-
-
-def training_pairs(cfg: GANConfig, tokenizer: Any) -> list[Pair]:
-    """The (context, human reply) pairs the GAN stage trains on, cut as ``stage.run_gan`` cuts them.
-
-    Raises:
-        DataError: the dialogue files give no pair (no assistant turn).
-        ValueError: ``max_new_tokens`` leaves no room for a context.
-    """
-    from transformers import AutoConfig
-
-    from botkit.training.modeling import context_length_of
-
-    positions = context_length_of(SimpleNamespace(config=AutoConfig.from_pretrained(str(cfg.init_from))))
-    room = positions - cfg.max_new_tokens
-    if room < 1:
-        raise ValueError(
-            f"max_new_tokens {cfg.max_new_tokens} leaves no room for a context in the model's "
-            f"{positions} positions"
-        )
-    pairs = require_pairs(dialogue_pairs(cfg.data, tokenizer, "train", min(cfg.max_context, room)), cfg.data)
-    for p in pairs:
-        p.reply = p.reply[: cfg.max_new_tokens]
-    return pairs
 
 
 def run_gan_arm(cfg: GANConfig) -> dict[str, Any]:

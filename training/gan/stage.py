@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from botkit.training.config import GANConfig
-from botkit.training.gan.batch import Pair, dialogue_pairs, require_pairs
+from botkit.training.gan.batch import Pair, training_pairs
 from botkit.training.metrics import read_metrics
 from botkit.training.records import validate_dialogue, write_jsonl
 
@@ -31,12 +30,12 @@ def run_gan(cfg: GANConfig, stop_at: int | None = None) -> dict[str, Any]:
         Diverged: the run diverged (the last good checkpoint is kept).
     """
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM
+    from transformers import AutoModelForCausalLM
 
     from botkit.training import runner
     from botkit.training.gan import discriminator as disc_mod
     from botkit.training.gan.trainer import GANTrainer
-    from botkit.training.modeling import context_length_of, save_model
+    from botkit.training.modeling import save_model
     from botkit.training.outputs import mark_complete
     from botkit.training.pretrain import load_tokenizer
 
@@ -45,17 +44,7 @@ def run_gan(cfg: GANConfig, stop_at: int | None = None) -> dict[str, Any]:
     if cfg.discriminator_from is not None and cfg.discriminator_model is None:
         disc_tok = load_tokenizer(cfg.discriminator_from)
         disc_mod.check_same_tokenizer(tokenizer, cfg.init_from, disc_tok, cfg.discriminator_from)
-    # A context and a reply must fit the model's positions together; human replies are cut like sampled ones.
-    positions = context_length_of(SimpleNamespace(config=AutoConfig.from_pretrained(str(cfg.init_from))))
-    room = positions - cfg.max_new_tokens
-    if room < 1:
-        raise ValueError(
-            f"max_new_tokens {cfg.max_new_tokens} leaves no room for a context in the model's "
-            f"{positions} positions"
-        )
-    pairs = require_pairs(dialogue_pairs(cfg.data, tokenizer, "train", min(cfg.max_context, room)), cfg.data)
-    for p in pairs:
-        p.reply = p.reply[: cfg.max_new_tokens]
+    pairs = training_pairs(cfg, tokenizer)
     torch.manual_seed(cfg.train.seed)
 
     def load() -> Any:
