@@ -10,7 +10,10 @@ bot's ``kb.threshold`` of 0.5 is the one chosen), once per model; its ``val`` fi
 it was fitted on.
 
 - top-1 / top-3 accuracy: in-scope test questions whose answering chunk is the first / among the first three
-  retrieved (whatever the confidence);
+  retrieved (whatever the confidence). Each is reported twice: strict (``top1``: the labelled chunk only) and
+  with answer equivalents (``top1_equiv``: the labelled chunk or another that states its whole answer, from
+  ``--equivalents``, by default ``bench/data/shop_answer_equivalents.json`` for the example KB; see
+  :mod:`botkit.kb.equivalents`). The learned fusion is calibrated with the same equivalents;
 - out-of-scope recall: OOS questions the bot says it is unsure about (confidence under the threshold), and
   out-of-scope precision: of the questions it is unsure about, those that are out of scope;
 - in-scope precision: of the questions it answers (confidence at or over the threshold), those in scope;
@@ -26,7 +29,9 @@ Models: the shipped all-MiniLM-L6-v2 ("base_model") and the same after ``botkit 
 base alone ("methods", what the bot runs once tuned; ``--no-tune`` measures the shipped one only). The
 example FAQ's alternate phrasings are used unless ``--no-alternates``.
 
-One JSON line on stdout, and a plot of OOS recall against in-scope precision across thresholds (test).
+One JSON line on stdout, a table of both top-1 figures on stderr (``--misses FILE``: the fused retriever's
+test misses, with equivalents, as JSON), and a plot of OOS recall against in-scope precision across
+thresholds (test).
 
     python bench/kb_retrieval.py                       # the example shop KB and bench/data/shop_heldout.json
     python bench/kb_retrieval.py --clinc data_full.json  # CLINC150: "train" becomes FAQ entries (question =
@@ -51,8 +56,9 @@ import numpy as np
 
 from botkit.config import KBSettings
 from botkit.db.engine import open_engine
-from botkit.kb import KBAnswer, KnowledgeBase
+from botkit.kb import KBAnswer, KBError, KnowledgeBase
 from botkit.kb.calibration import FEATURES, SURE
+from botkit.kb.equivalents import Equivalents, answered_within, check_known, read_equivalents
 from botkit.kb.heldout import calibrate
 from botkit.kb.index import METHODS, Method
 from botkit.kb.tune import TuneConfig, tuned_model_dir
@@ -61,6 +67,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "bench" / "data" / "shop_heldout.json"
 DEFAULT_KB = ROOT / "botkit" / "presets" / "example_kb"
 DEFAULT_PLOT = ROOT / "bench" / "kb_retrieval.png"
+DEFAULT_EQUIVALENTS = ROOT / "bench" / "data" / "shop_answer_equivalents.json"  # for DEFAULT_KB only
 PRECISION_GOAL, RECALL_GOAL, TOP1_GOAL = 0.90, 0.80, 0.90
 
 
@@ -69,10 +76,13 @@ class Result:
     """One question answered by one retriever."""
 
     in_scope: bool
-    top1: bool
+    top1: bool  # strict: the labelled chunk is first
     top3: bool
+    top1_equiv: bool  # the labelled chunk or one of its equivalents is first
+    top3_equiv: bool
     confidence: float
     ms: float
+    first: str = ""  # the first chunk's label
 
 
 def without_alternates(kb_dir: Path, folder: Path) -> Path:
@@ -126,7 +136,11 @@ def labels(answer: KBAnswer, by_answer: bool) -> list[str]:
 
 
 async def run(
-    kb: KnowledgeBase, questions: list[tuple[str, str]], method: Method, by_answer: bool
+    kb: KnowledgeBase,
+    questions: list[tuple[str, str]],
+    method: Method,
+    by_answer: bool,
+    equivalents: Equivalents | None = None,
 ) -> list[Result]:
     results = []
     for question, label in questions:
@@ -138,10 +152,13 @@ async def run(
         results.append(
             Result(
                 in_scope,
-                in_scope and found[:1] == [label],
-                in_scope and label in found[:3],
+                in_scope and answered_within(found, label, 1),
+                in_scope and answered_within(found, label, 3),
+                in_scope and answered_within(found, label, 1, equivalents),
+                in_scope and answered_within(found, label, 3, equivalents),
                 answer.confidence,
                 ms,
+                found[0] if found else "",
             )
         )
     return results
@@ -162,6 +179,7 @@ def rates(results: list[Result], threshold: float) -> dict[str, float]:
         "in_scope_precision": share(sum(r.in_scope for r in answered), len(answered)),
         "in_scope_recall": share(sum(r.in_scope for r in answered), len(inside)),
         "answer_precision": share(sum(r.top1 for r in answered), len(answered)),
+        "answer_precision_equiv": share(sum(r.top1_equiv for r in answered), len(answered)),
     }
 
 
@@ -188,18 +206,50 @@ def report(val: list[Result], test: list[Result], threshold: float | None = None
     inside = [r for r in test if r.in_scope]
     latencies = np.array([r.ms for r in test])
     figures = {k: round(v, 4) for k, v in rates(test, threshold).items()}
+    val_inside = [r for r in val if r.in_scope]
+
+    def share(results: list[Result], hit: str) -> float:
+        return round(sum(getattr(r, hit) for r in results) / len(results), 4)
+
     return {
         "threshold": round(threshold, 4),
-        "top1": round(sum(r.top1 for r in inside) / len(inside), 4),
-        "top3": round(sum(r.top3 for r in inside) / len(inside), 4),
+        **{hit: share(inside, hit) for hit in ("top1", "top1_equiv", "top3", "top3_equiv")},
         **figures,
         "p50_ms": round(float(np.percentile(latencies, 50)), 2),
         "p99_ms": round(float(np.percentile(latencies, 99)), 2),
         "val": {
-            "top1": round(sum(r.top1 for r in val if r.in_scope) / sum(r.in_scope for r in val), 4),
+            "top1": share(val_inside, "top1"),
+            "top1_equiv": share(val_inside, "top1_equiv"),
             **{k: round(v, 4) for k, v in rates(val, threshold).items()},
         },
     }
+
+
+def checked(equivalents: Equivalents | None, kb: KnowledgeBase) -> Equivalents | None:
+    """The answer-equivalence map (None: strict only), once every chunk it names is found in ``kb``."""
+    if equivalents is not None:
+        index = kb.index()
+        known = {c.source.label() for c in index.chunks} | {c.text.strip() for c in index.chunks}
+        try:
+            check_known(equivalents, known)
+        except KBError as exc:
+            sys.exit(f"bench: {exc}")
+    return equivalents
+
+
+def print_table(methods: dict[str, dict[str, Any]]) -> None:
+    """Both top-1 figures of every retriever, as a Markdown table on stderr (stdout is the JSON line)."""
+    rows = [
+        "| retriever | top-1 strict | top-1 with equivalents | top-3 strict | top-3 with equivalents "
+        "| out-of-scope recall | in-scope precision |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for name, m in methods.items():
+        cells = [
+            m[k] for k in ("top1", "top1_equiv", "top3", "top3_equiv", "oos_recall", "in_scope_precision")
+        ]
+        rows.append(f"| {name} | " + " | ".join(f"{100 * c:.1f}%" for c in cells) + " |")
+    print("\n".join(rows), file=sys.stderr)
 
 
 def plot(curves: dict[str, tuple[list[Result], float]], path: Path, title: str) -> None:
@@ -240,10 +290,12 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         start = time.perf_counter()
         kb, by_answer = build_kb(args, data, Path(tmp))
         build_s = time.perf_counter() - start
+        equivalents = checked(args.equivalents_map, kb)
         models: dict[str, dict[str, Any]] = {}
         curves: dict[str, tuple[list[Result], float]] = {}
         tuning: dict[str, Any] | None = None
         calibrations: dict[str, dict[str, Any]] = {}
+        misses: dict[str, list[dict[str, str]]] = {}
         for model in ("base", "tuned") if args.tune else ("base",):
             if model == "tuned":
                 if args.tuned_model is not None:  # a tune of this same KB made before: seeded, it repeats
@@ -256,7 +308,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             await kb.answer("warm up: load the model and build the index")
             learned = kb.settings.fusion == "learned"
             if learned:  # what `botkit kb calibrate --heldout` does, on val + oos_val
-                fitted = await asyncio.to_thread(calibrate, kb, Path(data_path))
+                fitted = await asyncio.to_thread(calibrate, kb, Path(data_path), equivalents=equivalents)
                 calibrations[model] = {
                     "rank": dict(zip(FEATURES, (round(w, 4) for w in fitted.rank), strict=True)),
                     "sure": [round(w, 4) for w in fitted.sure],
@@ -265,19 +317,28 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             models[model] = {}
             # BM25 does not use the embedding model: measured once
             for method in METHODS if model == "base" else ("fused", "dense"):
-                val_results = await run(kb, val, method, by_answer)
-                test_results = await run(kb, test, method, by_answer)
+                val_results = await run(kb, val, method, by_answer, equivalents)
+                test_results = await run(kb, test, method, by_answer, equivalents)
                 fixed = SURE if method == "fused" and learned else None  # the calibration's cut
                 models[model][method] = report(val_results, test_results, fixed)
                 curves[f"{method} ({model})" if args.tune else method] = (
                     test_results,
                     models[model][method]["threshold"],
                 )
+                if method == "fused":
+                    misses[model] = [
+                        {"question": q, "label": label, "first": r.first}
+                        for (q, label), r in zip(test, test_results, strict=True)
+                        if r.in_scope and not r.top1_equiv
+                    ]
         chunks = sum(d.chunks for d in kb.documents())
         kb.engine.dispose()
     methods = {**models["base"], **models.get("tuned", {})}
     fused = methods["fused"]
     plot(curves, args.plot, f"{Path(data_path).name}: OOS recall against in-scope precision")
+    print_table({f"{m} ({model})": v for model, ms in models.items() for m, v in ms.items()})
+    if args.misses is not None:
+        args.misses.write_text(json.dumps(misses, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return {
         "bench": "kb_retrieval",
         "data": str(data_path),
@@ -291,7 +352,11 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "tuned": tuning,
         "methods": methods,
         "base_model": models["base"] if args.tune else None,
+        "equivalents": str(args.equivalents) if equivalents else None,
         "goal_met": fused["top1"] >= TOP1_GOAL
+        and fused["oos_recall"] >= RECALL_GOAL
+        and fused["in_scope_precision"] >= PRECISION_GOAL,
+        "goal_met_equiv": fused["top1_equiv"] >= TOP1_GOAL
         and fused["oos_recall"] >= RECALL_GOAL
         and fused["in_scope_precision"] >= PRECISION_GOAL,
         "bm25_weight": kb.settings.bm25_weight,
@@ -345,7 +410,26 @@ def main() -> None:
         "seed): used instead of tuning again, which takes minutes (the tune is seeded and repeats)",
     )
     parser.add_argument("--seed", type=int, default=TuneConfig.seed, help="the tuning's seed")
+    parser.add_argument(
+        "--equivalents",
+        type=Path,
+        help="an answer-equivalence map (botkit.kb.equivalents): top-1 is also reported counting a label's "
+        "equivalents as correct, and the learned fusion is calibrated so (default: "
+        "bench/data/shop_answer_equivalents.json with the example KB, none otherwise)",
+    )
+    parser.add_argument(
+        "--no-equivalents", action="store_true", help="no map: both figures are the strict one"
+    )
+    parser.add_argument("--misses", type=Path, help="write the fused retriever's test misses here (JSON)")
     args = parser.parse_args()
+    if args.no_equivalents:
+        args.equivalents = None
+    elif args.equivalents is None and args.clinc is None and args.kb.resolve() == DEFAULT_KB:
+        args.equivalents = DEFAULT_EQUIVALENTS
+    try:  # a malformed map stops the bench before the minutes it takes to build the KB
+        args.equivalents_map = read_equivalents(args.equivalents) if args.equivalents else None
+    except KBError as exc:
+        sys.exit(f"bench: {exc}")
     if args.model_dir is not None:
         args.tune = False  # tuning adapts the shipped model; a model of one's own is measured as it is
     import torch

@@ -63,6 +63,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
         help='questions in CLINC150\'s JSON layout: {"val": [[question, citation], ...], '
         '"oos_val": [[question, "oos"], ...]} (citations as `botkit kb search` prints them)',
     )
+    calibrate.add_argument(
+        "--equivalents",
+        metavar="FILE",
+        help='optional: {"citation": ["another citation that states the same answer", ...]}; a question '
+        "whose top chunk is one of its label's equivalents counts as answered",
+    )
     calibrate.set_defaults(handler=_calibrate)
     return parser
 
@@ -241,9 +247,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     def work(kb: KnowledgeBase, args: argparse.Namespace) -> int:
         from pathlib import Path
 
+        from botkit.kb.equivalents import read_equivalents
         from botkit.kb.heldout import calibrate
 
-        fitted = calibrate(kb, Path(args.heldout))
+        equivalents = read_equivalents(Path(args.equivalents)) if args.equivalents else None
+        fitted = calibrate(kb, Path(args.heldout), equivalents=equivalents)
         weights = ", ".join(f"{w:.3g}" for w in fitted.rank)
         print(
             f"calibrated on {args.heldout}: ranking weights ({weights}), its threshold is confidence 0.5 "

@@ -17,6 +17,7 @@ import numpy as np
 
 from botkit.kb.calibration import Calibration, Example, fit
 from botkit.kb.chunking import language_of
+from botkit.kb.equivalents import Equivalents, answering, check_known
 from botkit.kb.errors import KBError
 from botkit.kb.tokenize import tokenize
 
@@ -59,11 +60,16 @@ def read_heldout(path: Path, in_scope: str = "val", out_of_scope: str = "oos_val
     return questions
 
 
-def examples(kb: KnowledgeBase, questions: Sequence[Question]) -> list[Example]:
-    """How the knowledge base's index sees each question (its candidates' features).
+def examples(
+    kb: KnowledgeBase, questions: Sequence[Question], equivalents: Equivalents | None = None
+) -> list[Example]:
+    """How the knowledge base's index sees each question (its candidates' features); a candidate is
+    correct when it is the question's label or one of the label's ``equivalents``
+    (:mod:`botkit.kb.equivalents`).
 
     Raises:
-        KBError: a label names nothing in the knowledge base (the message lists a few of them).
+        KBError: a label, or an entry of ``equivalents``, names nothing in the knowledge base (the message
+            lists a few of them).
     """
     index = kb.index()
     known = {c.source.label() for c in index.chunks} | {c.text.strip() for c in index.chunks}
@@ -74,11 +80,13 @@ def examples(kb: KnowledgeBase, questions: Sequence[Question]) -> list[Example]:
             f"{len(unknown)} held-out labels name nothing in the knowledge base (e.g. {shown}): a label is a "
             "citation as `botkit kb search` prints it, or an FAQ entry's answer"
         )
+    check_known(equivalents or {}, known)
     out: list[Example] = []
     for question, label in questions:
         text = kb.check_question(question)
         units = [c.source.label() for c in index.chunks]
-        answers = np.array([label in (c.source.label(), c.text.strip()) for c in index.chunks])
+        correct = answering(label, equivalents)
+        answers = np.array([bool(correct & {c.source.label(), c.text.strip()}) for c in index.chunks])
         if language_of(text) not in kb.settings.dense_languages:
             ranked = index.bm25_scores(tokenize(text))
             top = int(np.argmax(ranked))
@@ -93,18 +101,26 @@ def examples(kb: KnowledgeBase, questions: Sequence[Question]) -> list[Example]:
     return out
 
 
-def calibrate(kb: KnowledgeBase, path: Path, *, precision: float = 0.9, recall: float = 0.8) -> Calibration:
+def calibrate(
+    kb: KnowledgeBase,
+    path: Path,
+    *,
+    precision: float = 0.9,
+    recall: float = 0.8,
+    equivalents: Equivalents | None = None,
+) -> Calibration:
     """Fit a calibration on the ``val`` and ``oos_val`` questions of ``path`` and save it where ``kb`` looks
-    for one (:attr:`~botkit.kb.knowledge.KnowledgeBase.calibration_file`).
+    for one (:attr:`~botkit.kb.knowledge.KnowledgeBase.calibration_file`); with ``equivalents``, a label's
+    equivalents answer its questions too.
 
     Raises:
-        KBError: the file is not held-out questions, names unknown labels, has too few of them, or the
-            knowledge base has nowhere to keep a calibration.
+        KBError: the file is not held-out questions, it or ``equivalents`` names unknown labels, there are
+            too few questions, or the knowledge base has nowhere to keep a calibration.
     """
     if kb.calibration_file is None:
         raise KBError("this knowledge base has no data directory to keep a calibration in")
     calibration = fit(
-        examples(kb, read_heldout(path)), precision=precision, recall=recall, fitted_on=str(path)
+        examples(kb, read_heldout(path), equivalents), precision=precision, recall=recall, fitted_on=str(path)
     )
     calibration.save(kb.calibration_file)
     return calibration
