@@ -322,6 +322,9 @@ class GANConfig(ConfigSection):
             its tokenizer must be the generator's.
         discriminator_model: a fresh small transformer instead (sized here, on the generator's tokenizer).
         discriminator_lr: the discriminator's peak learning rate.
+        discriminator_warmup: discriminator-only steps before the first generator update, each on a fresh
+            batch of human replies against the generator's samples (SeqGAN pre-trains its discriminator
+            the same way): without them the first rewards come from an untrained classifier, all near 0.5.
         data: dialogue sources; every assistant turn gives one (context, human reply) pair.
         credit: ``partial`` scores every reply prefix (REGS), ``sequence`` gives each token the whole reply's.
         kl_coef: weight of KL(generator || reference) per reply token.
@@ -342,6 +345,7 @@ class GANConfig(ConfigSection):
     discriminator_from: ConfigPath | None = None
     discriminator_model: ModelConfig | None = None
     discriminator_lr: float = 1e-4
+    discriminator_warmup: int = Field(0, ge=0)
     data: DataConfig = Field(default_factory=DataConfig)
     credit: Literal["partial", "sequence"] = "partial"
     kl_coef: float = Field(0.1, ge=0.0)

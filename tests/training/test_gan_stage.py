@@ -56,6 +56,33 @@ def test_resume_is_exact_and_the_outputs_are_written(
         assert (tmp_path / "b" / name).is_file(), name
 
 
+def test_the_discriminator_warm_up_leaves_the_generator_alone_and_is_not_repeated_on_resume(
+    tmp_path: Path, pretrained_dir: Path, corpus_dir: Path
+) -> None:
+    straight = run_gan(_cfg(tmp_path / "a", pretrained_dir, corpus_dir, discriminator_warmup=3))
+    run_gan(_cfg(tmp_path / "b", pretrained_dir, corpus_dir, discriminator_warmup=3), stop_at=0)
+    state = torch.load(tmp_path / "b" / "checkpoints" / "last.pt", weights_only=False)
+    assert state["step"] == 0
+    assert state["health"]["warmed"] == 3
+    start = _weights(pretrained_dir)
+    generator = state["generator"]
+    # Tied embeddings: the checkpoint holds lm_head as well; every weight the file has is unchanged.
+    assert all(torch.equal(generator[k], start[k]) for k in start)
+    fresh = run_gan(_cfg(tmp_path / "c", pretrained_dir, corpus_dir), stop_at=0)
+    assert fresh["steps"] == 0
+    d_fresh = torch.load(tmp_path / "c" / "checkpoints" / "last.pt", weights_only=False)["discriminator"]
+    assert any(not torch.equal(state["discriminator"][k], d_fresh[k]) for k in d_fresh)  # it trained
+
+    resumed = run_gan(_cfg(tmp_path / "b", pretrained_dir, corpus_dir, discriminator_warmup=3))
+    assert resumed["resumed"]
+    assert straight["steps"] == resumed["steps"] == 4
+    a, b = _weights(tmp_path / "a"), _weights(tmp_path / "b")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    warm = [r for r in read_metrics(tmp_path / "b" / "metrics.jsonl") if "warmup_step" in r]
+    assert [r["warmup_step"] for r in warm] == [1, 2, 3]  # done once, not again on resume
+    assert all(0.0 <= r["d_acc"] <= 1.0 for r in warm)
+
+
 def test_synthetic_dialogues_are_jsonl_the_sft_stage_loads(
     tmp_path: Path, pretrained_dir: Path, corpus_dir: Path
 ) -> None:

@@ -110,13 +110,18 @@ def synthesize(trainer: Any, tokenizer: Any, pairs: list[Pair], cfg: GANConfig) 
 
 
 def plot_gan(metrics_path: Path, png_path: Path) -> None:
-    """Four panels against step: discriminator accuracy, mean reward, KL, generator loss."""
+    """Four panels against step: discriminator accuracy, mean reward, KL, generator loss.
+
+    A discriminator warm-up is drawn at steps -N+1 .. 0 of the accuracy panel.
+    """
     import matplotlib
 
     matplotlib.use("Agg")  # no display on training machines
     import matplotlib.pyplot as plt
 
-    records = [r for r in read_metrics(metrics_path) if "reward" in r]
+    everything = read_metrics(metrics_path)
+    records = [r for r in everything if "reward" in r]
+    warmup = [r for r in everything if "warmup_step" in r]
     panels = [("d_acc", "discriminator accuracy"), ("reward", "mean reward P(human)"),
               ("kl", "KL(generator || reference) per token"), ("g_loss", "generator loss")]  # fmt: skip
     fig, axes = plt.subplots(2, 2, figsize=(9, 6), dpi=100)
@@ -124,6 +129,10 @@ def plot_gan(metrics_path: Path, png_path: Path) -> None:
         pts = [(r["step"], r[key]) for r in records if key in r]
         if pts:
             ax.plot(*zip(*pts, strict=True), lw=1, label="policy gradient + KL" if key == "g_loss" else None)
+        if key == "d_acc" and warmup:
+            xs = [r["warmup_step"] - len(warmup) for r in warmup]
+            ax.plot(xs, [r["d_acc"] for r in warmup], lw=1, color="grey", label="warm-up")
+            ax.legend()
         if key == "g_loss":
             mle = [(r["step"], r["mle_loss"]) for r in records if "mle_loss" in r]
             if mle:

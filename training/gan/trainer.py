@@ -1,5 +1,8 @@
 """The adversarial loop: per step one discriminator update, one policy-gradient update, and teacher forcing.
 
+Before the first step, ``discriminator_warmup`` discriminator-only steps train the classifier on human
+replies against the starting generator's samples, so that the first rewards carry a signal.
+
 It stops on divergence (a non-finite reward or loss, a mean reward under ``collapse_reward``, or every
 sampled reply the same, the last two for ``patience`` steps in a row) with a message naming the cause; the
 checkpoint on disk is then the last one saved before it, never the diverged state. Checkpoints hold
@@ -48,6 +51,7 @@ class Health:
     baseline: float = 0.5
     collapsed_steps: int = 0
     repeated_steps: int = 0
+    warmed: int = 0  # discriminator warm-up steps done
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -140,18 +144,55 @@ class GANTrainer:
             torch.cuda.set_rng_state_all(cuda)
         return True
 
-    def train_step(self) -> dict[str, float]:
-        """One adversarial round; returns its metrics (``reward`` may be non-finite: the caller checks)."""
-        cfg, d = self.cfg, self.dist
+    def _batches(self, position: int) -> tuple[Any, Any, list[list[int]]]:
+        """Human replies and the generator's replies for the contexts at ``position`` of the data stream."""
+        cfg = self.cfg
         b = cfg.train.micro_batch_size
-        idx = sample_indices((self.step * d.world_size + d.rank) * b, b, len(self.pairs), cfg.train.seed)
+        idx = sample_indices(position, b, len(self.pairs), cfg.train.seed)
         chosen = [self.pairs[i] for i in idx]
         human = make_batch([(p.context, p.reply) for p in chosen], self.pad_id).to(self.device)
         fake, replies = sample_replies(
             self.generator, [p.context for p in chosen], max_new_tokens=cfg.max_new_tokens,
             temperature=cfg.temperature, eos_id=self.eos_id, pad_id=self.pad_id, device=self.device,
         )  # fmt: skip
-        fake = fake.to(self.device)
+        return human, fake.to(self.device), replies
+
+    def warm_up(self) -> None:
+        """The discriminator-only steps still to do of ``discriminator_warmup``; checkpoints after them.
+
+        Their contexts come after the adversarial steps' in the data stream, so the adversarial batches
+        are the same with or without a warm-up. Interrupted, the warm-up starts again from the run's seed
+        (no checkpoint is written during it), so the result is the same.
+
+        Raises:
+            Diverged: the discriminator's loss became non-finite.
+        """
+        cfg, d, loop = self.cfg, self.dist, self.cfg.train
+        total, amp = cfg.discriminator_warmup, precision(self.device, loop.bf16)
+        progress = Progress(
+            total, self.health.warmed, loop.progress and d.is_main, "gan: discriminator warm-up"
+        )
+        while self.health.warmed < total:
+            position = ((loop.max_steps + self.health.warmed) * d.world_size + d.rank) * loop.micro_batch_size
+            human, fake, _ = self._batches(position)
+            rec = discriminator_update(self.d_net, self.d_opt, human, fake, cfg.credit, loop.grad_clip, amp)
+            if not math.isfinite(rec["d_loss"]):
+                progress.close()
+                step = self.health.warmed + 1
+                raise Diverged(f"the discriminator's loss became {rec['d_loss']} at warm-up step {step}")
+            self.health.warmed += 1
+            self.metrics.write({"warmup_step": self.health.warmed, **rec})
+            if progress.bar is not None:
+                progress.bar.set_postfix(d_acc=f"{rec['d_acc']:.2f}", refresh=False)
+                progress.bar.update(1)
+        progress.close()
+        self.save_checkpoint()
+
+    def train_step(self) -> dict[str, float]:
+        """One adversarial round; returns its metrics (``reward`` may be non-finite: the caller checks)."""
+        cfg, d = self.cfg, self.dist
+        b = cfg.train.micro_batch_size
+        human, fake, replies = self._batches((self.step * d.world_size + d.rank) * b)
         amp = precision(self.device, cfg.train.bf16)
         clip = cfg.train.grad_clip
         rec = discriminator_update(self.d_net, self.d_opt, human, fake, cfg.credit, clip, amp)
@@ -202,6 +243,8 @@ class GANTrainer:
         resumed = loop.resume and self.load_checkpoint()
         if not resumed and self.dist.is_main:
             self.metrics.path.unlink(missing_ok=True)
+        if self.health.warmed < self.cfg.discriminator_warmup:
+            self.warm_up()
         end = min(loop.max_steps, stop_at) if stop_at is not None else loop.max_steps
         progress = Progress(end, self.step, loop.progress and self.dist.is_main, "gan")
         t0, stopped_by, last = time.perf_counter(), "max_steps", {}
