@@ -79,7 +79,8 @@ async def test_redis_outage_means_busy_then_recovery(
             assert time.monotonic() < deadline, "no recovery within 60 s"
             await asyncio.sleep(0.5)
         assert text.strip()
-        assert workers[0].proc.poll() is None
+        # The worker that answered is still up (workers[0] itself may have been the one Celery gave up on).
+        assert workers[-1].proc.poll() is None, workers[-1].log[-3000:]
 
 
 async def test_a_task_redelivered_while_its_worker_still_runs_waits_instead_of_generating_again(
