@@ -26,7 +26,9 @@ FIELDS = {
     "cpus", "csv", "plot", "log_error_lines",
 }  # fmt: skip
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+# Its fixed rate must be answered within the run: kept off the worker that runs the fault tests (see
+# tests/queue/test_fault_recovery.py), so it never shares the CPUs with another process-heavy test of theirs.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), pytest.mark.xdist_group("faults")]
 
 
 def test_soak_answers_every_message_once_without_errors_and_samples_every_process(

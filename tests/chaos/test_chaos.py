@@ -17,7 +17,14 @@ from tests.chaos.cluster import ChaosCluster, ChaosSettings
 from tests.chaos.harness import Chaos, reference_replies
 
 # One cluster for every fault (its start costs more than a fault's run), so one event loop for the module.
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300), pytest.mark.asyncio(loop_scope="module")]
+# The xdist group keeps the module on one worker (one cluster, not one per worker) and away from the other
+# timed fault tests (tests/queue/test_fault_recovery.py): each fault has a deadline in seconds.
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(300),
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.xdist_group("faults"),
+]
 
 SMALL = ChaosSettings(
     conversations=6,

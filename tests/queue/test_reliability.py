@@ -25,6 +25,11 @@ from botkit.testing import BotTester
 from botkit.types import SamplingParams
 from tests.queue.servers import RedisServer, WorkerProcess
 
+# Each fault has a deadline in seconds. Under `make unit` (two xdist workers on two cores) the "faults"
+# group runs these modules, tests/chaos and tests/bench/test_soak.py on one worker, one test at a time, so
+# no two of these process-heavy tests (workers, Redis servers, replicas each) share the CPUs at once.
+pytestmark = pytest.mark.xdist_group("faults")
+
 HELLO = [{"role": "user", "content": "hello there"}]
 
 
