@@ -37,6 +37,9 @@ CHAT = [
 def test_a_queue_mode_bot_counts_tokens_without_importing_torch(tiny_model_dir: Path, tmp_path: Path) -> None:
     config = tmp_path / "botkit.toml"
     config.write_text(
+        # Its own data_dir: the store would be .botkit/ in the checkout (the process runs there), which
+        # every run and both xdist workers would share.
+        f'data_dir = "{tmp_path / "data"}"\n'
         '[queue]\nbackend = "celery"\nredis_url = "redis://127.0.0.1:1/0"\n'  # building must not connect
         f'[model]\npath = "{tiny_model_dir}"\n',
         encoding="utf-8",
