@@ -25,9 +25,7 @@ from botkit.plugins.chat import ChatPlugin
 from botkit.plugins.help import HelpPlugin
 from botkit.testing import BotTester, ScriptedModel
 from tests.desk.engines import desk_engine
-from tests.desk.example_kb import Rows, example_kb, example_kb_rows_fixture
-
-__all__ = ["example_kb_rows_fixture"]  # the session fixture, used by name below
+from tests.desk.example_kb import Rows, example_kb
 
 RETURN_WINDOW = "How long do I have to return an item?"
 RETURN_ANSWER = "You can return most items within 60 days of delivery"  # the FAQ's own text begins so

@@ -31,9 +31,7 @@ from botkit.plugins.help import HelpPlugin
 from tests.adapters.telegram_harness import TOKEN
 from tests.adapters.telegram_harness import settings as telegram_settings
 from tests.desk.engines import desk_engine
-from tests.desk.example_kb import Rows, example_kb, example_kb_rows_fixture
-
-__all__ = ["example_kb_rows_fixture"]  # the session fixture, used by name below
+from tests.desk.example_kb import Rows, example_kb
 
 AGENTS = "CAGENTS"
 CHAT = 4242  # the user's Telegram chat

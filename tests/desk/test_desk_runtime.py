@@ -10,9 +10,7 @@ from botkit.desk import SupportDesk
 from botkit.runtime import build_bot
 from botkit.testing import BotTester
 from tests.desk.engines import desk_engine
-from tests.desk.example_kb import Rows, example_kb, example_kb_rows_fixture
-
-__all__ = ["example_kb_rows_fixture"]  # the session fixture, used by name below
+from tests.desk.example_kb import Rows, example_kb
 
 
 async def test_build_bot_adds_the_desk_on_the_configured_database(
