@@ -83,6 +83,10 @@ class RedisServer:
             raise ValueError("an ACL user needs a password")
         self.directory = directory
         self.port = port or free_port()
+        # free_port() only says that nobody listened a moment ago: another xdist worker's server, or an
+        # outgoing connection, may take the port before redis-server binds it. A port chosen here is chosen
+        # again (see start) until the server has run once; a restart must come back on the same port.
+        self._may_move = port is None
         self.password = password
         self.user = user
         self.tls = tls
@@ -114,6 +118,23 @@ class RedisServer:
         return ["--user", "default", "off", "--user", self.user, "on", f">{self.password}", *BOTKIT_ACL]
 
     def start(self) -> None:
+        for _ in range(3):
+            started = self._start_once()
+            if started:
+                self._may_move = False
+                return
+            log = (self.directory / "redis.log").read_text(errors="replace")
+            taken = started is None or "Address already in use" in log
+            if not (self._may_move and taken):
+                break
+            self.port = free_port()
+            self.url = self.url_as(self.user, self.password)
+        tail = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
+        pytest.fail(f"could not start redis-server on port {self.port}:\n{tail}")
+
+    def _start_once(self) -> bool | None:
+        """Start redis-server and wait until it answers: True; False if it does not, None if another
+        server answers on its port (nothing is left running unless True)."""
         if not Path(REDIS_BIN).is_file():
             pytest.fail(f"redis-server not found at {REDIS_BIN}: install it (apt-get install redis-server)")
         args = [
@@ -136,14 +157,25 @@ class RedisServer:
                     break
                 try:
                     if client.ping():
-                        return
+                        if self._is_ours(client):
+                            return True
+                        self.stop()
+                        return None
                 except redis.ConnectionError:
                     time.sleep(0.05)
         finally:
             client.close()
         self.stop()
-        tail = (self.directory / "redis.log").read_text(errors="replace")[-2000:]
-        pytest.fail(f"could not start redis-server on port {self.port}:\n{tail}")
+        return False
+
+    def _is_ours(self, client: redis.Redis) -> bool:
+        """Whether the server that answered is this one, not another test's on the port it failed to bind."""
+        assert self.proc is not None
+        try:
+            pid = client.info("server")["process_id"]
+        except redis.ResponseError:  # INFO is a "dangerous" command the ACL user may not run
+            return self.proc.poll() is None
+        return bool(pid == self.proc.pid)
 
     def stop(self) -> None:
         if self.proc is not None:
