@@ -204,3 +204,27 @@ def test_two_processes_under_torchrun_train_the_gan_stage(
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert [r["step"] for r in read_metrics(tmp_path / "out" / "metrics.jsonl")] == [1, 2]
     assert (tmp_path / "out" / "stage.json").is_file()
+
+
+def test_pairs_are_built_once_per_data_and_again_when_a_file_changes(
+    tmp_path: Path, pretrained_dir: Path, corpus_dir: Path
+) -> None:
+    from botkit.training.gan.batch import dialogue_pairs
+    from botkit.training.pretrain import load_tokenizer
+
+    tokenizer = load_tokenizer(pretrained_dir)
+    path = tmp_path / "dialogues.jsonl"
+    path.write_bytes((corpus_dir / "dialogues.jsonl").read_bytes())
+    data = DataConfig(dialogue_files=[path], validation_fraction=0.0)  # every dialogue is "train"
+    first = dialogue_pairs(data, tokenizer, "train", 24)
+    second = dialogue_pairs(data, tokenizer, "train", 24)
+    assert [(p.context, p.reply) for p in first] == [(p.context, p.reply) for p in second]
+    assert first[0] is not second[0]  # fresh objects: a caller that cuts its replies cuts only its own
+    first[0].reply = first[0].reply[:1]
+    assert dialogue_pairs(data, tokenizer, "train", 24)[0].reply == second[0].reply
+    extra = {"messages": [{"role": "user", "content": "one more"}, {"role": "assistant", "content": "yes"}]}
+    with path.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(extra) + "\n")
+    grown = dialogue_pairs(data, tokenizer, "train", 24)
+    assert len(grown) == len(first) + 1
+    assert any(p.messages[-1]["content"] == "one more" for p in grown)

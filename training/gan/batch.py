@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from botkit.training.config import DataConfig, GANConfig
-from botkit.training.corpora import Split, iter_dialogues
+from botkit.training.corpora import Split, _fingerprint, iter_dialogues
 from botkit.training.packing import IGNORE, encode_dialogue
 from botkit.training.records import DataError
 
@@ -63,12 +63,27 @@ def make_batch(rows: Sequence[tuple[Sequence[int], Sequence[int]]], pad_id: int)
     return Batch(ids, attention, reply)
 
 
+_PAIRS: dict[tuple[object, ...], list[Pair]] = {}
+
+
 def dialogue_pairs(data: DataConfig, tokenizer: Any, split: Split, max_context: int) -> list[Pair]:
     """Every assistant turn of the split's dialogues as a pair, in the chat template SFT trains on.
 
     The reply is the turn's assistant-masked tokens (its text and ``<|im_end|>``); the context is
-    everything the template puts before it, cut to its last ``max_context`` tokens.
+    everything the template puts before it, cut to its last ``max_context`` tokens. The pairs of the last
+    two calls are kept (new ``Pair`` objects each time): eval-gan asks for the same ones for every seed
+    and arm, and the chit-chat conversations give about 100,000 of them, minutes of tokenizing each time.
     """
+    vocab = (getattr(tokenizer, "name_or_path", ""), len(tokenizer), tokenizer.chat_template)
+    key = (data.model_dump_json(), _fingerprint(data), vocab, split, max_context)
+    if key not in _PAIRS:
+        if len(_PAIRS) >= 2:
+            _PAIRS.pop(next(iter(_PAIRS)))
+        _PAIRS[key] = _dialogue_pairs(data, tokenizer, split, max_context)
+    return [Pair(p.messages, p.context, p.reply) for p in _PAIRS[key]]
+
+
+def _dialogue_pairs(data: DataConfig, tokenizer: Any, split: Split, max_context: int) -> list[Pair]:
     pairs = []
     tokenizer.model_max_length = int(1e12)  # whole dialogues are rendered, then cut: no warning per one
     for messages in iter_dialogues(data, split):
