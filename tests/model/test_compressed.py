@@ -97,6 +97,7 @@ def test_one_changed_byte_is_refused_naming_the_tensor(vq_dir: Path, tmp_path: P
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=tmp_path,  # botkit chat keeps its history in ./.botkit: not the checkout's, shared by every run
     )
     assert chat.returncode == 1
     assert f"tensor {name} is corrupted" in chat.stderr
@@ -114,13 +115,14 @@ def test_a_truncated_file_is_refused_naming_the_tensor_cut_short(vq_dir: Path, t
         load_model(damaged, device="cpu")
 
 
-def test_chat_says_it_serves_a_compressed_checkpoint(vq_dir: Path) -> None:
+def test_chat_says_it_serves_a_compressed_checkpoint(vq_dir: Path, tmp_path: Path) -> None:
     chat = subprocess.run(
         [str(BOTKIT), "chat", "--model", str(vq_dir)],
         input="hello\n",
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=tmp_path,  # as above: its own ./.botkit
     )
 
     assert chat.returncode == 0, chat.stderr
