@@ -5,7 +5,10 @@ groups of 128 and per output channel; GPTQ, botkit's own implementation of Frant
 float original stored as it is), write the checkpoint, load it as botkit's backend does, and measure
 bits per weight (everything stored, over every weight), the weights file's size on disk, held-out
 perplexity on assistant tokens, the load time and greedy generation speed at batch 1 (best of 3). One
-JSON line per method and bit width, then a bits-per-weight against perplexity plot.
+JSON line per method and bit width, then one per codec row and baseline of its bit width run beside it: the
+codec's perplexity over the baseline's with a 95 % paired bootstrap interval over the held-out dialogues
+(differences of a fraction of a percent between methods are common here, and this says which are real),
+then a bits-per-weight against perplexity plot.
 
 The codec's rows include its end-to-end tuning (codes fixed; codebooks, scales and norms trained on
 the calibration dialogues to match the float model's predictions); ``--tuned-baselines`` adds GPTQ and
@@ -49,7 +52,8 @@ def measure(directory: Path, held_out: list[list[dict[str, str]]], new_tokens: i
     t0 = time.perf_counter()
     lm = load_model(directory, device="cpu", dtype="float32")
     load_s = time.perf_counter() - t0
-    nll, count = dialogue_nll(lm.model, lm.tokenizer, held_out)
+    per_dialogue = [dialogue_nll(lm.model, lm.tokenizer, [d]) for d in held_out]  # summed below as one call
+    nll, count = sum(x for x, _ in per_dialogue), sum(c for _, c in per_dialogue)
     ids = lm.tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_tensors="pt")
     ids = ids["input_ids"] if not isinstance(ids, torch.Tensor) else ids
     gen_s = math.inf
@@ -63,7 +67,27 @@ def measure(directory: Path, held_out: list[list[dict[str, str]]], new_tokens: i
         "load_s": round(load_s, 3),
         "tokens_per_s": round(new_tokens / gen_s, 1),
         "ready_line": lm.describe(),
+        "per_dialogue": per_dialogue,
     }
+
+
+def paired_ratio(
+    a: list[tuple[float, int]], b: list[tuple[float, int]], resamples: int = 2000, seed: int = 0
+) -> dict[str, Any]:
+    """Perplexity of method ``a`` over method ``b`` on the same dialogues ((summed NLL, tokens) each), with
+    a 95 % percentile interval from resampling dialogues with replacement (paired: both methods' NLLs of a
+    dialogue move together, so the interval reflects their difference, not each one's spread)."""
+    import numpy as np
+
+    if [c for _, c in a] != [c for _, c in b]:
+        raise ValueError("the two methods were scored on different tokens; pairing needs the same")
+    diff = np.array([x for x, _ in a]) - np.array([x for x, _ in b])
+    tokens = np.array([c for _, c in a])
+    idx = np.random.default_rng(seed).integers(0, len(diff), size=(resamples, len(diff)))
+    boot = np.exp(diff[idx].sum(axis=1) / tokens[idx].sum(axis=1))
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    ratio = math.exp(diff.sum() / tokens.sum())
+    return {"ppl_ratio": round(ratio, 4), "ci95": [round(float(lo), 4), round(float(hi), 4)]}
 
 
 def plot(rows: list[dict[str, Any]], path: Path, title: str) -> None:
@@ -127,7 +151,7 @@ def main() -> None:
     methods = [(m, b, g, False) for m, b, g in METHODS]
     if args.tuned_baselines:
         methods += [(m, b, g, True) for m, b, g in METHODS if m in ("gptq", "rtn") and b <= 4]
-    rows = []
+    rows, nominal, scored = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for method, bits, group, tuned in methods:
             if (args.only and method not in args.only) or (args.bits and bits and bits not in args.bits):
@@ -153,9 +177,17 @@ def main() -> None:
                 "tune_steps": cfg.tune_steps if wants_tuning(cfg) else 0,
                 **measure(out, held_out, args.new_tokens),
             }
+            scored.append(row.pop("per_dialogue"))
+            nominal.append(bits)
             rows.append(row)
             print(json.dumps(row), flush=True)
-    if any(r["method"] == "float" for r in rows) and not (args.only or args.bits):
+    for i, row in enumerate(rows):  # the codec against each baseline of its bit width in this run
+        for j, other in enumerate(rows):
+            if row["family"] == "vq" and other["family"] not in ("vq", "float") and nominal[i] == nominal[j]:
+                cmp = paired_ratio(scored[i], scored[j])
+                name = f"{row['method']} / {other['method']}"
+                print(json.dumps({"comparison": name, **cmp, "dialogues": len(held_out)}), flush=True)
+    if any(r["method"] == "float" for r in rows) and not args.only:
         plot(rows, args.plot, f"{args.model.name}: {len(held_out)} held-out dialogues")
 
 
