@@ -23,6 +23,7 @@ RTN rows given the same tuning ("gptq ... + tuned"), for a fair comparison besid
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import tempfile
@@ -47,12 +48,15 @@ METHODS += [("vq", b, 0) for b in (4, 3, 2)]
 PROMPT = [{"role": "user", "content": "Hello! What can you do?"}]
 
 
-def measure(directory: Path, held_out: list[list[dict[str, str]]], new_tokens: int) -> dict[str, Any]:
-    """Load time, held-out perplexity and batch-1 greedy tokens/s of the model in ``directory``."""
+def measure(
+    directory: Path, held_out: list[list[dict[str, str]]], new_tokens: int
+) -> tuple[dict[str, Any], list[tuple[float, int]]]:
+    """Load time, held-out perplexity and batch-1 greedy tokens/s of the model in ``directory``, and each
+    held-out dialogue's (summed NLL, tokens) for the paired comparisons."""
     t0 = time.perf_counter()
     lm = load_model(directory, device="cpu", dtype="float32")
     load_s = time.perf_counter() - t0
-    per_dialogue = [dialogue_nll(lm.model, lm.tokenizer, [d]) for d in held_out]  # summed below as one call
+    per_dialogue = [dialogue_nll(lm.model, lm.tokenizer, [d]) for d in held_out]
     nll, count = sum(x for x, _ in per_dialogue), sum(c for _, c in per_dialogue)
     ids = lm.tokenizer.apply_chat_template(PROMPT, add_generation_prompt=True, return_tensors="pt")
     ids = ids["input_ids"] if not isinstance(ids, torch.Tensor) else ids
@@ -67,8 +71,7 @@ def measure(directory: Path, held_out: list[list[dict[str, str]]], new_tokens: i
         "load_s": round(load_s, 3),
         "tokens_per_s": round(new_tokens / gen_s, 1),
         "ready_line": lm.describe(),
-        "per_dialogue": per_dialogue,
-    }
+    }, per_dialogue
 
 
 def paired_ratio(
@@ -151,7 +154,7 @@ def main() -> None:
     methods = [(m, b, g, False) for m, b, g in METHODS]
     if args.tuned_baselines:
         methods += [(m, b, g, True) for m, b, g in METHODS if m in ("gptq", "rtn") and b <= 4]
-    rows, nominal, scored = [], [], []
+    rows, scored = [], []  # scored[i]: rows[i]'s bit width and per-dialogue NLLs
     with tempfile.TemporaryDirectory() as tmp:
         for method, bits, group, tuned in methods:
             if (args.only and method not in args.only) or (args.bits and bits and bits not in args.bits):
@@ -175,18 +178,19 @@ def main() -> None:
                 "original_size_on_disk_bytes": manifest["original_size_on_disk_bytes"],
                 "compress_s": round(compress_s, 1),
                 "tune_steps": cfg.tune_steps if wants_tuning(cfg) else 0,
-                **measure(out, held_out, args.new_tokens),
             }
-            scored.append(row.pop("per_dialogue"))
-            nominal.append(bits)
+            measured, per_dialogue = measure(out, held_out, args.new_tokens)
+            row |= measured
+            scored.append((bits, per_dialogue))
             rows.append(row)
             print(json.dumps(row), flush=True)
-    for i, row in enumerate(rows):  # the codec against each baseline of its bit width in this run
-        for j, other in enumerate(rows):
-            if row["family"] == "vq" and other["family"] not in ("vq", "float") and nominal[i] == nominal[j]:
-                cmp = paired_ratio(scored[i], scored[j])
-                name = f"{row['method']} / {other['method']}"
-                print(json.dumps({"comparison": name, **cmp, "dialogues": len(held_out)}), flush=True)
+    codecs = [(r, s) for r, s in zip(rows, scored, strict=True) if r["family"] == "vq"]
+    baselines = [(r, s) for r, s in zip(rows, scored, strict=True) if r["family"] not in ("vq", "float")]
+    for (row, (bits, nll)), (other, (other_bits, other_nll)) in itertools.product(codecs, baselines):
+        if bits == other_bits:  # the codec against each baseline of its bit width in this run
+            cmp = paired_ratio(nll, other_nll)
+            name = f"{row['method']} / {other['method']}"
+            print(json.dumps({"comparison": name, **cmp, "dialogues": len(held_out)}), flush=True)
     if any(r["method"] == "float" for r in rows) and not args.only:
         plot(rows, args.plot, f"{args.model.name}: {len(held_out)} held-out dialogues")
 
