@@ -7,7 +7,8 @@ every record from the start. Records are flat string maps:
 - ``{"t": "start", "a": attempt, "w": worker}``: a worker began (``a`` grows when a task is redelivered);
 - ``{"t": "delta", "a": attempt, "d": text}``: more text, coalesced;
 - ``{"t": "final", "a": attempt, "text": ..., "finish_reason": ..., "prompt_tokens": ..., ...}``;
-- ``{"t": "error", "a": attempt, "kind": "timeout" | "too_long" | "failed", "message": ...}``.
+- ``{"t": "error", "a": attempt, "kind": "timeout" | "too_long" | "busy" | "failed", "message": ...}``
+  (``busy``: Redis failed under the worker mid-reply, a queue fault the user hears as "busy").
 
 Only the attempt holding the request's lock writes, and only into a stream that exists (a script checks both
 on every write), so after Redis loses its data nobody writes a reply without its start record. A reader

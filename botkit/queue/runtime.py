@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from botkit.errors import GenerationTimeout
+from redis.exceptions import RedisError
+
+from botkit.errors import BUSY, GenerationTimeout
 from botkit.model.chat_format import encode_chat
 from botkit.model.engines import start_engine
 from botkit.model.jobs import GenerationJob, PromptTooLongError
@@ -191,6 +193,10 @@ class WorkerRuntime:
         )
         try:
             self._generate(keys, holder, publisher, messages, params, deadline, limit_s)
+        except RedisError as exc:  # the queue failed, not the model: "busy", as the bot says itself
+            log.warning("request %s: Redis failed under it (%s); telling the user busy", rid, exc)
+            publisher.error("busy", BUSY)
+            self.metrics.request("busy")
         except Exception as exc:  # tell the user now rather than let them wait for the timeout
             log.exception("request %s failed", rid)
             publisher.error("failed", f"The model failed on this message ({type(exc).__name__}).")

@@ -7,6 +7,8 @@ README promises holds as shipped; only the model is slowed so that the fault lan
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +18,7 @@ import pytest
 import redis
 
 from botkit.config import load_settings
-from botkit.errors import ModelBusy
+from botkit.errors import BUSY, ModelBusy
 from botkit.message import Rewrite, StreamingReply
 from botkit.queue.client import CeleryGenerator, _Reply
 from botkit.queue.protocol import (
@@ -175,6 +177,61 @@ async def test_redis_losing_its_data_mid_reply_gives_busy_or_the_whole_reply_and
     # deploy/k8s/bot.yaml runs it) can count tokens again within seconds, not after 40 s.
     assert info_back_s < 5, f"the model info came back {info_back_s:.1f} s after the wipe"
     assert TokenCounter(own_redis.url, None).count(HELLO) > 0  # type: ignore[arg-type]
+
+
+def ends(watcher: redis.Redis, keys: list[str], timeout_s: float = 60) -> list[dict[str, str]]:
+    """The last record of each reply once every stream has ended (a final or an error record)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        last = [
+            [f for _i, f in watcher.xrange(RequestKeys(request_id(k)).stream)][-1:]  # type: ignore[union-attr]
+            for k in keys
+        ]
+        if all(tail and tail[0]["t"] in ("final", "error") for tail in last):
+            return [tail[0] for tail in last]
+        time.sleep(0.1)
+    pytest.fail(f"the replies did not end within {timeout_s} s after the freeze")
+
+
+async def test_redis_frozen_under_the_worker_mid_reply_ends_in_busy_not_a_model_failure(
+    tmp_path: Path,
+    own_redis: RedisServer,
+    model_dir: Path,
+    workers: list[WorkerProcess],
+    default_config: Callable[..., Path],
+) -> None:
+    """Redis unreachable (SIGSTOP, its data kept) longer than the worker's 5 s socket timeout while it
+    writes replies: its writes time out. That is a queue fault, and the worker says "busy" in the stream,
+    as the bot does when Redis fails under it; it said "The model failed on this message (TimeoutError)",
+    which the chaos test counted as a garbled, unanswered message."""
+    config = default_config(own_redis.url, model_dir)
+    workers.append(WorkerProcess(tmp_path, config, model_dir, step_delay_ms=60).wait_ready())
+    generator = CeleryGenerator.from_settings(load_settings(config))
+    keys = [f"telegram:{n}:freeze" for n in range(3)]
+    params = SamplingParams(max_new_tokens=40, temperature=0.9, top_k=0)
+    watcher = redis.Redis.from_url(own_redis.url, decode_responses=True)  # no socket timeout: it waits
+    assert own_redis.proc is not None
+    readers: list[asyncio.Task[str]] = []
+    try:
+        readers += [asyncio.create_task(shown(generator, key, params)) for key in keys]
+        await asyncio.to_thread(wait_half_way, watcher, keys)
+        os.kill(own_redis.proc.pid, signal.SIGSTOP)
+        try:
+            await asyncio.sleep(7)
+        finally:
+            os.kill(own_redis.proc.pid, signal.SIGCONT)
+        outcomes = await asyncio.gather(*readers, return_exceptions=True)
+        last = await asyncio.to_thread(ends, watcher, keys)
+    finally:
+        await settle(readers)
+        watcher.close()
+        await generator.close()
+
+    errors = [r for r in last if r["t"] == "error"]
+    assert errors, f"no reply was cut by the freeze (the test did not strike mid-write): {last}"
+    assert all(r["kind"] == "busy" and r["message"] == BUSY for r in errors), last
+    for outcome in outcomes:  # what the users were told: the reply, or busy
+        assert isinstance(outcome, str) or isinstance(outcome, ModelBusy), repr(outcome)
 
 
 async def test_with_no_worker_alive_the_user_hears_busy_after_the_grace_not_the_whole_time_limit(
