@@ -49,6 +49,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     tune.add_argument("--epochs", type=int, default=3, help="passes over the knowledge base's pairs (3)")
     tune.add_argument("--seed", type=int, default=0, help="the run's seed (0)")
+    tune.add_argument(
+        "--questions",
+        metavar="FILE",
+        help="also learn from questions people asked, labelled with what answers them, and calibrate on them "
+        "(scored out of fold, three tunes): the --heldout file of `kb calibrate`",
+    )
     tune.set_defaults(handler=_tune)
 
     calibrate = _command(
@@ -219,21 +225,34 @@ def _reindex(args: argparse.Namespace) -> int:
 
 def _tune(args: argparse.Namespace) -> int:
     def work(kb: KnowledgeBase, args: argparse.Namespace) -> int:
+        from pathlib import Path
+
+        from botkit.kb.heldout import tune_and_calibrate
         from botkit.kb.tune import TuneConfig
 
         if args.epochs < 1:
             raise ValueError("--epochs must be at least 1")
+        config = TuneConfig(epochs=args.epochs, seed=args.seed)
         bar = _Bar("step")
         try:
-            report = kb.tune(TuneConfig(epochs=args.epochs, seed=args.seed), progress=bar)
+            if args.questions:
+                report, _ = tune_and_calibrate(kb, Path(args.questions), config, progress=bar)
+            else:
+                report = kb.tune(config, progress=bar)
         finally:
             bar.close()
+        also = f" and the questions of {args.questions}" if args.questions else ""
         print(
-            f"tuned on {report.pairs} pairs from the knowledge base in {report.steps} steps "
+            f"tuned on {report.pairs} pairs from the knowledge base{also} in {report.steps} steps "
             f"({report.seconds:.0f} s, loss {report.first_loss:.3f} -> {report.last_loss:.3f}); "
             f"saved to {report.model_dir}; every chunk embedded again with it"
         )
-        if kb.calibration_file is not None and kb.calibration_file.is_file():
+        if args.questions:
+            print(
+                f"calibrated on those questions, each scored by a model tuned without it: saved to "
+                f"{kb.calibration_file}"
+            )
+        elif kb.calibration_file is not None and kb.calibration_file.is_file():
             print(
                 f"{kb.calibration_file} was fitted with the model before: run `botkit kb calibrate --heldout "
                 "FILE` again (or delete it to use the shipped calibration of tuned models)"

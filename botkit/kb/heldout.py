@@ -1,5 +1,6 @@
 """Held-out questions: read from a file in CLINC150's JSON layout, and turned into what a calibration is
-fitted on (``botkit kb calibrate --heldout FILE``, ``bench/kb_retrieval.py``).
+fitted on (``botkit kb calibrate --heldout FILE``, ``bench/kb_retrieval.py``), or into what the embedding
+model learns from as well (``botkit kb tune --questions FILE``, :func:`tune_and_calibrate`).
 
 The file is ``{"val": [[question, label], ...], "oos_val": [[question, "oos"], ...], ...}``; a label names
 what answers the question: a citation as the bot prints it (``faq.csv > How long do I have to return an
@@ -20,9 +21,11 @@ from botkit.kb.chunking import language_of
 from botkit.kb.equivalents import Equivalents, answering, check_known
 from botkit.kb.errors import KBError
 from botkit.kb.tokenize import tokenize
+from botkit.kb.tune import question_pairs
 
 if TYPE_CHECKING:
-    from botkit.kb.knowledge import KnowledgeBase
+    from botkit.kb.knowledge import KnowledgeBase, Progress
+    from botkit.kb.tune import TuneConfig, TuneReport
 
 Question = tuple[str, str]  # (question, label); the label "oos" for a question outside the knowledge base
 OOS = "oos"
@@ -124,3 +127,38 @@ def calibrate(
     )
     calibration.save(kb.calibration_file)
     return calibration
+
+
+def tune_and_calibrate(
+    kb: KnowledgeBase,
+    path: Path,
+    config: TuneConfig,
+    *,
+    folds: int = 2,
+    equivalents: Equivalents | None = None,
+    progress: Progress | None = None,
+) -> tuple[TuneReport, Calibration]:
+    """Tune the embedding model on the knowledge base and the in-scope ``val`` questions of ``path``, and
+    calibrate it on the same questions without letting it grade its own homework: a model tuned on the
+    other ``folds - 1`` folds scores each fold (its out-of-scope questions split alike), the calibration is
+    fitted on those out-of-fold scores, and the model kept is then tuned on every question. That is
+    ``folds + 1`` tunes.
+
+    Raises:
+        KBError: as :func:`calibrate` and :meth:`~botkit.kb.knowledge.KnowledgeBase.tune`.
+    """
+    if kb.calibration_file is None:
+        raise KBError("this knowledge base has no data directory to keep a calibration in")
+    questions = read_heldout(path)
+    inside = [q for q in questions if q[1] != OOS]
+    outside = [q for q in questions if q[1] == OOS]
+    question_pairs(inside, kb.index().chunks)  # a label that names nothing stops it before minutes of tuning
+    scored: list[Example] = []
+    for fold in range(folds):
+        learn = [q for i, q in enumerate(inside) if i % folds != fold]
+        kb.tune(config, questions=learn, progress=progress)
+        scored += examples(kb, inside[fold::folds] + outside[fold::folds], equivalents)
+    calibration = fit(scored, fitted_on=f"{path} (scored out of fold, {folds} folds)")
+    report = kb.tune(config, questions=inside, progress=progress)
+    calibration.save(kb.calibration_file)
+    return report, calibration

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,7 @@ from botkit.kb.errors import IngestError, KBError, QueryTooLong
 from botkit.kb.index import Index, Method, dense_keys
 from botkit.kb.ingest import AddReport, FileToAdd, collect, parse, read_file
 from botkit.kb.storage import DocumentInfo
-from botkit.kb.tune import TuneConfig, TuneReport, fine_tune, training_pairs, tuned_model_dir
+from botkit.kb.tune import TuneConfig, TuneReport, fine_tune, question_pairs, training_pairs, tuned_model_dir
 from botkit.kb.types import Hit, KBAnswer
 
 if TYPE_CHECKING:
@@ -102,19 +102,28 @@ class KnowledgeBase:
             self._calibration = (stamp, Calibration.load(self.calibration_file))
         return self._calibration[1]
 
-    def tune(self, config: TuneConfig | None = None, *, progress: Progress | None = None) -> TuneReport:
-        """Adapt the shipped embedding model to this knowledge base (:mod:`botkit.kb.tune`), save it in
+    def tune(
+        self,
+        config: TuneConfig | None = None,
+        *,
+        questions: Sequence[tuple[str, str]] = (),
+        progress: Progress | None = None,
+    ) -> TuneReport:
+        """Adapt the shipped embedding model to this knowledge base (:mod:`botkit.kb.tune`), and to
+        ``questions`` (``(question, label)``: labelled as in :mod:`botkit.kb.heldout`) where given; save it in
         ``tuned_dir`` and embed every chunk again with it. Tuning starts from the shipped model each time.
 
         Raises:
             KBError: there is no ``tuned_dir``, ``kb.model_dir`` is set (it would win over the tuned model),
-                or the knowledge base is too small to tune on.
+                a question's label names nothing here, or the knowledge base is too small to tune on.
         """
         if self.tuned_dir is None:
             raise KBError("this knowledge base has no data directory to keep a tuned model in")
         if self.settings.model_dir is not None:
             raise KBError(f"kb.model_dir is set ({self.settings.model_dir}): unset it to use a tuned model")
         pairs = training_pairs(storage.chunk_texts(self.engine))
+        if questions:
+            pairs += question_pairs(questions, self.index().chunks)
         report = fine_tune(shipped_model_dir(), self.tuned_dir, pairs, config or TuneConfig(), progress)
         self._embedder = None
         self.reindex()

@@ -8,6 +8,10 @@ that no question a user will ask is needed:
   question it rephrases;
 - a passage: its heading path with its text, and each of its sentences with the passage it sits in.
 
+Questions people asked, each labelled with what answers it (``botkit kb tune --questions FILE``: the
+questions agents answered, say), join them as pairs of the question with that chunk's text
+(:func:`question_pairs`): the model then learns the customers' words as well as the company's.
+
 The loss is the multiple-negatives ranking loss (Henderson et al. 2017; sentence-transformers'
 ``MultipleNegativesRankingLoss``): in a batch of pairs, each anchor must pick its own positive among all the
 batch's positives. A batch never holds two pairs of one chunk, so no positive is another anchor's false
@@ -32,6 +36,8 @@ from typing import Any
 
 from botkit.kb.chunking import faq_questions
 from botkit.kb.errors import KBError
+from botkit.kb.index import lexical_keys
+from botkit.kb.storage import StoredChunk
 
 TUNED_DIR = "kb-model"  # the tuned model's folder in the data directory
 MIN_PAIRS = 8  # fewer pairs teach nothing but noise
@@ -90,6 +96,31 @@ def training_pairs(chunks: Sequence[tuple[int, str, str, str | None]]) -> list[P
         if len(sentences) > 1:
             pairs.extend((sentence, passage, chunk_id) for sentence in sentences)
     return pairs
+
+
+def question_pairs(questions: Sequence[tuple[str, str]], chunks: Sequence[StoredChunk]) -> list[Pair]:
+    """``(question, the labelled chunk's text, its id)`` for each labelled question.
+
+    A label names the answer as :mod:`botkit.kb.heldout` does: a citation (``faq.csv > How long do I have
+    to return an item?``) or an FAQ entry's answer. A section stored as several chunks is paired by its
+    first: its heading and opening, which the label names.
+
+    Raises:
+        KBError: a label names nothing in the knowledge base (the message lists a few).
+    """
+    targets: dict[str, tuple[int, str]] = {}
+    for chunk in chunks:
+        text = lexical_keys(chunk.source.heading, chunk.text, chunk.question)[0]
+        for name in (chunk.source.label(), chunk.text.strip()):
+            targets.setdefault(name, (chunk.id, text))
+    unknown = sorted({label for _, label in questions if label not in targets})
+    if unknown:
+        shown = "; ".join(repr(u) for u in unknown[:3])
+        raise KBError(
+            f"{len(unknown)} question labels name nothing in the knowledge base (e.g. {shown}): a label is a "
+            "citation as `botkit kb search` prints it, or an FAQ entry's answer"
+        )
+    return [(question, targets[label][1], targets[label][0]) for question, label in questions]
 
 
 def batches(pairs: Sequence[Pair], size: int, rng: random.Random) -> list[list[Pair]]:

@@ -81,6 +81,20 @@ def test_refused_questions_and_a_bad_config_are_one_line(project: Path) -> None:
         "add documents first\n"
     )
     assert not (project / ".botkit" / "kb-model").exists()
+    code, out, err = botkit(project, "tune", "--questions", "asked.json")
+    assert (code, out) == (1, "")
+    assert err.startswith("botkit kb tune: cannot read the held-out questions in asked.json: ")
+    (project / "asked.json").write_text(
+        '{"val": [["can I send it back?", "faq.csv > Returns"]], "oos_val": [["capital of Peru?", "oos"]]}'
+    )
+    code, out, err = botkit(project, "tune", "--questions", "asked.json")
+    assert (code, out) == (1, "")
+    assert err == (
+        "botkit kb tune: 1 question labels name nothing in the knowledge base (e.g. 'faq.csv > Returns'): a "
+        "label is a citation as `botkit kb search` prints it, or an FAQ entry's answer\n"
+    )
+    assert not (project / ".botkit" / "kb-model").exists()
+    assert not (project / ".botkit" / "kb-calibration.json").exists()
     (project / "botkit.toml").write_text("[kb]\nthreshold = 7\n")
     code, out, err = botkit(project, "list")
     assert code == 2

@@ -121,3 +121,104 @@ def test_a_tuned_model_is_saved_loaded_and_answers_what_the_shipped_one_missed(t
         assert again.search(CHANGED_MY_MIND, 1, method="dense")[0].source.label() == RETURNS
     finally:
         engine.dispose()
+
+
+# Words the shop's documents never use for what they mean: only the labelled questions can teach them.
+PENGUIN = "what about the blue penguin thing"
+QUILLON = "faq.csv > What does the Quillon cover?"
+HELDOUT = {
+    "val": [
+        [PENGUIN, QUILLON],
+        ["is the blue penguin thing still valid after two years", QUILLON],
+        ["I changed my mind, can I send it back", RETURNS],
+        ["the coat is wrong, can I bring it back next month", RETURNS],
+        ["when does my card get the money", "faq.csv > When will I get my refund?"],
+        [
+            "where is my refund",
+            "Money goes back to your original card 5 to 7 business days after the parcel "
+            "reaches our warehouse.",
+        ],  # labelled by its FAQ answer, as an intent set's would be
+        ["how fast is the parcel", "faq.csv > How long does delivery take?"],
+        ["the jacket is too tight, bigger one please", "faq.csv > Can I swap an item for another size?"],
+        ["do you post to Canada", "faq.csv > Do you ship abroad?"],
+        ["how do I dry my down coat", "care.md > Care > Washing down jackets"],
+        ["my shell soaks through now", "care.md > Care > Waterproofing shells"],
+        ["can I ship my parcel to Mexico", "faq.csv > Do you ship abroad?"],
+    ],
+    "oos_val": [
+        [q, "oos"]
+        for q in (
+            "what is the capital of Peru",
+            "can you recommend a pizza place",
+            "who won the match last night",
+            "how do I reset my router",
+            "what is 12 times 7",
+            "tell me a joke about cats",
+        )
+    ],
+}
+
+
+def test_labelled_questions_pair_with_their_chunk_and_unknown_labels_are_named() -> None:
+    from botkit.kb.storage import StoredChunk
+    from botkit.kb.tune import question_pairs
+    from botkit.kb.types import Source
+
+    faq = StoredChunk(
+        7, Source("faq.csv", "Returns?"), "Send it within 60 days.", "Returns?", "en", np.zeros((3, 2))
+    )
+    care = StoredChunk(8, Source("care.md", "Care > Down"), "Wash it cold.", None, "en", np.zeros((1, 2)))
+    pairs = question_pairs(
+        [
+            ("can I send it back", "faq.csv > Returns?"),
+            ("how to clean it", "care.md > Care > Down"),
+            ("the deadline", "Send it within 60 days."),
+        ],
+        [faq, care],
+    )
+    assert pairs == [
+        ("can I send it back", "Returns?\nSend it within 60 days.", 7),
+        ("how to clean it", "Care > Down\nWash it cold.", 8),
+        ("the deadline", "Returns?\nSend it within 60 days.", 7),
+    ]
+    with pytest.raises(KBError, match=r"1 question labels name nothing .*'faq.csv > Gone\?'"):
+        question_pairs([("x", "faq.csv > Gone?"), ("y", "faq.csv > Returns?")], [faq, care])
+
+
+def test_tuning_on_labelled_questions_learns_their_words_and_calibrates_out_of_fold(tmp_path: Path) -> None:
+    import json
+
+    from botkit.kb.calibration import Calibration
+    from botkit.kb.heldout import tune_and_calibrate
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "faq.csv").write_text(FAQ, encoding="utf-8")
+    (tmp_path / "docs" / "care.md").write_text(CARE, encoding="utf-8")
+    heldout = tmp_path / "heldout.json"
+    heldout.write_text(json.dumps(HELDOUT), encoding="utf-8")
+    engine = open_engine(f"sqlite:///{tmp_path / 'kb.sqlite3'}")
+    try:
+        kb = KnowledgeBase(
+            engine,
+            KBSettings(threshold=0.0),
+            tuned_dir=tmp_path / "data" / "kb-model",
+            calibration_file=tmp_path / "data" / "kb-calibration.json",
+        )
+        assert kb.add([tmp_path / "docs"]).ok
+        assert kb.search(PENGUIN, 1, method="dense")[0].source.label() != QUILLON
+        starts: list[int] = []
+        report, fitted = tune_and_calibrate(
+            kb, heldout, QUICK, progress=lambda done, total, _: starts.append(total) if done == 1 else None
+        )
+        assert len(starts) == 3  # one tune per fold, then one on every question
+        assert (
+            starts[0] == starts[1] < starts[2]
+        )  # each fold learns from half the questions, the last from all
+        assert report.pairs == len(training_pairs(storage.chunk_texts(engine))) + len(HELDOUT["val"])
+        assert "out of fold" in fitted.fitted_on
+        assert Calibration.load(kb.calibration_file) == fitted  # the bot uses it from now on
+        assert kb.calibration == fitted
+        again = KnowledgeBase(engine, KBSettings(threshold=0.0), tuned_dir=tmp_path / "data" / "kb-model")
+        assert again.search(PENGUIN, 1, method="dense")[0].source.label() == QUILLON
+    finally:
+        engine.dispose()
