@@ -40,8 +40,8 @@ def test_default_model_preset_values() -> None:
     cfg = load(PipelineConfig, PRESETS / "default_model.toml")
     assert cfg.pretrain.train.max_minutes == 60.0  # an integer in TOML, a float in the model
     assert cfg.pretrain.train.learning_rate == 2e-3
-    assert cfg.sft.data.chatterbot_languages == ["english"] * 10 + ["chinese"] * 30
-    assert len(cfg.sft.data.dialogue_files) == 30  # the persona dialogues, repeated as the comment says
+    assert cfg.sft.data.chatterbot_languages == ["english"] * 10 + ["chinese"] * 60
+    assert len(cfg.sft.data.dialogue_files) == 90  # the persona dialogues, repeated as the comment says
     assert cfg.sft.train.max_steps == 700
     assert cfg.sft.data.chitchat
     assert cfg.pretrain.data.chitchat  # pretraining reads the conversations too
