@@ -10,7 +10,7 @@ import pytest
 
 from botkit.training.config import DataConfig, PipelineConfig
 from botkit.training.config_file import load
-from botkit.training.evaluate import load_model, score
+from botkit.training.evaluate import load_model, reply, score
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL = REPO / "botkit" / "data" / "default-model"
@@ -81,3 +81,20 @@ def test_fresh_bits_per_byte_match_the_comparison() -> None:
     assert math.isclose(fresh["bits_per_byte"], new["bits_per_byte"], rel_tol=1e-4)
     card = (MODEL / "README.md").read_text(encoding="utf-8")
     assert f"| {new['bits_per_byte']:.4g} |" in card  # as compare.md writes it
+
+
+# The persona answers the default-model issue asked to keep: greedy, as the card's fixed prompts are decoded.
+PERSONA = [
+    ("What is botkit?", "Telegram"),
+    ("How do I start over?", "/reset"),
+    ("怎么重新开始对话？", "/reset"),
+    ("What commands are there?", "/help"),
+]
+
+
+@pytest.mark.parametrize(("prompt", "expected"), PERSONA)
+def test_the_persona_answers_come_back_greedily(prompt: str, expected: str) -> None:
+    eval_cfg = load(PipelineConfig, PRESET).eval
+    model, tok = load_model(MODEL)
+    answer = reply(model, tok, [{"role": "user", "content": prompt}], eval_cfg)
+    assert expected in answer, answer
