@@ -61,7 +61,7 @@ from botkit.config import KBSettings
 from botkit.db.engine import open_engine
 from botkit.kb import KBAnswer, KBError, KnowledgeBase
 from botkit.kb.calibration import FEATURES, SURE
-from botkit.kb.equivalents import Equivalents, answered_within, check_known, read_equivalents
+from botkit.kb.equivalents import Equivalents, answered_within, check_known, label_names, read_equivalents
 from botkit.kb.heldout import calibrate, tune_and_calibrate
 from botkit.kb.index import METHODS, Method
 from botkit.kb.tune import TuneConfig, tuned_model_dir
@@ -72,7 +72,6 @@ DEFAULT_KB = ROOT / "botkit" / "presets" / "example_kb"
 DEFAULT_PLOT = ROOT / "bench" / "kb_retrieval.png"
 DEFAULT_EQUIVALENTS = ROOT / "bench" / "data" / "shop_answer_equivalents.json"  # for DEFAULT_KB only
 PRECISION_GOAL, RECALL_GOAL, TOP1_GOAL = 0.90, 0.80, 0.90
-MODELS = ("base", "tuned", "questions")
 
 
 @dataclass(frozen=True)
@@ -233,7 +232,7 @@ def checked(equivalents: Equivalents | None, kb: KnowledgeBase) -> Equivalents |
     """The answer-equivalence map (None: strict only), once every chunk it names is found in ``kb``."""
     if equivalents is not None:
         index = kb.index()
-        known = {c.source.label() for c in index.chunks} | {c.text.strip() for c in index.chunks}
+        known = {name for c in index.chunks for name in label_names(c)}
         try:
             check_known(equivalents, known)
         except KBError as exc:
@@ -298,16 +297,17 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         models: dict[str, dict[str, Any]] = {}
         curves: dict[str, tuple[list[Result], float]] = {}
         tuning: dict[str, Any] | None = None
-        questions: dict[str, Any] | None = None
+        questions_tuning: dict[str, Any] | None = None
         calibrations: dict[str, dict[str, Any]] = {}
         misses: dict[str, list[dict[str, str]]] = {}
-        for model in MODELS[: (3 if args.tune_questions else 2) if args.tune else 1]:
-            config = TuneConfig(epochs=args.tune_epochs, seed=args.seed)
+        config = TuneConfig(epochs=args.tune_epochs, seed=args.seed)
+        tunes = ["tuned", *(["questions"] if args.tune_questions else [])] if args.tune else []
+        for model in ["base", *tunes]:
             if model == "questions":  # tuned on val's questions too, calibrated on them out of fold
                 tuned, _ = await asyncio.to_thread(
                     tune_and_calibrate, kb, Path(data_path), config, equivalents=equivalents
                 )
-                questions = {"pairs": tuned.pairs, "steps": tuned.steps, "tunes": 3}
+                questions_tuning = {"pairs": tuned.pairs, "steps": tuned.steps, "tunes": 3}
             elif model == "tuned":
                 if args.tuned_model is not None:  # a tune of this same KB made before: seeded, it repeats
                     shutil.copytree(args.tuned_model, tuned_model_dir(Path(tmp)))
@@ -318,9 +318,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                     tuning = {"pairs": tuned.pairs, "steps": tuned.steps, "seconds": round(tuned.seconds, 1)}
             await kb.answer("warm up: load the model and build the index")
             learned = kb.settings.fusion == "learned"
-            if (
-                learned and model != "questions"
-            ):  # what `botkit kb calibrate --heldout` does, on val + oos_val
+            # what `botkit kb calibrate --heldout` does, on val + oos_val (the questions model did its own)
+            if learned and model != "questions":
                 fitted = await asyncio.to_thread(calibrate, kb, Path(data_path), equivalents=equivalents)
                 calibrations[model] = {
                     "rank": dict(zip(FEATURES, (round(w, 4) for w in fitted.rank), strict=True)),
@@ -364,7 +363,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "calibration": calibrations or None,
         "alternates": args.alternates,
         "tuned": tuning,
-        "tuned_on_questions": questions,
+        "tuned_on_questions": questions_tuning,
         "methods": methods,
         "base_model": models["base"] if args.tune else None,
         "questions_model": models.get("questions"),

@@ -14,10 +14,14 @@ It is read one way only: a question labelled with a key is answered by its value
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botkit.kb.errors import KBError
+
+if TYPE_CHECKING:
+    from botkit.kb.storage import StoredChunk
 
 Equivalents = Mapping[str, frozenset[str]]  # a label -> the other labels that answer its questions too
 
@@ -45,6 +49,27 @@ def read_equivalents(path: Path) -> dict[str, frozenset[str]]:
             raise KBError(f"{path}: {label!r} must map to a list of labels (or an object of label -> quote)")
         out[label.strip()] = frozenset(n.strip() for n in names)
     return out
+
+
+def label_names(chunk: StoredChunk) -> tuple[str, str]:
+    """The names a label may give ``chunk``: its citation, or its text (an FAQ entry's answer, as an intent
+    set labels its questions)."""
+    return chunk.source.label(), chunk.text.strip()
+
+
+def check_labels(labels: Iterable[str], known: Collection[str], kind: str) -> None:
+    """Refuse ``kind`` labels ("held-out", "question") that name nothing ``known`` holds.
+
+    Raises:
+        KBError: the message counts them and shows a few.
+    """
+    unknown = sorted(set(labels) - set(known))
+    if unknown:
+        shown = "; ".join(repr(u) for u in unknown[:3])
+        raise KBError(
+            f"{len(unknown)} {kind} labels name nothing in the knowledge base (e.g. {shown}): a label is a "
+            "citation as `botkit kb search` prints it, or an FAQ entry's answer"
+        )
 
 
 def check_known(equivalents: Equivalents, known: Collection[str]) -> None:

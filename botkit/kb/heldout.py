@@ -18,10 +18,9 @@ import numpy as np
 
 from botkit.kb.calibration import Calibration, Example, fit
 from botkit.kb.chunking import language_of
-from botkit.kb.equivalents import Equivalents, answering, check_known
+from botkit.kb.equivalents import Equivalents, answering, check_known, check_labels, label_names
 from botkit.kb.errors import KBError
 from botkit.kb.tokenize import tokenize
-from botkit.kb.tune import question_pairs
 
 if TYPE_CHECKING:
     from botkit.kb.knowledge import KnowledgeBase, Progress
@@ -75,14 +74,8 @@ def examples(
             lists a few of them).
     """
     index = kb.index()
-    known = {c.source.label() for c in index.chunks} | {c.text.strip() for c in index.chunks}
-    unknown = sorted({label for _, label in questions if label != OOS and label not in known})
-    if unknown:
-        shown = "; ".join(repr(u) for u in unknown[:3])
-        raise KBError(
-            f"{len(unknown)} held-out labels name nothing in the knowledge base (e.g. {shown}): a label is a "
-            "citation as `botkit kb search` prints it, or an FAQ entry's answer"
-        )
+    known = {name for c in index.chunks for name in label_names(c)}
+    check_labels((label for _, label in questions if label != OOS), known, "held-out")
     check_known(equivalents or {}, known)
     out: list[Example] = []
     for question, label in questions:
@@ -152,7 +145,8 @@ def tune_and_calibrate(
     questions = read_heldout(path)
     inside = [q for q in questions if q[1] != OOS]
     outside = [q for q in questions if q[1] == OOS]
-    question_pairs(inside, kb.index().chunks)  # a label that names nothing stops it before minutes of tuning
+    known = {name for c in kb.index().chunks for name in label_names(c)}
+    check_labels((label for _, label in inside), known, "question")  # before minutes of tuning, not after
     scored: list[Example] = []
     for fold in range(folds):
         learn = [q for i, q in enumerate(inside) if i % folds != fold]

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from botkit.kb.chunking import faq_questions
+from botkit.kb.equivalents import check_labels, label_names
 from botkit.kb.errors import KBError
 from botkit.kb.index import lexical_keys
 from botkit.kb.storage import StoredChunk
@@ -111,15 +112,9 @@ def question_pairs(questions: Sequence[tuple[str, str]], chunks: Sequence[Stored
     targets: dict[str, tuple[int, str]] = {}
     for chunk in chunks:
         text = lexical_keys(chunk.source.heading, chunk.text, chunk.question)[0]
-        for name in (chunk.source.label(), chunk.text.strip()):
+        for name in label_names(chunk):
             targets.setdefault(name, (chunk.id, text))
-    unknown = sorted({label for _, label in questions if label not in targets})
-    if unknown:
-        shown = "; ".join(repr(u) for u in unknown[:3])
-        raise KBError(
-            f"{len(unknown)} question labels name nothing in the knowledge base (e.g. {shown}): a label is a "
-            "citation as `botkit kb search` prints it, or an FAQ entry's answer"
-        )
+    check_labels((label for _, label in questions), targets, "question")
     return [(question, targets[label][1], targets[label][0]) for question, label in questions]
 
 

@@ -211,9 +211,8 @@ def test_tuning_on_labelled_questions_learns_their_words_and_calibrates_out_of_f
             kb, heldout, QUICK, progress=lambda done, total, _: starts.append(total) if done == 1 else None
         )
         assert len(starts) == 3  # one tune per fold, then one on every question
-        assert (
-            starts[0] == starts[1] < starts[2]
-        )  # each fold learns from half the questions, the last from all
+        # each fold learns from half the questions, the last tune from all of them
+        assert starts[0] == starts[1] < starts[2]
         assert report.pairs == len(training_pairs(storage.chunk_texts(engine))) + len(HELDOUT["val"])
         assert "out of fold" in fitted.fitted_on
         assert Calibration.load(kb.calibration_file) == fitted  # the bot uses it from now on
