@@ -256,33 +256,27 @@ class KnowledgeBase:
 
     def search(self, question: str, k: int | None = None, *, method: Method = "fused") -> list[Hit]:
         """The ``k`` (default ``kb.top_k``) chunks that best answer ``question``, best first."""
-        text = self.check_question(question)
-        index = self.index()
-        query = self._query_vector(text, method)
-        return index.search(
-            query,
-            text,
-            method,
-            k or self.settings.top_k,
-            bm25_weight=self.settings.bm25_weight,
-            fusion=self.settings.fusion,
-            calibration=self.calibration,
-        )
+        return self._search(self.check_question(question), k or self.settings.top_k, method)[2]
 
-    def answer_now(self, question: str, *, method: Method = "fused") -> KBAnswer:
-        """:meth:`answer` without the model's rephrasing, in the calling thread (it blocks)."""
-        text = self.check_question(question)
+    def _search(self, text: str, k: int, method: Method) -> tuple[Index, Vectors | None, list[Hit]]:
+        """The index searched, the query's embedding (None where the method uses none) and the hits."""
         index = self.index()
         query = self._query_vector(text, method)
         hits = index.search(
             query,
             text,
             method,
-            max(self.settings.top_k, 3),
+            k,
             bm25_weight=self.settings.bm25_weight,
             fusion=self.settings.fusion,
             calibration=self.calibration,
         )
+        return index, query, hits
+
+    def answer_now(self, question: str, *, method: Method = "fused") -> KBAnswer:
+        """:meth:`answer` without the model's rephrasing, in the calling thread (it blocks)."""
+        text = self.check_question(question)
+        index, query, hits = self._search(text, max(self.settings.top_k, 3), method)
         sure = self._confidence(index, text, hits, method)
         embedder = self.embedder if query is not None else None
         return direct_answer(text, hits, sure, self.settings.threshold, query, embedder)
