@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -130,8 +130,8 @@ class SlackSender:
     stream_interval_s: float = 1.0
     logger: logging.Logger = log
     bot_threads: set[str] = field(default_factory=set)
-    # key -> ts of a "…" placeholder that no reply has taken over yet
-    _typing: dict[int, str] = field(default_factory=dict, init=False, repr=False)
+    # key -> the "…" placeholder shown (or about to be) while its reply is made, until a reply claims it
+    _typing: dict[int, _Placeholder] = field(default_factory=dict, init=False, repr=False)
 
     async def send(
         self, target: ChannelTarget | HookTarget, reply: Reply | StreamingReply, key: int | None = None
@@ -146,7 +146,8 @@ class SlackSender:
         check_uploadable(files)  # before anything is posted: a bad file must not leave half a reply
         if files and isinstance(target, HookTarget) and not target.channel:
             raise ValueError("slack: this answer goes through a response URL, which takes no files")
-        placeholder = self._typing.pop(key, None) if key is not None else None
+        showing = self._typing.pop(key, None) if key is not None else None
+        placeholder = await showing.claim() if showing is not None else None
         posted = [_Posted(placeholder, PLACEHOLDER)] if placeholder else []
         if isinstance(target, HookTarget):
             if isinstance(reply, StreamingReply):
@@ -200,24 +201,17 @@ class SlackSender:
         if not isinstance(target, ChannelTarget) or delay <= 0:
             yield
             return
-        posting = False
-
-        async def show() -> None:
-            nonlocal posting
-            await asyncio.sleep(delay)
-            posting = True
-            self._typing[key] = (await self._post(target, PLACEHOLDER, None)).ts
-
-        task = asyncio.get_running_loop().create_task(show())
+        showing = _Placeholder(delay, lambda: self._post(target, PLACEHOLDER, None))
+        self._typing[key] = showing
         try:
             yield
         finally:
-            if not posting:  # cancelling a post in flight could leave a "…" we no longer know about
-                task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            unused = self._typing.pop(key, None)
-            if unused is not None:  # nothing was said: take the indicator away
-                await self.client.chat_delete(channel=target.channel, ts=unused)
+            if self._typing.get(key) is showing:  # no reply claimed it: nothing was said
+                del self._typing[key]
+                unused = await showing.claim()
+                if unused is not None:  # take the indicator away
+                    await self.client.chat_delete(channel=target.channel, ts=unused)
+            await asyncio.gather(showing.task, return_exceptions=True)
 
     async def _stream(self, target: ChannelTarget, reply: StreamingReply, posted: list[_Posted]) -> None:
         limit = SECTION_LIMIT if reply.buttons else TEXT_LIMIT
@@ -323,3 +317,32 @@ def reply_target(to: Incoming, dm_threads: bool = False) -> ChannelTarget | Hook
         return ChannelTarget(to.conversation.id)
     threaded = to.conversation.kind != "private" or dm_threads or to.thread_id
     return ChannelTarget(to.conversation.id, (to.thread_id or to.id) if threaded else None)
+
+
+class _Placeholder:
+    """The "…" that :meth:`SlackSender.typing` posts after ``delay``. Whoever claims it first, the reply or
+    the end of the handler, gets its ``ts`` (None: it was never posted, and now never will be).
+
+    A reply ready while the "…" is being posted waits for Slack's answer and edits it: cancelling the post in
+    flight could leave a "…" nobody knows about, and posting beside it would show the reply as a second
+    message.
+    """
+
+    def __init__(self, delay: float, post: Callable[[], Awaitable[_Posted]]) -> None:
+        self.posting = False
+
+        async def show() -> str:
+            await asyncio.sleep(delay)
+            self.posting = True
+            return (await post()).ts
+
+        self.task = asyncio.get_running_loop().create_task(show())
+
+    async def claim(self) -> str | None:
+        if not self.posting:
+            self.task.cancel()
+            return None
+        try:
+            return await asyncio.shield(self.task)
+        except Exception:  # the "…" could not be posted: the reply goes out as a message of its own
+            return None

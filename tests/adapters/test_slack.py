@@ -184,6 +184,23 @@ async def test_one_conversation_is_answered_in_order(slack: Harness) -> None:
     assert [m.text for m in slack.probe.messages] == ["first", "second"]
 
 
+async def test_a_reply_that_comes_while_the_placeholder_is_being_posted_replaces_it() -> None:
+    # Slack takes 0.4 s to post: the "…" goes out at 0.1 s and the reply is ready at 0.3 s, before Slack
+    # has said where the "…" is. The reply must wait for it and edit it, not post a second message.
+    fake, adapter, _, _ = await running(typing_delay_s=0.1)
+    fake.delays["chat.postMessage"] = 0.4
+    try:
+        await fake.send_event(adapter.url, fake.message_event("/slow"))
+        await adapter.drain()
+        (reply,) = fake.messages.values()
+        assert [unescape(t) for t in reply.texts] == ["\u2026", "done: yes"]
+        assert len(fake.calls_to("chat.postMessage")) == 1
+        assert fake.calls_to("chat.delete") == []
+    finally:
+        await adapter.stop()
+        await fake.stop()
+
+
 async def test_typing_placeholder_shows_while_a_slow_handler_works() -> None:
     fake, adapter, _, _ = await running(typing_delay_s=0.1)
     try:
